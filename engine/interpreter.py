@@ -1,0 +1,125 @@
+"""The reference interpreter: a plain walk over the AST, the oracle for the compiler.
+
+It is written for clarity, not speed: every node is visited as the language documents
+it, with no shortcuts. The conformance suite and the property tests check that the
+compiled closures of :mod:`engine.compiler` agree with it on every case.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from . import nodes as n
+from . import semantics as sem
+from .errors import EvaluationError
+from .parser import Origin
+from .values import Unknown
+
+
+def interpret(node: n.Node, scope: sem.Scope, origin: Origin) -> Any:
+    """The value of ``node`` in ``scope``."""
+    return _Interpreter(scope, origin).value(node)
+
+
+class _Interpreter:
+    def __init__(self, scope: sem.Scope, origin: Origin) -> None:
+        self.scope = scope
+        self.origin = origin
+
+    def fail(self, message: str, node: n.Node) -> EvaluationError:
+        return EvaluationError(message, self.origin.span(node.start, node.end))
+
+    def value(self, node: n.Node) -> Any:
+        scope = self.scope
+        match node:
+            case n.Literal(value=value):
+                return value
+            case n.ListLiteral(items=items):
+                values = [self.value(item) for item in items]
+                if sem.any_unknown(*values):
+                    return sem.unknown_of(*values)
+                return tuple(values)
+            case n.Name(name=name):
+                return self.name(name)
+            case n.Special(which="evaluation_date"):
+                return scope.evaluation_date
+            case n.Special():
+                return scope.reference_date
+            case n.At(name=target, when=when):
+                on = self.value(when)
+                if type(on) is Unknown or on is None:
+                    return on
+                return scope.constant(target.name, on)
+            case n.Not(operand=operand):
+                value = sem.truth(self.value(operand))
+                return value if type(value) is Unknown else not value
+            case n.Negative(operand=operand):
+                return sem.negative(self.value(operand))
+            case n.Logic(op=op, operands=operands):
+                return self.logic(op, operands)
+            case n.Binary(op=op, left=left, right=right):
+                return self.binary(node, op, self.value(left), self.value(right))
+            case n.IsTest(operand=operand, test=test):
+                return self.is_test(self.value(operand), test)
+            case n.If(condition=condition, then=then, otherwise=otherwise):
+                return self.choice(condition, then, otherwise)
+            case n.Call(function=function, args=args):
+                return sem.call(function, [self.value(arg) for arg in args])
+        raise AssertionError(f"unknown node {node!r}")
+
+    def name(self, name: str) -> Any:
+        scope = self.scope
+        if "." in name:
+            if name in scope.facts:
+                return scope.facts[name]
+            return Unknown(frozenset({name}))
+        if name.upper() == name and any(c.isalpha() for c in name):
+            return scope.constant(name, scope.reference_date)
+        return scope.output(name)
+
+    def logic(self, op: str, operands: tuple[n.Node, ...]) -> Any:
+        decisive = op == "or"  # the value that decides: true for 'or', false for 'and'
+        undecided: list[Unknown] = []
+        for operand in operands:
+            value = sem.truth(self.value(operand))
+            if type(value) is Unknown:
+                undecided.append(value)
+            elif value is decisive:
+                return decisive
+        if undecided:
+            return sem.unknown_of(*undecided)
+        return not decisive
+
+    def binary(self, node: n.Binary, op: str, left: Any, right: Any) -> Any:
+        if op in ("+", "-", "*", "/"):
+            try:
+                return sem.arithmetic(op, left, right)
+            except sem.DivisionByZero:
+                raise self.fail("division by zero", node) from None
+            except OverflowError:
+                raise self.fail("the date falls outside the calendar", node) from None
+        if op in ("==", "!=", "<", "<=", ">", ">="):
+            return sem.compare(op, left, right)
+        return sem.membership(op, left, right)
+
+    @staticmethod
+    def is_test(value: Any, test: str) -> Any:
+        if test == "known":
+            return type(value) is not Unknown
+        if test == "unknown":
+            return type(value) is Unknown
+        if type(value) is Unknown:
+            return value
+        return (value is None) if test == "none" else (value is not None)
+
+    def choice(self, condition: n.Node, then: n.Node, otherwise: n.Node) -> Any:
+        test = sem.truth(self.value(condition))
+        if test is True:
+            return self.value(then)
+        if test is False:
+            return self.value(otherwise)
+        first, second = self.value(then), self.value(otherwise)
+        if type(first) is not Unknown and type(second) is not Unknown and sem.equal(first, second):
+            return first
+        return sem.unknown_of(test, first, second)
+

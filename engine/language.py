@@ -1,0 +1,95 @@
+"""The face of the condition language: ``Expression.compile(text, vocabulary)``.
+
+One call parses, checks and compiles an expression (cel-python's
+``Environment.compile``); the resulting :class:`Expression` evaluates through its
+compiled closure (:meth:`Expression.evaluate`) or through the reference interpreter
+(:meth:`Expression.interpret`). :class:`TestScope` is a self-contained scope for tests
+and tools that evaluate an expression outside a rule set.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any, Mapping
+
+from . import nodes as n
+from .checker import check
+from .compiler import Compiled, compile_node
+from .interpreter import interpret
+from .parser import Origin, parse
+from .semantics import Scope
+from .types import Type, Vocabulary
+from .values import Unknown
+
+__all__ = ["Expression", "Origin", "TestScope", "Vocabulary"]
+
+
+@dataclass(frozen=True)
+class Expression:
+    """A parsed, checked and compiled expression."""
+
+    text: str
+    node: n.Node
+    type: Type
+    origin: Origin
+    compiled: Compiled = field(repr=False, compare=False)
+    free_names: frozenset[str] = frozenset()
+
+    @classmethod
+    def compile(cls, text: str, vocabulary: Vocabulary, origin: Origin | None = None,
+                expected: Type | None = None) -> "Expression":
+        """Parse, check and compile ``text``; raises :class:`engine.errors.PolicyError`."""
+        origin = origin or Origin.bare(text)
+        node = parse(text, origin)
+        result_type = check(node, vocabulary, origin, expected)
+        return cls(text, node, result_type, origin, compile_node(node, origin), n.free_names(node))
+
+    def evaluate(self, scope: Scope) -> Any:
+        """The value through the compiled closures (the hot path)."""
+        return self.compiled(scope)
+
+    def interpret(self, scope: Scope) -> Any:
+        """The value through the reference interpreter (the oracle)."""
+        return interpret(self.node, scope, self.origin)
+
+
+@dataclass
+class TestScope:
+    """A scope built from plain mappings.
+
+    ``constants`` maps a set or parameter to ``{"values": [...]}`` (a set at all times),
+    ``{"value": V}`` (a parameter at all times) or ``{"versions": [{"from": DATE,
+    "until": DATE or None, "value": V}, ...]}``. An output absent from ``outputs`` is
+    ``none`` (not applicable); give an :class:`Unknown` to make it unknown.
+    """
+
+    __test__ = False  # not a pytest test class
+
+    facts: dict[str, Any] = field(default_factory=dict)
+    outputs: Mapping[str, Any] = field(default_factory=dict)
+    constants: Mapping[str, Any] = field(default_factory=dict)
+    evaluation_date: date = date(2024, 1, 1)
+    reference_date: date = None  # type: ignore[assignment]
+
+    def __post_init__(self) -> None:
+        if self.reference_date is None:
+            self.reference_date = self.evaluation_date
+
+    def output(self, name: str) -> Any:
+        return self.outputs.get(name)
+
+    def constant(self, name: str, on: date) -> Any:
+        entry = self.constants.get(name)
+        if entry is None:
+            return Unknown(frozenset())
+        if "values" in entry:
+            return frozenset(entry["values"])
+        if "value" in entry:
+            return entry["value"]
+        for version in entry.get("versions", ()):
+            start, until = version.get("from"), version.get("until")
+            if (start is None or start <= on) and (until is None or on < until):
+                value = version["value"]
+                return frozenset(value) if isinstance(value, (list, tuple, set)) else value
+        return None

@@ -1,0 +1,162 @@
+"""The meaning of each operation of the condition language on runtime values.
+
+Both the compiler and the reference interpreter call these primitives, so arithmetic on
+dates, the treatment of ``none`` and the propagation of unknown values are written once.
+The two differ in how they walk the tree and in the shortcuts the compiler takes; the
+conformance suite runs the same cases through both.
+
+The rules (docs/language.md):
+
+- any operation with an unknown operand gives unknown, naming the union of the missing
+  facts (``and``, ``or``, ``not``, ``if`` and ``is`` have their own rules, in the callers);
+- ``none`` gives ``none`` through arithmetic, ``at``, functions and membership; ordering
+  comparisons with ``none`` are false; ``none == none`` is true.
+"""
+
+from __future__ import annotations
+
+import operator
+from datetime import date
+from decimal import Decimal
+from typing import Any, Callable, Protocol
+
+from .values import Duration, Unknown, add_duration, age_on
+
+
+class Scope(Protocol):
+    """What an expression can read while it is evaluated."""
+
+    facts: dict[str, Any]
+    evaluation_date: date
+    reference_date: date
+
+    def output(self, name: str) -> Any: ...
+
+    def constant(self, name: str, on: date) -> Any: ...
+
+
+class DivisionByZero(ArithmeticError):
+    pass
+
+
+def unknown_of(*values: Any) -> Unknown:
+    """The unknown that results from the unknown ones among ``values``."""
+    result: Unknown | None = None
+    for value in values:
+        if type(value) is Unknown:
+            result = value if result is None else result | value
+    assert result is not None
+    return result
+
+
+def any_unknown(*values: Any) -> bool:
+    return any(type(v) is Unknown for v in values)
+
+
+def add(a: Any, b: Any) -> Any:
+    if isinstance(a, date):
+        return add_duration(a, b)
+    if isinstance(b, date):
+        return add_duration(b, a)
+    return a + b
+
+
+def subtract(a: Any, b: Any) -> Any:
+    if isinstance(a, date):
+        if isinstance(b, date):
+            return Decimal((a - b).days)
+        return add_duration(a, b, -1)
+    if isinstance(a, Duration):
+        return a + (-b)
+    return a - b
+
+
+def divide(a: Decimal, b: Decimal) -> Decimal:
+    if b == 0:
+        raise DivisionByZero("division by zero")
+    return a / b
+
+
+ARITHMETIC: dict[str, Callable[[Any, Any], Any]] = {
+    "+": add, "-": subtract, "*": operator.mul, "/": divide,
+}
+ORDERING: dict[str, Callable[[Any, Any], bool]] = {
+    "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge,
+}
+
+
+def arithmetic(op: str, a: Any, b: Any) -> Any:
+    if type(a) is Unknown or type(b) is Unknown:
+        return unknown_of(a, b)
+    if a is None or b is None:
+        return None
+    return ARITHMETIC[op](a, b)
+
+
+def equal(a: Any, b: Any) -> bool:
+    if isinstance(a, frozenset) or isinstance(b, frozenset):
+        if isinstance(a, (tuple, list, frozenset)) and isinstance(b, (tuple, list, frozenset)):
+            return frozenset(a) == frozenset(b)
+    if isinstance(a, list):
+        a = tuple(a)
+    if isinstance(b, list):
+        b = tuple(b)
+    return bool(a == b)
+
+
+def compare(op: str, a: Any, b: Any) -> Any:
+    if type(a) is Unknown or type(b) is Unknown:
+        return unknown_of(a, b)
+    if op == "==":
+        return equal(a, b)
+    if op == "!=":
+        return not equal(a, b)
+    if a is None or b is None:
+        return False
+    return ORDERING[op](a, b)
+
+
+def membership(op: str, a: Any, b: Any) -> Any:
+    """``in``, ``not_in``, ``any_in`` and ``any_not_in``."""
+    if type(a) is Unknown or type(b) is Unknown:
+        return unknown_of(a, b)
+    if a is None or b is None:
+        return None
+    if op == "in":
+        return a in b
+    if op == "not_in":
+        return a not in b
+    if op == "any_in":
+        return any(x in b for x in a)
+    return any(x not in b for x in a)
+
+
+def negative(a: Any) -> Any:
+    if type(a) is Unknown or a is None:
+        return a
+    return -a
+
+
+def call(function: str, args: list[Any]) -> Any:
+    if any_unknown(*args):
+        return unknown_of(*args)
+    if any(a is None for a in args):
+        return None
+    if function == "age":
+        return age_on(args[0], args[1])
+    if function == "count":
+        return Decimal(len(args[0]))
+    values = list(args[0]) if len(args) == 1 else args
+    if any(type(v) is Unknown for v in values):
+        return unknown_of(*values)
+    values = [v for v in values if v is not None]
+    if not values:
+        return None
+    return min(values) if function == "min" else max(values)
+
+
+def truth(value: Any) -> Any:
+    """A value in a condition: ``none`` counts as false; unknown stays unknown."""
+    if value is None:
+        return False
+    return value

@@ -1,0 +1,149 @@
+"""Runtime values of the condition language and the arithmetic of dates.
+
+Values are plain Python: ``bool``, ``Decimal`` for numbers (money is never a binary
+float), ``str``, ``datetime.date``, :class:`Duration`, tuples for lists, ``None`` for
+"known to have no value". Two markers are our own:
+
+- :class:`Unknown` is a value that could not be decided because facts are missing; it
+  names them, so an undecided output can say which facts would decide it.
+- :class:`Duration` is a term in days, months and years (years are kept as months).
+
+Terms in months run from date to date; where the target month has no such day the term
+ends on that month's last day (Gerechtelijk Wetboek art. 54): 31 January + 1 month is the
+last day of February.
+"""
+
+from __future__ import annotations
+
+import calendar
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+from typing import Union
+
+
+@dataclass(frozen=True, slots=True)
+class Unknown:
+    """A value that depends on facts nobody gave; ``missing`` names them."""
+
+    missing: frozenset[str] = frozenset()
+
+    def __bool__(self) -> bool:
+        raise TypeError("an unknown value has no truth value; test it explicitly")
+
+    def __or__(self, other: "Unknown") -> "Unknown":
+        if not other.missing or other.missing <= self.missing:
+            return self
+        if not self.missing:
+            return other
+        return Unknown(self.missing | other.missing)
+
+    def __repr__(self) -> str:
+        return f"Unknown({sorted(self.missing)})"
+
+
+UNKNOWN = Unknown()
+
+
+@dataclass(frozen=True, slots=True)
+class Duration:
+    """A term: calendar days plus calendar months (a year is twelve months)."""
+
+    days: int = 0
+    months: int = 0
+
+    def __neg__(self) -> "Duration":
+        return Duration(-self.days, -self.months)
+
+    def __add__(self, other: "Duration") -> "Duration":
+        return Duration(self.days + other.days, self.months + other.months)
+
+    def __str__(self) -> str:
+        parts = []
+        if self.months:
+            years, months = divmod(abs(self.months), 12)
+            sign = "-" if self.months < 0 else ""
+            if years and not months:
+                parts.append(f"{sign}{years} year{'s' if years != 1 else ''}")
+            else:
+                parts.append(f"{self.months} month{'s' if abs(self.months) != 1 else ''}")
+        if self.days or not parts:
+            parts.append(f"{self.days} day{'s' if abs(self.days) != 1 else ''}")
+        return " + ".join(parts)
+
+
+Value = Union[bool, Decimal, str, date, Duration, tuple, None, Unknown]
+
+
+def add_months(day: date, months: int) -> date:
+    """``day`` plus ``months`` calendar months, ending on the month's last day if needed."""
+    index = day.year * 12 + (day.month - 1) + months
+    year, month0 = divmod(index, 12)
+    month = month0 + 1
+    if not 1 <= year <= 9999:
+        raise OverflowError("date out of range")
+    last = calendar.monthrange(year, month)[1]
+    return date(year, month, min(day.day, last))
+
+
+def add_duration(day: date, term: Duration, sign: int = 1) -> date:
+    """``day`` plus (``sign`` = 1) or minus (``sign`` = -1) a term: months first, then days."""
+    result = day
+    if term.months:
+        result = add_months(result, sign * term.months)
+    if term.days:
+        result = result + timedelta(days=sign * term.days)
+    return result
+
+
+def age_on(birth: date, on: date) -> Decimal:
+    """Whole years from ``birth`` to ``on``; birthdays follow the month-end rule."""
+    years = on.year - birth.year
+    if years > 0 and add_months(birth, 12 * years) > on:
+        years -= 1
+    elif years < 0 and add_months(birth, 12 * years) < on:
+        years += 1
+    return Decimal(years)
+
+
+def is_unknown(value: object) -> bool:
+    return type(value) is Unknown
+
+
+def render(value: object) -> str:
+    """A value as the language would write it: for explanations and messages."""
+    if value is None:
+        return "none"
+    if value is True:
+        return "true"
+    if value is False:
+        return "false"
+    if isinstance(value, Unknown):
+        return "unknown"
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, str):
+        return repr(value)
+    if isinstance(value, (tuple, list, frozenset, set)):
+        items = sorted(value, key=str) if isinstance(value, (frozenset, set)) else value
+        return "[" + ", ".join(render(v) for v in items) + "]"
+    return str(value)
+
+
+def to_json(value: object) -> object:
+    """A value as JSON: dates as ISO text, numbers as int or decimal text, sets sorted."""
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    if isinstance(value, Decimal):
+        if value == value.to_integral_value():
+            return int(value)
+        return float(value) if abs(value.as_tuple().exponent) <= 6 else str(value)  # type: ignore[arg-type]
+    if isinstance(value, date):
+        return value.isoformat()
+    if isinstance(value, Duration):
+        return {"days": value.days, "months": value.months}
+    if isinstance(value, (frozenset, set)):
+        return sorted((to_json(v) for v in value), key=str)
+    if isinstance(value, (tuple, list)):
+        return [to_json(v) for v in value]
+    return str(value)
