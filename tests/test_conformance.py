@@ -27,7 +27,8 @@ A case expects exactly one of:
 - ``error`` (or ``errors``, each of which must be reported): ``kind`` (a string, or a
   list where the spec allows several), and the position as ``line`` and ``column``, or
   as ``at``, a list of ``[line, column]`` pairs where the spec does not say which token
-  of the faulty construct carries the error; ``message_contains`` /
+  of the faulty construct carries the error, or as ``line`` and ``column_between``
+  (inclusive bounds) where any token of a long construct may; ``message_contains`` /
   ``message_not_contains``; ``phase`` is ``compile`` (default: names, types and limits
   are checked when the rule set loads) or ``evaluate`` (the expression compiles, and
   evaluating it fails the same way in both evaluators).
@@ -152,7 +153,11 @@ def decode_constant(encoded: dict[str, Any]) -> dict[str, Any]:
         return {"values": decode(encoded["values"])}
     return {
         "versions": [
-            {"from": version["from"], "until": version.get("until"), "value": decode(version["value"])}
+            {
+                "from": optional_date(version["from"]),
+                "until": optional_date(version.get("until")),
+                "value": decode(version["value"]),
+            }
             for version in encoded["versions"]
         ]
     }
@@ -260,12 +265,16 @@ def matches(error: PolicyError, expected: dict[str, Any]) -> bool:
         return False
     if "at" in expected:
         places = [tuple(place) for place in expected["at"]]
-    elif "line" in expected or "column" in expected:
+    elif "column" in expected:
         places = [(expected.get("line", 1), expected["column"])]
     else:
         places = []
     if places and (error.span.line, error.span.column) not in places:
         return False
+    if "column_between" in expected:
+        low, high = expected["column_between"]
+        if not (error.span.line == expected.get("line", 1) and low <= error.span.column <= high):
+            return False
     message = error.message
     if "message_contains" in expected and expected["message_contains"] not in message:
         return False
