@@ -1,0 +1,296 @@
+"""Evaluate the outputs of a consolidated rule set for one person on one date.
+
+Deciding an output follows default logic (docs/rules.md): the rules that set it form
+trees by ``exception_to``; exceptions are tried before the rule they override, lower
+``order`` first; two applicable rules of equal standing that disagree are a conflict.
+
+Missing facts are carried as *possible outcomes*: the result of a rule whose condition is
+unknown is "its value, or nothing", and the result of an output is the set of values it
+could still take. When every possibility gives the same value the output is decided
+anyway (an exempt person is not obliged whichever exemption applies); otherwise it is
+unknown and names the facts that would decide it.
+
+An :class:`Evaluation` is created per call and holds the only mutable state (its memo):
+the rule set itself is never changed, so evaluations may run in parallel threads. Each
+rule is evaluated at most once per evaluation, and only when an output needs it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from typing import Any, Iterable, Mapping
+
+from .errors import ConflictError
+from .model import Rule, RuleVersion
+from .timeline import Consolidation
+from .values import Unknown
+
+EMPTY = ("<not applicable>",)  # the key of "no rule gives a value"
+ANY = ("<any value>",)  # the key of a value that is itself unknown
+
+
+def key_of(value: Any) -> Any:
+    if type(value) is Unknown:
+        return ANY
+    if isinstance(value, list):
+        return tuple(value)
+    try:
+        hash(value)
+    except TypeError:
+        return ANY
+    return value
+
+
+class Outcome:
+    """The possible results of a rule or an output: key -> (value, deciding rule)."""
+
+    __slots__ = ("options", "missing")
+
+    def __init__(self, options: dict[Any, tuple[Any, str | None]], missing: frozenset[str] = frozenset()) -> None:
+        self.options = options
+        self.missing = missing
+
+    @property
+    def decided(self) -> bool:
+        return len(self.options) == 1 and ANY not in self.options
+
+    @property
+    def open(self) -> bool:
+        """Whether "no rule applies" is still possible."""
+        return EMPTY in self.options
+
+    def single(self) -> tuple[Any, str | None]:
+        return next(iter(self.options.values()))
+
+
+NOTHING = Outcome({EMPTY: (None, None)})
+
+
+class RuleState:
+    """How one rule stands in an evaluation: reference date, version, and whether it applies."""
+
+    __slots__ = ("rule", "reference", "version", "applies", "scope")
+
+    def __init__(self, rule: Rule, reference: Any, version: RuleVersion | None, applies: Any,
+                 scope: "RuleScope | None") -> None:
+        self.rule = rule
+        self.reference = reference  # a date, None, or Unknown
+        self.version = version
+        self.applies = applies  # True, False or Unknown
+        self.scope = scope
+
+
+class RuleScope:
+    """What the expressions of one rule read: facts, outputs, constants, and its dates."""
+
+    __slots__ = ("facts", "evaluation_date", "reference_date", "_evaluation")
+
+    def __init__(self, evaluation: "Evaluation", reference_date: date) -> None:
+        self.facts = evaluation.facts
+        self.evaluation_date = evaluation.on
+        self.reference_date = reference_date
+        self._evaluation = evaluation
+
+    def output(self, name: str) -> Any:
+        return self._evaluation.value_of(name)
+
+    def constant(self, name: str, on: date) -> Any:
+        return self._evaluation.constant(name, on)
+
+
+@dataclass(frozen=True)
+class OutputTree:
+    """For one output: the rules at the top, and each rule's exceptions, in order."""
+
+    roots: tuple[tuple[str, ...], ...]  # groups of equal order, lowest order first
+    exceptions: Mapping[str, tuple[tuple[str, ...], ...]]
+
+
+def output_trees(rules: Mapping[str, Rule]) -> dict[str, OutputTree]:
+    """The exception trees of every output, from the rules in force."""
+    trees: dict[str, OutputTree] = {}
+    setters: dict[str, list[Rule]] = {}
+    for rule in rules.values():
+        for output in rule.outputs:
+            setters.setdefault(output, []).append(rule)
+    for output, candidates in setters.items():
+        ids = {rule.id for rule in candidates}
+        children: dict[str, list[Rule]] = {}
+        roots = []
+        for rule in candidates:
+            parents = [p for p in rule.exception_to if p in ids]
+            for parent in parents:
+                children.setdefault(parent, []).append(rule)
+            if not parents:
+                roots.append(rule)
+        trees[output] = OutputTree(_groups(roots), {parent: _groups(kids) for parent, kids in children.items()})
+    return trees
+
+
+def _groups(rules: Iterable[Rule]) -> tuple[tuple[str, ...], ...]:
+    ordered = sorted(rules, key=lambda r: (r.order, r.id))
+    groups: list[list[str]] = []
+    last = None
+    for rule in ordered:
+        if not groups or rule.order != last:
+            groups.append([])
+        groups[-1].append(rule.id)
+        last = rule.order
+    return tuple(tuple(g) for g in groups)
+
+
+class Evaluation:
+    """One evaluation: the facts, the date, and the memo of rules and outputs."""
+
+    def __init__(self, consolidation: Consolidation, trees: Mapping[str, OutputTree],
+                 constants: Any, facts: dict[str, Any], on: date) -> None:
+        self.consolidation = consolidation
+        self.trees = trees
+        self.constants = constants
+        self.facts = facts
+        self.on = on
+        self.base_scope = RuleScope(self, on)
+        self.states: dict[str, RuleState] = {}
+        self.outcomes: dict[str, Outcome] = {}
+        self.values: dict[str, Any] = {}
+
+    # -- the values expressions read -------------------------------------------
+
+    def value_of(self, output: str) -> Any:
+        """An output as expressions see it: its value, none, or unknown."""
+        try:
+            return self.values[output]
+        except KeyError:
+            pass
+        outcome = self.outcome(output)
+        if outcome.decided:
+            value = outcome.single()[0]
+        elif outcome.options.keys() == {EMPTY}:
+            value = None
+        else:
+            value = Unknown(outcome.missing)
+        self.values[output] = value
+        return value
+
+    def constant(self, name: str, on: date) -> Any:
+        value_set = self.constants.get(name)
+        if value_set is not None:
+            return value_set.at(on)
+        timeline = self.consolidation.parameters.get(name)
+        version = timeline.at(on) if timeline is not None else None
+        return version.value if version is not None else None
+
+    # -- rules ------------------------------------------------------------------
+
+    def state(self, rule_id: str) -> RuleState:
+        state = self.states.get(rule_id)
+        if state is not None:
+            return state
+        rule = self.consolidation.rules[rule_id]
+        if rule.reference_date is None:
+            reference: Any = self.on
+        else:
+            reference = rule.reference_date.compiled(self.base_scope)
+        if reference is None or type(reference) is Unknown:
+            state = RuleState(rule, reference, None, reference if reference is not None else False, None)
+        else:
+            version = self.consolidation.timelines[rule_id].at(reference)
+            if version is None:
+                state = RuleState(rule, reference, None, False, None)
+            else:
+                scope = self.base_scope if reference == self.on else RuleScope(self, reference)
+                applies = True if version.when is None else version.when.compiled(scope)
+                state = RuleState(rule, reference, version, False if applies is None else applies, scope)
+        self.states[rule_id] = state
+        return state
+
+    def own(self, rule_id: str, output: str) -> Outcome:
+        """What a rule itself says about ``output``, exceptions aside."""
+        state = self.state(rule_id)
+        applies, version = state.applies, state.version
+        if applies is False:
+            return NOTHING
+        if version is None:  # the reference date is unknown: any version might apply
+            return Outcome({ANY: (applies, rule_id), EMPTY: (None, None)}, applies.missing)
+        if output not in version.values and output not in version.computed:
+            return NOTHING
+        if output in version.values:
+            value = version.values[output]
+        else:
+            value = version.computed[output].compiled(state.scope)
+        key = key_of(value)
+        missing = value.missing if type(value) is Unknown else frozenset()
+        if applies is True:
+            return Outcome({key: (value, rule_id)}, missing)
+        return Outcome({key: (value, rule_id), EMPTY: (None, None)}, missing | applies.missing)
+
+    # -- outputs ----------------------------------------------------------------
+
+    def outcome(self, output: str) -> Outcome:
+        found = self.outcomes.get(output)
+        if found is None:
+            tree = self.trees.get(output)
+            found = NOTHING if tree is None else self._first_of(tree.roots, tree, output)
+            self.outcomes[output] = found
+        return found
+
+    def _resolve(self, rule_id: str, tree: OutputTree, output: str) -> Outcome:
+        groups = tree.exceptions.get(rule_id)
+        if not groups:
+            return self.own(rule_id, output)
+        overriding = self._first_of(groups, tree, output)
+        if not overriding.open:
+            return overriding
+        return _fall_back(overriding, self.own(rule_id, output))
+
+    def _first_of(self, groups: tuple[tuple[str, ...], ...], tree: OutputTree, output: str) -> Outcome:
+        result: Outcome | None = None
+        for group in groups:
+            if len(group) == 1:
+                current = self._resolve(group[0], tree, output)
+            else:
+                current = self._siblings(group, tree, output)
+            result = current if result is None else _fall_back(result, current)
+            if not result.open:
+                break
+        return result if result is not None else NOTHING
+
+    def _siblings(self, group: tuple[str, ...], tree: OutputTree, output: str) -> Outcome:
+        outcomes = [(rule_id, self._resolve(rule_id, tree, output)) for rule_id in group]
+        definite = [(rule_id, o) for rule_id, o in outcomes if o.decided and not o.open]
+        for (first_id, first), (second_id, second) in zip(definite, definite[1:]):
+            if next(iter(first.options)) != next(iter(second.options)):
+                self._conflict(output, first_id, first, second_id, second)
+        options: dict[Any, tuple[Any, str | None]] = {}
+        missing: frozenset[str] = frozenset()
+        for _, outcome in outcomes:
+            for key, option in outcome.options.items():
+                if key is not EMPTY:
+                    options.setdefault(key, option)
+            if not outcome.decided or outcome.open:
+                missing |= outcome.missing
+        if all(o.open for _, o in outcomes):
+            options[EMPTY] = (None, None)
+        return Outcome(options, missing if len(options) > 1 or ANY in options else frozenset())
+
+    def _conflict(self, output: str, first_id: str, first: Outcome, second_id: str, second: Outcome) -> None:
+        rules = self.consolidation.rules
+        a, b = rules[first_id], rules[second_id]
+        raise ConflictError(
+            f"conflict on '{output}': rule '{a.id}' ({a.span.file}:{a.span.line}) gives "
+            f"{first.single()[0]!r} and rule '{b.id}' ({b.span.file}:{b.span.line}) gives "
+            f"{second.single()[0]!r}, with equal priority; make one an exception to the other or give "
+            f"them an order", a.span)
+
+
+def _fall_back(first: Outcome, second: Outcome) -> Outcome:
+    """``first``, where "nothing applies" is replaced by the possibilities of ``second``."""
+    if not first.open:
+        return first
+    if first.options.keys() == {EMPTY}:
+        return second
+    options = {k: v for k, v in first.options.items() if k is not EMPTY}
+    for key, option in second.options.items():
+        options.setdefault(key, option)
+    return Outcome(options, first.missing | second.missing)

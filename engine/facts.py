@@ -1,0 +1,143 @@
+"""Facts as given by a user or service: validated against the vocabulary, with positions.
+
+A facts document is a mapping; nested mappings name dotted facts (``persoon:
+{geboortedatum: ...}`` is ``persoon.geboortedatum``), and dotted keys may be written
+directly. Each value is converted to the language's values per the fact's declared type:
+dates from YAML dates or ISO text, numbers as :class:`Decimal`, lists as tuples.
+
+A fact left out is unknown, unless the vocabulary declares a default; a fact given as
+``null`` is known to have no value. Every problem (an unknown name with "did you mean",
+a wrong type, an impossible date, a value outside the declared ones, a list over the
+size limit) is reported with its position, all of them at once.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from decimal import Decimal, InvalidOperation
+from typing import Any, Iterator, Mapping
+
+from .errors import InputError, PolicyError, Span, raise_all, suggest
+from .types import Type, Vocabulary
+from .values import Duration
+
+MAX_FACT_LIST = 1000
+
+
+class Mismatch(ValueError):
+    """A value does not fit its declared type; the message says why."""
+
+
+def coerce(value: Any, wanted: Type) -> Any:
+    """``value`` (from YAML or JSON) as a language value of type ``wanted``."""
+    if value is None:
+        return None
+    name = wanted.name
+    if name == "bool":
+        if isinstance(value, bool):
+            return value
+        raise Mismatch(f"expected true or false, not {_show(value)}")
+    if name == "number":
+        if isinstance(value, bool) or not isinstance(value, (int, float, Decimal, str)):
+            raise Mismatch(f"expected a number, not {_show(value)}")
+        try:
+            number = Decimal(str(value))
+        except InvalidOperation:
+            raise Mismatch(f"expected a number, not {_show(value)}") from None
+        if not number.is_finite():
+            raise Mismatch("expected a finite number")
+        return number
+    if name == "text":
+        if isinstance(value, str):
+            return value
+        raise Mismatch(f"expected a text, not {_show(value)}")
+    if name == "date":
+        if isinstance(value, date):
+            return value
+        if isinstance(value, str):
+            try:
+                return date.fromisoformat(value)
+            except ValueError:
+                raise Mismatch(f"impossible date {value!r}; expected YYYY-MM-DD") from None
+        raise Mismatch(f"expected a date (YYYY-MM-DD), not {_show(value)}")
+    if name == "duration":
+        if isinstance(value, Mapping) and set(value) <= {"days", "months"}:
+            return Duration(int(value.get("days", 0)), int(value.get("months", 0)))
+        raise Mismatch("expected a duration as {days: N, months: N}")
+    if wanted.is_collection:
+        if not isinstance(value, (list, tuple)):
+            raise Mismatch(f"expected a list, not {_show(value)}")
+        if len(value) > MAX_FACT_LIST:
+            raise Mismatch(f"a list holds at most {MAX_FACT_LIST} elements")
+        assert wanted.element is not None
+        items = tuple(coerce(item, wanted.element) for item in value)
+        return frozenset(items) if name == "set" else items
+    raise Mismatch(f"cannot give a value of type {wanted}")
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, Mapping):
+        return "a mapping"
+    if isinstance(value, (list, tuple)):
+        return "a list"
+    if isinstance(value, date):
+        return f"the date {value.isoformat()}"
+    if isinstance(value, (Decimal, int, float)):
+        return f"the number {value}"
+    return repr(value)
+
+
+def iter_fact_errors(data: Any, vocabulary: Vocabulary, span_of: Any,
+                     into: dict[str, Any]) -> Iterator[PolicyError]:
+    """Validate ``data`` into ``into`` (dotted name -> value), yielding every problem.
+
+    ``span_of(path, key=False)`` gives the span of the value (or key) at a path of ``data``.
+    """
+    if data is None:
+        return
+    if not isinstance(data, Mapping):
+        yield InputError("facts must be a mapping of fact names to values", span_of(()))
+        return
+    facts = {d.name: d for d in vocabulary.of_kind("fact")}
+    prefixes = {name.rsplit(".", i)[0] for name in facts for i in range(1, name.count(".") + 1)}
+    stack: list[tuple[tuple[Any, ...], str, Any]] = [((key,), str(key), value) for key, value in data.items()]
+    while stack:
+        path, name, value = stack.pop(0)
+        declaration = facts.get(name)
+        if declaration is None:
+            if isinstance(value, Mapping) and name in prefixes:
+                stack.extend((path + (key,), f"{name}.{key}", item) for key, item in value.items())
+                continue
+            yield InputError(f"unknown fact '{name}'{suggest(name, facts)}", span_of(path, key=True))
+            continue
+        if name in into:
+            yield InputError(f"fact '{name}' is given twice", span_of(path, key=True))
+            continue
+        try:
+            into[name] = coerce(value, declaration.type)
+        except Mismatch as problem:
+            yield InputError(f"fact '{name}': {problem}", span_of(path))
+            continue
+        if declaration.values and isinstance(into[name], str) and into[name] not in declaration.values:
+            hint = suggest(into[name], declaration.values) or f"; expected one of: {', '.join(declaration.values)}"
+            yield InputError(f"fact '{name}' does not take the value '{into[name]}'{hint}", span_of(path))
+
+
+def with_defaults(facts: dict[str, Any], vocabulary: Vocabulary) -> dict[str, Any]:
+    """``facts`` plus the declared default of each fact that was not given."""
+    for declaration in vocabulary.of_kind("fact"):
+        if declaration.has_default and declaration.name not in facts:
+            facts[declaration.name] = declaration.default
+    return facts
+
+
+def read_facts(data: Any, vocabulary: Vocabulary, span_of: Any = None) -> dict[str, Any]:
+    """Validated facts from ``data``; raises every problem together."""
+    if span_of is None:
+        def span_of(path: tuple[Any, ...], key: bool = False) -> Span:
+            return Span(None, 1, 1)
+    facts: dict[str, Any] = {}
+    raise_all(iter_fact_errors(data, vocabulary, span_of, facts))
+    return with_defaults(facts, vocabulary)

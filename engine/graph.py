@@ -1,0 +1,137 @@
+"""The dependency graph of a rule set, built statically from the expressions' names.
+
+Nodes are ``fact:NAME``, ``output:NAME``, ``rule:ID``, ``set:ID`` and ``parameter:ID``.
+Edges point from a user to what it uses:
+
+- ``rule -> fact | output | set | parameter``: the rule's expressions read it;
+- ``output -> rule``: the rule decides the output (in some version);
+- ``rule -> rule`` (kind ``exception``): the first is an exception to the second.
+
+A cycle through outputs and rules would make evaluation loop; it is a load-time error
+naming every rule of the cycle with its file and line (OpenFisca finds such cycles only
+while computing). Exceptions must not form a cycle either. The evaluation order of
+outputs is a topological order of this graph.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Iterable, Iterator
+
+import networkx as nx
+
+from .errors import PolicyError, RuleFileError
+from .loader import LoadedRules
+from .model import Rule
+from .types import Vocabulary
+
+
+def node(kind: str, name: str) -> str:
+    return f"{kind}:{name}"
+
+
+def build(loaded: LoadedRules) -> nx.DiGraph:
+    graph = nx.DiGraph()
+    vocabulary = loaded.vocabulary
+    for declaration in vocabulary.names.values():
+        graph.add_node(node(declaration.kind, declaration.name), kind=declaration.kind, name=declaration.name)
+    for rule in loaded.rules.values():
+        rule_node = node("rule", rule.id)
+        graph.add_node(rule_node, kind="rule", name=rule.id, title=rule.title, span=str(rule.span))
+        for expression in rule.expressions():
+            for name in expression.free_names:
+                declared = vocabulary.get(name)
+                if declared is not None:
+                    graph.add_edge(rule_node, node(declared.kind, name), kind="uses")
+        for output in rule.outputs:
+            graph.add_edge(node("output", output), rule_node, kind="decided_by")
+        for parent in rule.exception_to:
+            if parent in loaded.rules:
+                graph.add_edge(rule_node, node("rule", parent), kind="exception")
+    return graph
+
+
+def dependencies(graph: nx.DiGraph) -> nx.DiGraph:
+    """The graph without exception edges: what evaluation needs first."""
+    return graph.edge_subgraph([(u, v) for u, v, kind in graph.edges(data="kind") if kind != "exception"])
+
+
+def iter_cycle_errors(graph: nx.DiGraph, rules: dict[str, Rule]) -> Iterator[PolicyError]:
+    """One error per cycle of dependencies, and per cycle of exceptions."""
+    exceptions = graph.edge_subgraph([(u, v) for u, v, k in graph.edges(data="kind") if k == "exception"])
+    for what, subgraph in (("dependency", dependencies(graph)), ("exception", exceptions)):
+        for component in nx.strongly_connected_components(subgraph):
+            if len(component) < 2 and not any(subgraph.has_edge(n, n) for n in component):
+                continue
+            cycle = nx.find_cycle(subgraph.subgraph(component))
+            path = [u for u, _ in cycle] + [cycle[0][0]]
+            involved = [rules[p.split(":", 1)[1]] for p in path[:-1] if p.startswith("rule:")]
+            where = "; ".join(f"'{r.id}' at {r.span.file}:{r.span.line}" for r in involved)
+            first = involved[0] if involved else None
+            message = f"{what} cycle: {' -> '.join(path)} (rules: {where})"
+            yield RuleFileError(message, first.span if first else rules[next(iter(rules))].span)
+
+
+def evaluation_order(graph: nx.DiGraph) -> list[str]:
+    """Outputs in an order where each comes after the outputs it depends on."""
+    order = list(reversed(list(nx.lexicographical_topological_sort(dependencies(graph)))))
+    return [n.split(":", 1)[1] for n in order if n.startswith("output:")]
+
+
+def depends_on(graph: nx.DiGraph, start: str) -> set[str]:
+    """Every node that ``start`` (e.g. ``output:status``) depends on, transitively."""
+    return set(nx.descendants(graph, start)) if start in graph else set()
+
+
+def affected_by(graph: nx.DiGraph, start: str) -> set[str]:
+    """Every node that a change to ``start`` (a rule or fact) may change."""
+    return set(nx.ancestors(graph, start)) if start in graph else set()
+
+
+def restrict(graph: nx.DiGraph, output: str | None) -> nx.DiGraph:
+    if output is None:
+        return graph
+    start = node("output", output)
+    return graph.subgraph(depends_on(graph, start) | {start})
+
+
+_SHAPES = {"fact": "ellipse", "output": "box", "rule": "component", "set": "folder", "parameter": "note"}
+
+
+def to_dot(graph: nx.DiGraph) -> str:
+    lines = ["digraph decree {", "  rankdir=LR;"]
+    for name, data in sorted(graph.nodes(data=True)):
+        label = data.get("name", name)
+        lines.append(f'  "{name}" [label="{label}", shape={_SHAPES.get(data.get("kind", ""), "box")}];')
+    for u, v, kind in sorted(graph.edges(data="kind")):
+        style = ' [style=dashed, label="exception to"]' if kind == "exception" else ""
+        lines.append(f'  "{u}" -> "{v}"{style};')
+    lines.append("}")
+    return "\n".join(lines) + "\n"
+
+
+def to_mermaid(graph: nx.DiGraph) -> str:
+    ids = {name: f"n{i}" for i, name in enumerate(sorted(graph.nodes))}
+    lines = ["flowchart LR"]
+    for name, data in sorted(graph.nodes(data=True)):
+        kind, label = data.get("kind", ""), data.get("name", name)
+        shape = {"fact": ("([", "])"), "output": ("[", "]"), "rule": ("[[", "]]")}.get(kind, ("[/", "/]"))
+        lines.append(f'  {ids[name]}{shape[0]}"{kind}: {label}"{shape[1]}')
+    for u, v, kind in sorted(graph.edges(data="kind")):
+        arrow = "-. exception to .->" if kind == "exception" else "-->"
+        lines.append(f"  {ids[u]} {arrow} {ids[v]}")
+    return "\n".join(lines) + "\n"
+
+
+def to_json(graph: nx.DiGraph) -> str:
+    data = {
+        "nodes": [{"id": n, **{k: v for k, v in d.items()}} for n, d in sorted(graph.nodes(data=True))],
+        "edges": [{"from": u, "to": v, "kind": k} for u, v, k in sorted(graph.edges(data="kind"))],
+    }
+    return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
+
+
+def unused_facts(graph: nx.DiGraph, vocabulary: Vocabulary) -> Iterable[str]:
+    for declaration in vocabulary.of_kind("fact"):
+        if graph.in_degree(node("fact", declaration.name)) == 0:
+            yield declaration.name

@@ -1,0 +1,222 @@
+"""The face of the engine: load a rule set once, evaluate many persons with it.
+
+    rules = RuleSet.load("rules/")
+    result = rules.evaluate({"persoon.geboortedatum": date(1990, 5, 1), ...},
+                            on=date(2024, 3, 1), proposals={"arbeidsmigranten": None})
+    result.outputs, result.unknown, result.not_applicable, result.explain("status")
+
+A :class:`RuleSet` is immutable once loaded; a failed load raises and leaves any other
+rule set untouched, so a service can keep serving with the one it has. Consolidations
+(the rule set with a given choice of proposals) are built on first use and cached; a
+race between threads builds one twice, harmlessly, and keeps either.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+import networkx as nx
+
+from . import graph as graphs
+from .errors import InputError, PolicyError, PolicyErrors, RuleFileError, Span, flatten, suggest
+from .evaluator import EMPTY, Evaluation, OutputTree, output_trees
+from .facts import iter_fact_errors, read_facts, with_defaults
+from .loader import LoadedRules, load
+from .model import Amendment
+from .timeline import Consolidation, consolidate, iter_window_problems
+from .types import Vocabulary
+from .values import Unknown, to_json
+from .yamlsource import Document
+
+Proposals = Mapping[str, "date | None"]
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The result for one output."""
+
+    output: str
+    status: str  # "decided", "unknown" or "not_applicable"
+    value: Any = None
+    missing: tuple[str, ...] = ()
+    rule: str | None = None  # the rule whose value decided it
+
+
+@dataclass
+class Result:
+    """All decisions of one evaluation, and what is needed to explain them."""
+
+    on: date
+    proposals: dict[str, date]
+    rules_version: str
+    decisions: dict[str, Decision]
+    evaluation: Evaluation = field(repr=False)
+    ruleset: "RuleSet" = field(repr=False)
+
+    @property
+    def outputs(self) -> dict[str, Any]:
+        return {n: d.value for n, d in self.decisions.items() if d.status == "decided"}
+
+    @property
+    def unknown(self) -> dict[str, tuple[str, ...]]:
+        return {n: d.missing for n, d in self.decisions.items() if d.status == "unknown"}
+
+    @property
+    def not_applicable(self) -> list[str]:
+        return sorted(n for n, d in self.decisions.items() if d.status == "not_applicable")
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "on": self.on.isoformat(),
+            "rules_version": self.rules_version,
+            "proposals": {name: day.isoformat() for name, day in sorted(self.proposals.items())},
+            "outputs": {name: to_json(value) for name, value in sorted(self.outputs.items())},
+            "unknown": {name: list(missing) for name, missing in sorted(self.unknown.items())},
+            "not_applicable": self.not_applicable,
+        }
+
+    def explain(self, output: str) -> Any:
+        from .explain import explain
+
+        return explain(self, output)
+
+
+class RuleSet:
+    """A loaded, checked and compiled rule set."""
+
+    def __init__(self, loaded: LoadedRules, graph: nx.DiGraph, warnings: list[PolicyError]) -> None:
+        self.loaded = loaded
+        self.graph = graph
+        self.warnings = warnings
+        self.vocabulary: Vocabulary = loaded.vocabulary
+        self.content_hash = loaded.content_hash
+        self.order = [o for o in graphs.evaluation_order(graph)]
+        self.public_outputs = [d.name for d in loaded.vocabulary.of_kind("output") if not d.internal]
+        self._consolidations: dict[frozenset[tuple[str, date | None]], tuple[Consolidation, dict[str, OutputTree]]] = {}
+
+    # -- loading ----------------------------------------------------------------
+
+    @classmethod
+    def load(cls, *paths: str | Path) -> "RuleSet":
+        """Load and check the rule files under ``paths``; raises every error together."""
+        ruleset, problems = cls.check(*paths)
+        errors = [p for p in problems if p.severity == "error"]
+        if errors or ruleset is None:
+            raise PolicyErrors(errors or [RuleFileError("no rules found")])
+        return ruleset
+
+    @classmethod
+    def check(cls, *paths: str | Path) -> tuple["RuleSet | None", list[PolicyError]]:
+        """Load, and return the rule set (None when unusable) with every problem and warning."""
+        loaded, problems = load(paths or ("rules",))
+        problems = flatten(problems)
+        if loaded is None:
+            return None, problems
+        graph = graphs.build(loaded)
+        problems.extend(graphs.iter_cycle_errors(graph, loaded.rules))
+        if any(p.severity == "error" for p in problems):
+            return None, problems
+        ruleset = cls(loaded, graph, [])
+        seen: set[str] = set()
+        every_proposal = {a.id: None for a in loaded.amendments.values() if a.proposed}
+        for proposals in ({}, every_proposal):
+            consolidation = ruleset.consolidation(proposals)
+            for problem in iter_window_problems(consolidation):
+                if problem.render() not in seen:
+                    seen.add(problem.render())
+                    problems.append(problem)
+        problems.extend(cls._lint(loaded, graph))
+        ruleset.warnings = [p for p in problems if p.severity != "error"]
+        if any(p.severity == "error" for p in problems):
+            return None, problems
+        return ruleset, problems
+
+    @staticmethod
+    def _lint(loaded: LoadedRules, graph: nx.DiGraph) -> Iterable[PolicyError]:
+        for name in graphs.unused_facts(graph, loaded.vocabulary):
+            declaration = loaded.vocabulary.names[name]
+            yield RuleFileError(f"fact '{name}' is declared but no rule uses it", declaration.span or Span(None, 1, 1),
+                                severity="warning")
+        for declaration in loaded.vocabulary.of_kind("output"):
+            if graph.out_degree(graphs.node("output", declaration.name)) == 0:
+                yield RuleFileError(f"output '{declaration.name}' is declared but no rule sets it",
+                                    declaration.span or Span(None, 1, 1), severity="warning")
+
+    # -- proposals and time -----------------------------------------------------
+
+    @property
+    def amendments(self) -> Mapping[str, Amendment]:
+        return self.loaded.amendments
+
+    def check_proposals(self, proposals: Proposals, span: Span | None = None) -> None:
+        for name in proposals:
+            amendment = self.loaded.amendments.get(name)
+            if amendment is None or not amendment.proposed:
+                known = [a.id for a in self.loaded.amendments.values() if a.proposed]
+                raise InputError(f"unknown proposal '{name}'{suggest(name, known)}"
+                                 + ("" if suggest(name, known) else f"; proposals: {', '.join(sorted(known))}"),
+                                 span or Span(None, 1, 1))
+
+    def consolidation(self, proposals: Proposals) -> Consolidation:
+        return self._consolidated(proposals)[0]
+
+    def _consolidated(self, proposals: Proposals) -> tuple[Consolidation, dict[str, OutputTree]]:
+        key = frozenset(proposals.items())
+        found = self._consolidations.get(key)
+        if found is None:
+            consolidation = consolidate(self.loaded, proposals)
+            found = (consolidation, output_trees(consolidation.rules))
+            self._consolidations[key] = found
+        return found
+
+    # -- evaluation ---------------------------------------------------------------
+
+    def facts_from(self, document: Document, path: tuple[Any, ...] = ()) -> dict[str, Any]:
+        """Validated facts from (part of) a facts document, with positioned errors."""
+        facts: dict[str, Any] = {}
+
+        def span_of(sub: tuple[Any, ...], key: bool = False) -> Span:
+            return document.span(path + sub, key=key)
+
+        problems = list(iter_fact_errors(document.data_at(path), self.vocabulary, span_of, facts))
+        if problems:
+            raise PolicyErrors(problems)
+        return with_defaults(facts, self.vocabulary)
+
+    def evaluate(self, facts: Mapping[str, Any], on: date, proposals: Proposals | None = None,
+                 outputs: Iterable[str] | None = None, *, validated: bool = False) -> Result:
+        """Decide ``outputs`` (default: every public output) for one person on ``on``.
+
+        ``facts`` maps dotted fact names to values; unless ``validated``, they are checked
+        and converted first (raising :class:`InputError`). ``proposals`` maps a proposal to
+        its effective date, or to None for its assumed date.
+        """
+        proposals = dict(proposals or {})
+        self.check_proposals(proposals)
+        given = dict(facts) if validated else read_facts(_nested(facts), self.vocabulary)
+        consolidation, trees = self._consolidated(proposals)
+        evaluation = Evaluation(consolidation, trees, self.loaded.sets, given, on)
+        wanted = list(outputs) if outputs is not None else self.public_outputs
+        for name in wanted:
+            if name not in self.vocabulary or self.vocabulary.names[name].kind != "output":
+                raise InputError(f"unknown output '{name}'{suggest(name, self.public_outputs)}")
+        decisions = {name: _decision(evaluation, name) for name in wanted}
+        return Result(on, dict(consolidation.proposals), self.content_hash, decisions, evaluation, self)
+
+
+def _nested(facts: Mapping[str, Any]) -> dict[str, Any]:
+    return dict(facts)
+
+
+def _decision(evaluation: Evaluation, name: str) -> Decision:
+    value = evaluation.value_of(name)
+    if type(value) is Unknown:
+        return Decision(name, "unknown", None, tuple(sorted(value.missing)))
+    outcome = evaluation.outcome(name)
+    if value is None:
+        rule = None if outcome.options.keys() == {EMPTY} else outcome.single()[1]
+        return Decision(name, "not_applicable", None, (), rule)
+    return Decision(name, "decided", value, (), outcome.single()[1])

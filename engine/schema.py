@@ -1,0 +1,127 @@
+"""Validate documents against the JSON Schemas in ``schemas/``, with positions.
+
+The schemas are the ones editors use for completion (``yaml-language-server``). Our
+documents hold dates as ``datetime.date`` and numbers as ``Decimal``, so the validator's
+type checker accepts those where the schema says ``string`` (with ``format: date``),
+``number`` or ``integer``. Each error is mapped back to the place of the offending value
+or key; an unknown key gets a "did you mean".
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from typing import Any, Iterator
+
+import jsonschema
+from jsonschema import Draft202012Validator, FormatChecker
+from jsonschema.exceptions import ValidationError, best_match
+
+from .errors import PolicyError, suggest
+from .yamlsource import Document
+
+SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas"
+
+
+def _is_string(checker: Any, instance: Any) -> bool:
+    return isinstance(instance, (str, date))
+
+
+def _is_number(checker: Any, instance: Any) -> bool:
+    return isinstance(instance, (int, float, Decimal)) and not isinstance(instance, bool)
+
+
+def _is_integer(checker: Any, instance: Any) -> bool:
+    if isinstance(instance, bool):
+        return False
+    if isinstance(instance, Decimal):
+        return instance == instance.to_integral_value()
+    return isinstance(instance, int)
+
+
+_TYPES = Draft202012Validator.TYPE_CHECKER.redefine_many(
+    {"string": _is_string, "number": _is_number, "integer": _is_integer}
+)
+_Validator = jsonschema.validators.extend(Draft202012Validator, type_checker=_TYPES)
+_FORMATS = FormatChecker(formats=())
+
+
+@_FORMATS.checks("date", raises=ValueError)
+def _is_date(instance: Any) -> bool:
+    if isinstance(instance, date):
+        return True
+    if isinstance(instance, str):
+        date.fromisoformat(instance)
+    return True
+
+
+@functools.cache
+def validator(name: str) -> Any:
+    schema = json.loads((SCHEMA_DIR / name).read_text(encoding="utf-8"))
+    return _Validator(schema, format_checker=_FORMATS)
+
+
+def iter_errors(document: Document, schema_name: str, error: type[PolicyError]) -> Iterator[PolicyError]:
+    """Every schema problem of ``document``, placed in its file."""
+    for problem in sorted(validator(schema_name).iter_errors(document.data), key=lambda e: list(map(str, e.path))):
+        yield from _explain(document, problem, error)
+
+
+def _explain(document: Document, problem: ValidationError, error: type[PolicyError]) -> Iterator[PolicyError]:
+    path = tuple(problem.absolute_path)
+    if problem.validator == "additionalProperties" and isinstance(problem.instance, dict):
+        allowed = set(problem.schema.get("properties", {}))
+        for key in problem.instance:
+            if key not in allowed:
+                hint = suggest(str(key), allowed) or f"; expected one of: {', '.join(sorted(allowed))}"
+                yield error(f"unknown key '{key}'{hint}", document.span(path + (key,), key=True))
+        return
+    if problem.validator in ("oneOf", "anyOf") and problem.context:
+        if isinstance(problem.instance, dict) and problem.validator == "oneOf":
+            keys = _branch_keys(problem.schema[problem.validator])
+            if keys and len(problem.instance) == 1 and next(iter(problem.instance)) not in keys:
+                key = next(iter(problem.instance))
+                hint = suggest(str(key), keys) or f"; expected one of: {', '.join(sorted(keys))}"
+                yield error(f"unknown change '{key}'{hint}", document.span(path + (key,), key=True))
+                return
+        deepest = best_match(problem.context)
+        if deepest is not None and (tuple(deepest.absolute_path) != path or deepest.validator != problem.validator):
+            yield from _explain(document, deepest, error)
+            return
+    if problem.validator == "required":
+        yield error(f"{_where(path)}{problem.message}", document.span(path))
+        return
+    if problem.validator == "format":
+        yield error(f"{problem.instance!r} is not a valid {problem.validator_value}", document.span(path))
+        return
+    yield error(f"{_where(path)}{_message(problem)}", document.span(path))
+
+
+def _branch_keys(branches: list[dict[str, Any]]) -> set[str]:
+    keys: set[str] = set()
+    for branch in branches:
+        keys.update(branch.get("required", []))
+    return keys
+
+
+def _where(path: tuple[Any, ...]) -> str:
+    return f"{path[-1]}: " if path and isinstance(path[-1], str) else ""
+
+
+def _message(problem: ValidationError) -> str:
+    if problem.validator == "enum":
+        return f"{problem.instance!r} is not one of {', '.join(map(repr, problem.validator_value))}"
+    if problem.validator == "type":
+        return f"{_show(problem.instance)} is not of type {problem.validator_value}"
+    if problem.validator == "pattern":
+        return f"{problem.instance!r} is not a valid name here (pattern {problem.validator_value})"
+    return problem.message
+
+
+def _show(value: Any) -> str:
+    if isinstance(value, (dict, list)):
+        return "a mapping" if isinstance(value, dict) else "a list"
+    return repr(value)
