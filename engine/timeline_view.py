@@ -1,0 +1,83 @@
+"""``decree show``: a provision's consolidated history, as policy staff read it.
+
+For a rule (or parameter) it lists every version of the consolidated time line, in
+order: the window, the act that made the version (the base text or an amendment, with
+its legal source), a postponement if a ``move`` changed the start, the condition and the
+outputs. With a date, only the version in force on that reference date is shown.
+Proposals switched on appear in the time line marked as proposals.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Any, Mapping
+
+from .errors import InputError, suggest
+from .model import ParameterVersion, RuleVersion
+from .values import render
+
+
+def render_timeline(ruleset: Any, rule_id: str, proposals: Mapping[str, date | None], on: date | None) -> str:
+    consolidation = ruleset.consolidation(proposals)
+    loaded = ruleset.loaded
+    if rule_id in consolidation.rules:
+        rule = consolidation.rules[rule_id]
+        timeline = consolidation.timelines[rule_id]
+        lines = [f"{rule.id}: {rule.title}", f"  source: {rule.source.cite()}"]
+        if rule.source.url:
+            lines.append(f"  url: {rule.source.url}")
+        if rule.description:
+            lines.append(f"  description: {' '.join(rule.description.split())}")
+        lines.append(f"  reference date: {rule.reference_text}")
+        if rule.exception_to:
+            lines.append(f"  exception to: {', '.join(rule.exception_to)}" + (f" (order {rule.order})" if rule.order else ""))
+        if rule.amendment:
+            lines.append(f"  added by amendment: {rule.amendment}")
+    elif rule_id in loaded.parameters:
+        parameter = loaded.parameters[rule_id]
+        timeline = consolidation.parameters[rule_id]
+        lines = [f"{parameter.id}: {parameter.title}", f"  source: {parameter.source.cite()}",
+                 f"  type: {parameter.type}"]
+    else:
+        known = list(consolidation.rules) + list(loaded.parameters)
+        hint = suggest(rule_id, known)
+        if rule_id in loaded.rules:
+            hint = "; it is added by a proposal: switch it on with --proposal"
+        raise InputError(f"unknown rule '{rule_id}'{hint}")
+    versions = timeline.versions
+    if on is not None:
+        found = timeline.at(on)
+        versions = [found] if found is not None else []
+        if not versions:
+            lines.append(f"  no version in force on {on.isoformat()}")
+    lines.append("  versions:" if on is None else f"  in force on {on.isoformat()}:")
+    for version in versions:
+        number = timeline.index_of(version) + 1
+        lines.extend(_version_lines(number, version, loaded))
+    return "\n".join(lines) + "\n"
+
+
+def _version_lines(number: int, version: RuleVersion | ParameterVersion, loaded: Any) -> list[str]:
+    window = version.window
+    assert window is not None
+    lines = [f"    {number}. {window}"]
+    if version.amendment:
+        amendment = loaded.amendments[version.amendment]
+        status = " (PROPOSAL, not in force)" if amendment.proposed else ""
+        lines.append(f"       by amendment {amendment.id}{status}: {amendment.source.cite()}")
+    else:
+        lines.append("       in the base text")
+    if version.source is not None:
+        lines.append(f"       source: {version.source.cite()}")
+    if version.moved_from is not None:
+        lines.append(f"       start moved from {version.moved_from.isoformat()} to {window.start.isoformat()}")
+    if isinstance(version, ParameterVersion):
+        lines.append(f"       value: {render(version.value)}")
+        return lines
+    if version.when is not None:
+        lines.append(f"       when: {' '.join(version.when.text.split())}")
+    for name, value in version.values.items():
+        lines.append(f"       {name} = {render(value)}")
+    for name, expression in version.computed.items():
+        lines.append(f"       {name} = {' '.join(expression.text.split())}")
+    return lines
