@@ -68,6 +68,8 @@ class Explanation:
     decided_by: RuleStep | None = None
     considered: list[RuleStep] = field(default_factory=list)  # rules at the top that did not decide
     repeated: bool = False  # explained earlier in the same tree
+    rule: str | None = None  # the rule whose value decided the output
+    chain: list[str] = field(default_factory=list)  # the rules it overrides, outermost first
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {"output": self.output, "status": self.status}
@@ -78,6 +80,8 @@ class Explanation:
         if self.repeated:
             data["see_above"] = True
             return data
+        data["rule"] = self.rule
+        data["overrides"] = self.chain
         data["decided_by"] = self.decided_by.to_json() if self.decided_by else None
         data["considered"] = [step.to_json() for step in self.considered]
         return data
@@ -130,9 +134,19 @@ class _Explainer:
                 step = self.rule(rule_id, name, seen, depth)
                 if deciding is not None and self._contains(step, deciding):
                     explanation.decided_by = step
+                    explanation.rule = deciding
+                    explanation.chain = self._chain(step, deciding)
                 else:
                     explanation.considered.append(step)
         return explanation
+
+    def _chain(self, step: RuleStep, rule_id: str) -> list[str]:
+        if step.rule == rule_id:
+            return []
+        for exception in step.exceptions:
+            if self._contains(exception, rule_id):
+                return [step.rule] + self._chain(exception, rule_id)
+        return []
 
     def _contains(self, step: RuleStep, rule_id: str) -> bool:
         return step.rule == rule_id or any(self._contains(e, rule_id) for e in step.exceptions)
@@ -199,8 +213,12 @@ def _render_output(explanation: Explanation, indent: str, lines: list[str]) -> N
         lines[-1] += "  (explained above)"
         return
     if explanation.decided_by is not None:
-        lines.append(f"{indent}  decided by:")
-        _render_step(explanation.decided_by, indent + "    ", lines)
+        if explanation.chain:
+            overrides = " and ".join(f"'{r}'" for r in reversed(explanation.chain))
+            lines.append(f"{indent}  decided by '{explanation.rule}', an exception that overrides {overrides}:")
+        else:
+            lines.append(f"{indent}  decided by:")
+        _render_step(explanation.decided_by, indent + "    ", lines, deciding=explanation.rule)
     considered = [s for s in explanation.considered if s.outcome != "not in force"]
     if considered:
         lines.append(f"{indent}  also considered:")
@@ -208,10 +226,12 @@ def _render_output(explanation: Explanation, indent: str, lines: list[str]) -> N
             _render_step(step, indent + "    ", lines, brief=True)
 
 
-def _render_step(step: RuleStep, indent: str, lines: list[str], brief: bool = False) -> None:
+def _render_step(step: RuleStep, indent: str, lines: list[str], brief: bool = False,
+                 deciding: str | None = None) -> None:
     source = step.source
     cite = source.get("instrument", "") + (f", {source['article']}" if source.get("article") else "")
-    lines.append(f"{indent}{step.rule}: {step.title} [{step.outcome}]")
+    marker = "  <- decides" if deciding == step.rule else ""
+    lines.append(f"{indent}{step.rule}: {step.title} [{step.outcome}]{marker}")
     lines.append(f"{indent}  source: {cite}" + (f" ({source['document']})" if source.get("document") else ""))
     ref = render(step.reference_value) if step.reference_value is not None else "none"
     if step.version is not None and step.window:
@@ -238,5 +258,5 @@ def _render_step(step: RuleStep, indent: str, lines: list[str], brief: bool = Fa
         if exception.outcome == "not in force":
             continue
         lines.append(f"{indent}  exception{f' (order {exception.order})' if exception.order else ''}:")
-        _render_step(exception, indent + "    ", lines, brief=True)
+        _render_step(exception, indent + "    ", lines, brief=exception.rule != deciding, deciding=deciding)
 
