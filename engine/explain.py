@@ -218,7 +218,8 @@ def _render_output(explanation: Explanation, indent: str, lines: list[str]) -> N
             lines.append(f"{indent}  decided by '{explanation.rule}', an exception that overrides {overrides}:")
         else:
             lines.append(f"{indent}  decided by:")
-        _render_step(explanation.decided_by, indent + "    ", lines, deciding=explanation.rule)
+        _render_step(explanation.decided_by, indent + "    ", lines,
+                     deciding=explanation.rule if explanation.chain else None)
     considered = [s for s in explanation.considered if s.outcome != "not in force"]
     if considered:
         lines.append(f"{indent}  also considered:")
