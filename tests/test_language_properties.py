@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import calendar
 from datetime import date, timedelta
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from functools import lru_cache
 from typing import Any, Callable
 
@@ -366,6 +366,27 @@ def test_a_decided_result_does_not_depend_on_missing_facts(
         completed[name] = data.draw(st.one_of(st.none(), fact_values()[name]), label=name)
     after = outcome(expression.evaluate, completed)
     assert after == before, f"{text!r}: {before} with {facts}, but {after} with {completed}"
+
+
+# --- exact decimals ---------------------------------------------------------------------
+
+PLAIN_DECIMALS = st.builds(
+    lambda digits, places: Decimal(digits).scaleb(-places),
+    st.integers(min_value=0, max_value=10**45),
+    st.integers(min_value=0, max_value=12),
+)
+
+
+@FAST
+@given(left=PLAIN_DECIMALS, right=PLAIN_DECIMALS, operator=st.sampled_from(["+", "-", "*"]))
+def test_sums_differences_and_products_are_exact(left: Decimal, right: Decimal, operator: str) -> None:
+    text = f"{left:f} {operator} {right:f}"
+    with localcontext() as exact:
+        exact.prec = 500
+        expected = {"+": left + right, "-": left - right, "*": left * right}[operator]
+    for run in (compiled(text).evaluate, compiled(text).interpret):
+        result = run(scope({}))
+        assert isinstance(result, Decimal) and result == expected, f"{text}: {result!r}, exactly {expected}"
 
 
 # --- dates and terms ------------------------------------------------------------------
