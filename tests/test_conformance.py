@@ -110,7 +110,7 @@ def expected_errors(case: Case) -> list[dict[str, Any]]:
 
 
 def expected_phase(case: Case) -> str:
-    phases = {error.get("phase", "compile") for error in expected_errors(case)}
+    phases = {str(error.get("phase", "compile")) for error in expected_errors(case)}
     assert len(phases) == 1, f"{case.label}: one phase per case"
     return phases.pop()
 
@@ -172,12 +172,16 @@ def vocabulary(case: Case) -> Any:
 
 
 def scope(case: Case) -> Any:
+    # No reference date given: the scope's own default (the evaluation date) applies.
+    dates: dict[str, Any] = {
+        "evaluation_date": optional_date(case.part("on")),
+        "reference_date": optional_date(case.part("reference")),
+    }
     return language.TestScope(
         facts={name: decode(value) for name, value in case.part("facts", {}).items()},
         outputs={name: decode(value) for name, value in case.part("outputs", {}).items()},
         constants={name: decode_constant(value) for name, value in case.part("constants", {}).items()},
-        evaluation_date=optional_date(case.part("on")),
-        reference_date=optional_date(case.part("reference")),
+        **dates,
     )
 
 

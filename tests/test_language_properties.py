@@ -255,7 +255,10 @@ class Grammar:
 
     def boolean(self, depth: int) -> str:
         d = depth - 1
-        any_fact = lambda: self.draw(st.sampled_from(FACTS))  # noqa: E731
+
+        def any_fact() -> str:
+            return self.draw(st.sampled_from(FACTS))
+
         leaves: list[Callable[[], str]] = [
             lambda: self.draw(st.sampled_from(["true", "false"])),
             lambda: self.draw(st.sampled_from(BOOL_FACTS)),
