@@ -347,3 +347,30 @@ def test_error_when_evaluating(case: Case, evaluator: str) -> None:
 def test_free_names(case: Case) -> None:
     expression = language.Expression.compile(case.expression, vocabulary(case))
     assert expression.free_names == frozenset(case.spec["free_names"])
+
+
+@pytest.mark.parametrize("case", COMPILE_ERROR_CASES, ids=lambda c: c.label)
+def test_errors_render_with_their_position_the_line_and_a_caret(case: Case) -> None:
+    """``FILE:LINE:COL: error: MESSAGE``, then the source line and a caret under the column."""
+    with pytest.raises(PolicyError) as raised:
+        language.Expression.compile(case.expression, vocabulary(case))
+    source_lines = case.expression.split("\n")
+    for error in reported(raised.value):
+        rendered = error.render().split("\n")
+        head = f":{error.span.line}:{error.span.column}: error: "
+        assert head in rendered[0], f"{case.label}: {rendered[0]!r} lacks {head!r}"
+        source_line = source_lines[error.span.line - 1]
+        if not source_line.strip():
+            continue
+        if len(source_line) > 60:  # a long line may be shown cut around the column
+            assert any("^" in text for text in rendered[1:]), f"{case.label}: no caret in {rendered!r}"
+            continue
+        shown = next((i for i, text in enumerate(rendered[1:], 1) if source_line in text), None)
+        assert shown is not None, f"{case.label}: the source line is not shown in {rendered!r}"
+        assert shown + 1 < len(rendered), f"{case.label}: no caret line in {rendered!r}"
+        caret_at = rendered[shown].index(source_line) + error.span.column - 1
+        caret_line = rendered[shown + 1]
+        assert caret_line[caret_at : caret_at + 1] == "^" and not caret_line[:caret_at].strip(), (
+            f"{case.label}: the caret is not under column {error.span.column}:\n"
+            + "\n".join(rendered)
+        )
