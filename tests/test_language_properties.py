@@ -129,6 +129,7 @@ def check_any_text(text: str) -> None:
         expression = language.Expression.compile(text, VOCABULARY)
     except PolicyError as raised:
         for error in errors_of(raised):
+            assert error.kind in {"syntax", "name", "type", "limit"}, f"{text!r}: {error.kind} when compiling"
             line, column = error.span.line, error.span.column
             assert 1 <= line <= len(lines), f"{text!r}: line {line} outside the text ({error.message})"
             width = len(lines[line - 1])
@@ -371,6 +372,73 @@ def test_a_decided_result_does_not_depend_on_missing_facts(
     assert after == before, f"{text!r}: {before} with {facts}, but {after} with {completed}"
 
 
+# --- Kleene's logic against an oracle ------------------------------------------------
+
+
+class Kleene:
+    """Draws and/or/not over boolean facts, with the result docs/language.md gives.
+
+    The oracle: ``none`` counts as false inside ``and``/``or``/``not``; ``false and X``
+    and ``true or X`` are decided whatever X is; otherwise an unknown operand makes the
+    result unknown, naming the missing facts of the operands that were unknown.
+    """
+
+    def __init__(self, draw: st.DrawFn, facts: dict[str, Any]) -> None:
+        self.draw = draw
+        self.facts = facts
+
+    def expression(self, depth: int) -> tuple[str, Any]:
+        if depth == 0 or self.draw(st.integers(0, 3)) == 0:
+            if self.draw(st.booleans()):
+                name = self.draw(st.sampled_from(BOOL_FACTS))
+                return name, self.facts[name] if name in self.facts else Unknown(frozenset({name}))
+            literal = self.draw(st.booleans())
+            return ("true" if literal else "false"), literal
+        shape = self.draw(st.sampled_from(["and", "or", "not"]))
+        if shape == "not":
+            text, value = self.expression(depth - 1)
+            return f"(not {text})", self.negate(value)
+        (left, a), (right, b) = self.expression(depth - 1), self.expression(depth - 1)
+        value = self.conjoin(a, b) if shape == "and" else self.negate(self.conjoin(self.negate(a), self.negate(b)))
+        return f"({left} {shape} {right})", value
+
+    @staticmethod
+    def negate(value: Any) -> Any:
+        return value if isinstance(value, Unknown) else not bool(value)
+
+    @staticmethod
+    def conjoin(a: Any, b: Any) -> Any:
+        a = a if isinstance(a, Unknown) else bool(a)
+        b = b if isinstance(b, Unknown) else bool(b)
+        if a is False or b is False:
+            return False
+        if a is True and b is True:
+            return True
+        missing = frozenset().union(*(v.missing for v in (a, b) if isinstance(v, Unknown)))
+        return Unknown(missing)
+
+
+@st.composite
+def kleene_cases(draw: st.DrawFn) -> tuple[str, dict[str, Any], Any]:
+    facts: dict[str, Any] = {}
+    for name in BOOL_FACTS:
+        state = draw(st.sampled_from(["true", "false", "missing", "none"]))
+        if state != "missing":
+            facts[name] = {"true": True, "false": False, "none": None}[state]
+    text, value = Kleene(draw, facts).expression(draw(st.integers(1, 5)))
+    return text, facts, value
+
+
+@FAST
+@given(kleene_cases())
+def test_and_or_not_follow_kleene(case: tuple[str, dict[str, Any], Any]) -> None:
+    text, facts, expected = case
+    expression = compiled(text)
+    for run in (expression.evaluate, expression.interpret):
+        result = run(scope(facts))
+        assert normal(result) == normal(expected), f"{text!r} with {facts}: {result!r}, expected {expected!r}"
+
+
 # --- exact decimals ---------------------------------------------------------------------
 
 PLAIN_DECIMALS = st.builds(
@@ -439,6 +507,21 @@ def test_age_turns_over_on_the_term_in_years(day: date, years: int) -> None:
         assert run(scope(facts)) == Decimal(years), f"born {day}, {years} years"
     for run in (day_before.evaluate, day_before.interpret):
         assert run(scope(facts)) == Decimal(years - 1), f"born {day}, a day short of {years} years"
+
+
+@FAST
+@given(birth=DATES, on=DATES)
+def test_age_is_the_number_of_whole_year_terms_that_have_run(birth: date, on: date) -> None:
+    if on < birth:
+        birth, on = on, birth
+    years = on.year - birth.year
+    year, month, last = month_term(birth, 12 * years)
+    if date(year, month, min(birth.day, last)) > on:
+        years -= 1
+    expression = compiled("age(persoon.d1, persoon.d2)")
+    for run in (expression.evaluate, expression.interpret):
+        result = run(scope({"persoon.d1": birth, "persoon.d2": on}))
+        assert isinstance(result, Decimal) and result == years, f"born {birth}, on {on}: {result!r}"
 
 
 @FAST
