@@ -18,7 +18,7 @@ from . import nodes as n
 from . import semantics as sem
 from .errors import EvaluationError
 from .parser import Origin
-from .values import Unknown
+from .values import Unknown, age_on
 
 Compiled = Callable[[sem.Scope], Any]
 _MISSING = object()
@@ -68,7 +68,13 @@ class _Compiler:
             return fact
         if name.upper() == name and any(c.isalpha() for c in name):
             return lambda scope: scope.constant(name, scope.reference_date)
-        return lambda scope: scope.output(name)
+
+        def output(scope: sem.Scope) -> Any:
+            # outputs already decided in this evaluation are read from its memo directly
+            value = scope.decided.get(name, _MISSING)
+            return scope.output(name) if value is _MISSING else value
+
+        return output
 
     def build_Special(self, node: n.Special) -> Compiled:
         if node.which == "evaluation_date":
@@ -141,17 +147,32 @@ class _Compiler:
         if op in ("in", "not_in") and not isinstance(node.right, n.ListLiteral):
             return self._member(op, left, right)
         if op in sem.ARITHMETIC:
-            span = self.origin.span(node.start, node.end)
+            origin, start, end = self.origin, node.start, node.end  # the span is built only on error
 
             def arithmetic(scope: sem.Scope) -> Any:
                 try:
                     return sem.arithmetic(op, left(scope), right(scope))
                 except sem.DivisionByZero:
-                    raise EvaluationError("division by zero", span) from None
+                    raise EvaluationError("division by zero", origin.span(start, end)) from None
+                except sem.NumberTooLarge as problem:
+                    raise EvaluationError(str(problem), origin.span(start, end)) from None
                 except OverflowError:
-                    raise EvaluationError("the date falls outside the calendar", span) from None
+                    raise EvaluationError("the date falls outside the calendar", origin.span(start, end)) from None
 
             return arithmetic
+        if op == "any_in":
+            def overlap(scope: sem.Scope) -> Any:
+                a, b = left(scope), right(scope)
+                if type(a) is Unknown or type(b) is Unknown:
+                    return sem.unknown_of(a, b)
+                if a is None or b is None:
+                    return None
+                for element in a:
+                    if element in b:
+                        return True
+                return False
+
+            return overlap
         return lambda scope: sem.membership(op, left(scope), right(scope))
 
     @staticmethod
@@ -249,4 +270,16 @@ class _Compiler:
 
     def build_Call(self, node: n.Call) -> Compiled:
         parts, function = [self.build(arg) for arg in node.args], node.function
+        if function == "age":
+            birth, on = parts
+
+            def age(scope: sem.Scope) -> Any:
+                first, second = birth(scope), on(scope)
+                if type(first) is Unknown or type(second) is Unknown:
+                    return sem.unknown_of(first, second)
+                if first is None or second is None:
+                    return None
+                return age_on(first, second)
+
+            return age
         return lambda scope: sem.call(function, [part(scope) for part in parts])

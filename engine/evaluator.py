@@ -84,10 +84,11 @@ class RuleState:
 class RuleScope:
     """What the expressions of one rule read: facts, outputs, constants, and its dates."""
 
-    __slots__ = ("facts", "evaluation_date", "reference_date", "_evaluation")
+    __slots__ = ("facts", "decided", "evaluation_date", "reference_date", "_evaluation")
 
     def __init__(self, evaluation: "Evaluation", reference_date: date) -> None:
         self.facts = evaluation.facts
+        self.decided = evaluation.values
         self.evaluation_date = evaluation.on
         self.reference_date = reference_date
         self._evaluation = evaluation
@@ -144,16 +145,20 @@ class Evaluation:
     """One evaluation: the facts, the date, and the memo of rules and outputs."""
 
     def __init__(self, consolidation: Consolidation, trees: Mapping[str, OutputTree],
-                 constants: Any, facts: dict[str, Any], on: date) -> None:
+                 constants: Any, facts: dict[str, Any], on: date,
+                 literal_outcomes: dict[tuple[int, str], Outcome] | None = None) -> None:
         self.consolidation = consolidation
+        # outcomes of literal outputs of applying rules never change: shared between
+        # evaluations of one consolidation (filling a dict is atomic under the GIL)
+        self.literal_outcomes = literal_outcomes if literal_outcomes is not None else {}
         self.trees = trees
         self.constants = constants
         self.facts = facts
         self.on = on
-        self.base_scope = RuleScope(self, on)
         self.states: dict[str, RuleState] = {}
         self.outcomes: dict[str, Outcome] = {}
         self.values: dict[str, Any] = {}
+        self.base_scope = RuleScope(self, on)
 
     # -- the values expressions read -------------------------------------------
 
@@ -164,10 +169,11 @@ class Evaluation:
         except KeyError:
             pass
         outcome = self.outcome(output)
-        if outcome.decided:
-            value = outcome.single()[0]
-        elif outcome.options.keys() == {EMPTY}:
-            value = None
+        options = outcome.options
+        if len(options) == 1:
+            key, (value, _) = next(iter(options.items()))
+            if key is ANY:
+                value = Unknown(outcome.missing)
         else:
             value = Unknown(outcome.missing)
         self.values[output] = value
@@ -207,18 +213,27 @@ class Evaluation:
 
     def own(self, rule_id: str, output: str) -> Outcome:
         """What a rule itself says about ``output``, exceptions aside."""
-        state = self.state(rule_id)
-        applies, version = state.applies, state.version
+        state = self.states.get(rule_id) or self.state(rule_id)
+        applies = state.applies
         if applies is False:
             return NOTHING
+        version = state.version
         if version is None:  # the reference date is unknown: any version might apply
             return Outcome({ANY: (applies, rule_id), EMPTY: (None, None)}, applies.missing)
-        if output not in version.values and output not in version.computed:
-            return NOTHING
-        if output in version.values:
-            value = version.values[output]
-        else:
+        values = version.values
+        if output in values:
+            if applies is True:
+                cache_key = (id(version), output)
+                found = self.literal_outcomes.get(cache_key)
+                if found is None:
+                    value = values[output]
+                    found = self.literal_outcomes[cache_key] = Outcome({key_of(value): (value, rule_id)})
+                return found
+            value = values[output]
+        elif output in version.computed:
             value = version.computed[output].compiled(state.scope)
+        else:
+            return NOTHING
         key = key_of(value)
         missing = value.missing if type(value) is Unknown else frozenset()
         if applies is True:
@@ -240,7 +255,9 @@ class Evaluation:
         if not groups:
             return self.own(rule_id, output)
         overriding = self._first_of(groups, tree, output)
-        if not overriding.open:
+        if overriding is NOTHING:
+            return self.own(rule_id, output)
+        if EMPTY not in overriding.options:
             return overriding
         return _fall_back(overriding, self.own(rule_id, output))
 
@@ -251,9 +268,11 @@ class Evaluation:
                 current = self._resolve(group[0], tree, output)
             else:
                 current = self._siblings(group, tree, output)
+            if current is NOTHING:
+                continue
             result = current if result is None else _fall_back(result, current)
-            if not result.open:
-                break
+            if EMPTY not in result.options:
+                return result
         return result if result is not None else NOTHING
 
     def _siblings(self, group: tuple[str, ...], tree: OutputTree, output: str) -> Outcome:

@@ -96,6 +96,8 @@ class _Interpreter:
                 return sem.arithmetic(op, left, right)
             except sem.DivisionByZero:
                 raise self.fail("division by zero", node) from None
+            except sem.NumberTooLarge as problem:
+                raise self.fail(str(problem), node) from None
             except OverflowError:
                 raise self.fail("the date falls outside the calendar", node) from None
         if op in ("==", "!=", "<", "<=", ">", ">="):

@@ -68,6 +68,7 @@ class TestScope:
 
     facts: dict[str, Any] = field(default_factory=dict)
     outputs: Mapping[str, Any] = field(default_factory=dict)
+    decided: dict[str, Any] = field(default_factory=dict)
     constants: Mapping[str, Any] = field(default_factory=dict)
     evaluation_date: date = date(2024, 1, 1)
     reference_date: date = None  # type: ignore[assignment]
@@ -75,6 +76,8 @@ class TestScope:
     def __post_init__(self) -> None:
         if self.reference_date is None:
             self.reference_date = self.evaluation_date
+        self._sets = {name: frozenset(entry["values"]) for name, entry in self.constants.items()
+                      if isinstance(entry, Mapping) and "values" in entry}
 
     def output(self, name: str) -> Any:
         return self.outputs.get(name)
@@ -83,8 +86,8 @@ class TestScope:
         entry = self.constants.get(name)
         if entry is None:
             return Unknown(frozenset())
-        if "values" in entry:
-            return frozenset(entry["values"])
+        if name in self._sets:
+            return self._sets[name]
         if "value" in entry:
             return entry["value"]
         for version in entry.get("versions", ()):

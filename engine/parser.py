@@ -13,7 +13,7 @@ inside an expression that came from a YAML scalar point into the YAML file.
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from importlib import resources
@@ -185,7 +185,9 @@ class _Builder(Transformer[Token, n.Node]):
         return n.ListLiteral(items, _start(kids[0]), _end(kids[-1]), _depth(*items))
 
     def group(self, kids: list[Any]) -> n.Node:
-        return kids[1]  # type: ignore[no-any-return]
+        inner = kids[1]
+        depth = _depth(inner)  # parentheses nest too: they count toward the limit
+        return replace(inner, depth=depth)  # type: ignore[no-any-return]
 
     def at_date(self, kids: list[Any]) -> n.At:
         target, at, when = kids

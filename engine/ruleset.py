@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable, Mapping, NamedTuple
 
 import networkx as nx
 
@@ -34,8 +34,7 @@ from .yamlsource import Document
 Proposals = Mapping[str, "date | None"]
 
 
-@dataclass(frozen=True)
-class Decision:
+class Decision(NamedTuple):
     """The result for one output."""
 
     output: str
@@ -95,7 +94,8 @@ class RuleSet:
         self.content_hash = loaded.content_hash
         self.order = [o for o in graphs.evaluation_order(graph)]
         self.public_outputs = [d.name for d in loaded.vocabulary.of_kind("output") if not d.internal]
-        self._consolidations: dict[frozenset[tuple[str, date | None]], tuple[Consolidation, dict[str, OutputTree]]] = {}
+        self._consolidations: dict[frozenset[tuple[str, date | None]],
+                                   tuple[Consolidation, dict[str, OutputTree], dict[Any, Any]]] = {}
 
     # -- loading ----------------------------------------------------------------
 
@@ -163,12 +163,12 @@ class RuleSet:
     def consolidation(self, proposals: Proposals) -> Consolidation:
         return self._consolidated(proposals)[0]
 
-    def _consolidated(self, proposals: Proposals) -> tuple[Consolidation, dict[str, OutputTree]]:
+    def _consolidated(self, proposals: Proposals) -> tuple[Consolidation, dict[str, OutputTree], dict[Any, Any]]:
         key = frozenset(proposals.items())
         found = self._consolidations.get(key)
         if found is None:
             consolidation = consolidate(self.loaded, proposals)
-            found = (consolidation, output_trees(consolidation.rules))
+            found = (consolidation, output_trees(consolidation.rules), {})
             self._consolidations[key] = found
         return found
 
@@ -196,9 +196,9 @@ class RuleSet:
         """
         proposals = dict(proposals or {})
         self.check_proposals(proposals)
-        given = dict(facts) if validated else read_facts(_nested(facts), self.vocabulary)
-        consolidation, trees = self._consolidated(proposals)
-        evaluation = Evaluation(consolidation, trees, self.loaded.sets, given, on)
+        given = dict(facts) if validated else read_facts(facts, self.vocabulary)
+        consolidation, trees, literal_outcomes = self._consolidated(proposals)
+        evaluation = Evaluation(consolidation, trees, self.loaded.sets, given, on, literal_outcomes)
         wanted = list(outputs) if outputs is not None else self.public_outputs
         for name in wanted:
             if name not in self.vocabulary or self.vocabulary.names[name].kind != "output":
@@ -207,15 +207,11 @@ class RuleSet:
         return Result(on, dict(consolidation.proposals), self.content_hash, decisions, evaluation, self)
 
 
-def _nested(facts: Mapping[str, Any]) -> dict[str, Any]:
-    return dict(facts)
-
-
 def _decision(evaluation: Evaluation, name: str) -> Decision:
     value = evaluation.value_of(name)
     if type(value) is Unknown:
         return Decision(name, "unknown", None, tuple(sorted(value.missing)))
-    outcome = evaluation.outcome(name)
+    outcome = evaluation.outcomes[name]
     if value is None:
         rule = None if outcome.options.keys() == {EMPTY} else outcome.single()[1]
         return Decision(name, "not_applicable", None, (), rule)

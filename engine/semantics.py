@@ -17,7 +17,8 @@ from __future__ import annotations
 
 import operator
 from datetime import date
-from decimal import Decimal
+from decimal import (ROUND_HALF_EVEN, Context, Decimal, DivisionByZero as DivisionByZeroSignal, Inexact,
+                     InvalidOperation, Overflow)
 from typing import Any, Callable, Protocol
 
 from .values import Duration, Unknown, add_duration, age_on
@@ -27,6 +28,7 @@ class Scope(Protocol):
     """What an expression can read while it is evaluated."""
 
     facts: dict[str, Any]
+    decided: dict[str, Any]  # outputs already decided (a memo); may stay empty
     evaluation_date: date
     reference_date: date
 
@@ -37,6 +39,15 @@ class Scope(Protocol):
 
 class DivisionByZero(ArithmeticError):
     pass
+
+
+# Sums, differences and products are exact up to 100 digits (money is never rounded);
+# a quotient is rounded to 34 significant digits. Beyond that an evaluation error, not a
+# silently rounded amount.
+EXACT = Context(prec=100, rounding=ROUND_HALF_EVEN, Emin=-999_999, Emax=999_999,
+                traps=[InvalidOperation, Overflow, Inexact, DivisionByZeroSignal])
+QUOTIENT = Context(prec=34, rounding=ROUND_HALF_EVEN, Emin=-999_999, Emax=999_999,
+                   traps=[InvalidOperation, Overflow, DivisionByZeroSignal])
 
 
 def unknown_of(*values: Any) -> Unknown:
@@ -58,6 +69,8 @@ def add(a: Any, b: Any) -> Any:
         return add_duration(a, b)
     if isinstance(b, date):
         return add_duration(b, a)
+    if isinstance(a, Decimal):
+        return EXACT.add(a, b)
     return a + b
 
 
@@ -68,17 +81,25 @@ def subtract(a: Any, b: Any) -> Any:
         return add_duration(a, b, -1)
     if isinstance(a, Duration):
         return a + (-b)
-    return a - b
+    return EXACT.subtract(a, b)
+
+
+def multiply(a: Decimal, b: Decimal) -> Decimal:
+    return EXACT.multiply(a, b)
 
 
 def divide(a: Decimal, b: Decimal) -> Decimal:
     if b == 0:
         raise DivisionByZero("division by zero")
-    return a / b
+    return QUOTIENT.divide(a, b)
+
+
+class NumberTooLarge(ArithmeticError):
+    pass
 
 
 ARITHMETIC: dict[str, Callable[[Any, Any], Any]] = {
-    "+": add, "-": subtract, "*": operator.mul, "/": divide,
+    "+": add, "-": subtract, "*": multiply, "/": divide,
 }
 ORDERING: dict[str, Callable[[Any, Any], bool]] = {
     "<": operator.lt, "<=": operator.le, ">": operator.gt, ">=": operator.ge,
@@ -90,7 +111,10 @@ def arithmetic(op: str, a: Any, b: Any) -> Any:
         return unknown_of(a, b)
     if a is None or b is None:
         return None
-    return ARITHMETIC[op](a, b)
+    try:
+        return ARITHMETIC[op](a, b)
+    except (Inexact, Overflow, InvalidOperation):
+        raise NumberTooLarge("the number has more than 100 digits") from None
 
 
 def equal(a: Any, b: Any) -> bool:

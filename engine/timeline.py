@@ -85,16 +85,19 @@ def consolidate(loaded: LoadedRules, proposals: Mapping[str, date | None]) -> Co
     for pid, parameter in loaded.parameters.items():
         versions[pid] = [_windowed(v, None) for v in parameter.versions]
 
+    # Rules an amendment adds exist from the start, whatever the order of the acts: a
+    # later act may end or change a provision before it takes effect (a court annulling
+    # a fee rule adopted earlier but effective later).
     for amendment, effective in chosen:
         for change in amendment.changes:
-            if change.kind == "add_rules":
-                for rule in change.rules:
-                    rules[rule.id] = rule
-                    versions[rule.id] = [_windowed(v, effective) for v in rule.versions]
-                continue
-            timeline = versions.get(change.target)
+            for rule in change.rules:
+                rules[rule.id] = rule
+                versions[rule.id] = [_windowed(v, effective) for v in rule.versions]
+    for amendment, effective in chosen:
+        for change in amendment.changes:
+            timeline = versions.get(change.target) if change.kind != "add_rules" else None
             if timeline is None:
-                continue  # reported by the loader
+                continue  # add_rules, done above; an unknown target is reported by the loader
             start = resolve(change.start, effective)
             if change.kind == "add_version" and change.version is not None:
                 timeline.append(_windowed(change.version, effective))

@@ -96,9 +96,22 @@ def add_duration(day: date, term: Duration, sign: int = 1) -> date:
     return result
 
 
+_WHOLE = [Decimal(n) for n in range(150)]
+
+
 def age_on(birth: date, on: date) -> Decimal:
     """Whole years from ``birth`` to ``on``; birthdays follow the month-end rule."""
     years = on.year - birth.year
+    if years >= 0:
+        if (on.month, on.day) < (birth.month, birth.day) and not (
+            # born on 29 February: in a common year the birthday is 28 February
+            birth.month == 2 and birth.day == 29 and on.month == 2 and on.day == 28
+            and not calendar.isleap(on.year)
+        ):
+            years -= 1
+        if years >= 0:
+            return _WHOLE[years] if years < 150 else Decimal(years)
+        return Decimal(years)
     if years > 0 and add_months(birth, 12 * years) > on:
         years -= 1
     elif years < 0 and add_months(birth, 12 * years) < on:
