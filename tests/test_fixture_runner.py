@@ -180,6 +180,19 @@ def test_failing_scenario_report(name: str) -> None:
     assert len(report) > 2 and report[2].startswith(f"      {output} = ")
 
 
+def test_every_mismatch_of_a_scenario_is_reported_with_its_explanation() -> None:
+    path = f"{CASES}/failing/two_mismatches.yaml"
+    run = decree_test(path)
+    assert (run.code, run.summary) == (1, (0, 1))
+    report = run.reports()["two outputs wrong at once"]
+    assert report[0] == f"{path}:2: FAILED: two outputs wrong at once (on 2024-01-01)"
+    mismatches = [line for line in report[1:] if not line.startswith("      ")]
+    assert mismatches == ["  verplicht: expected true, got false", "  grond: expected 'ziek', got 'eu'"]
+    second = report.index(mismatches[1])
+    assert report[2] == "      verplicht = false"
+    assert report[second + 1] == "      grond = 'eu'"
+
+
 def test_report_header_names_the_date_and_proposals() -> None:
     run = decree_test(FAILING, "-k", "proposal as a list")
     assert run.reports()["proposal as a list changes the amount"][0] == (
@@ -232,7 +245,8 @@ def test_k_matching_nothing_runs_nothing() -> None:
 def test_a_directory_runs_every_file_in_it() -> None:
     run = decree_test(f"{CASES}/failing")
     assert run.code == 1
-    assert run.summary == (1, len(FAILURES) + 2)
+    # wrong_value.yaml: 1 passed, 1 failed; evaluation_error.yaml and two_mismatches.yaml: 1 failed each
+    assert run.summary == (1, len(FAILURES) + 3)
 
 
 def test_a_path_that_does_not_exist_is_exit_2() -> None:
