@@ -18,7 +18,10 @@ $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
 	touch $@ $(VENV)/.installed
 
 demo: $(VENV)/.installed
+	$(BIN)/decree check rules
 	$(BIN)/decree eval examples/persoon.yaml --on 2024-03-01 --explain
+	@echo "--- the whole derivation of 'status' ---"
+	$(BIN)/decree explain status examples/persoon.yaml --on 2024-03-01
 
 check: $(VENV)/.installed
 	$(BIN)/decree check rules

@@ -2,4 +2,14 @@
 
 Rules are versioned YAML files with validity windows; conditions are written in a small,
 checked language; a dependency graph ties rules to the facts and rules they use.
+
+    from engine import RuleSet
+    rules = RuleSet.load("rules")
+    result = rules.evaluate(facts, on=date(2024, 3, 1))
 """
+
+from .errors import ConflictError, InputError, PolicyError, PolicyErrors, RuleFileError
+from .ruleset import Decision, Result, RuleSet
+
+__all__ = ["ConflictError", "Decision", "InputError", "PolicyError", "PolicyErrors", "Result", "RuleFileError",
+           "RuleSet"]

@@ -150,7 +150,8 @@ def check(paths: tuple[str, ...], quiet: bool) -> None:
 def eval_command(facts_file: str, on: str, proposals: tuple[str, ...], fmt: str, explain: bool,
                  rules_path: str | None) -> None:
     """Evaluate all outputs for one person."""
-    from .explain import explain_all, render_text
+    from .explain import explain as explain_output
+    from .explain import render_summary
 
     def action() -> int:
         day = parse_date(on, "--on")
@@ -162,14 +163,15 @@ def eval_command(facts_file: str, on: str, proposals: tuple[str, ...], fmt: str,
         if fmt == "json":
             data = result.to_json()
             if explain:
-                data["explanations"] = {e.output: e.to_json() for e in explain_all(result)}
+                data["explanations"] = {name: explain_output(result, name).to_json() for name in result.decisions}
             click.echo(json.dumps(data, indent=2, ensure_ascii=False))
             return 0
         click.echo(render_result(result))
         if explain:
-            click.echo("\nWhy:\n")
-            for explanation in explain_all(result):
-                click.echo(render_text(explanation))
+            click.echo("\nWhy (decree explain OUTPUT FACTS --on DATE gives the whole derivation):\n")
+            for name, decision in result.decisions.items():
+                if decision.status != "not_applicable":
+                    click.echo(render_summary(explain_output(result, name)))
         return 0
 
     _run(action)

@@ -80,9 +80,9 @@ class PolicyError(Exception):
 
     def render(self) -> str:
         """``FILE:LINE:COL: error: MESSAGE``, the source line, and a caret."""
+        if self.span.source is None:  # a command-line argument or an API call: no file
+            return f"{self.severity}: {self.message}"
         head = f"{self.span}: {self.severity}: {self.message}"
-        if self.span.source is None:
-            return head
         text = self.span.source.line(self.span.line)
         if not text:
             return head

@@ -261,3 +261,45 @@ def _render_step(step: RuleStep, indent: str, lines: list[str], brief: bool = Fa
         lines.append(f"{indent}  exception{f' (order {exception.order})' if exception.order else ''}:")
         _render_step(exception, indent + "    ", lines, brief=exception.rule != deciding, deciding=deciding)
 
+
+
+def render_summary(explanation: Explanation) -> str:
+    """A few lines per output: the deciding rule, its source, version and reference date."""
+    lines = [f"{explanation.output} = {_value_text(explanation)}"]
+    step = explanation.decided_by
+    if step is not None and explanation.rule and explanation.rule != step.rule:
+        step = _find(step, explanation.rule) or step
+    if step is None:
+        if explanation.status == "not_applicable":
+            lines.append("  no rule applies to this person")
+        return "\n".join(lines) + "\n"
+    source = step.source
+    cite = source.get("instrument", "") + (f", {source['article']}" if source.get("article") else "")
+    lines.append(f"  by {step.rule}: {step.title}")
+    if explanation.chain:
+        lines.append(f"  an exception overriding {', '.join(reversed(explanation.chain))}")
+    lines.append(f"  source: {cite}" + (f" ({source['document']})" if source.get("document") else ""))
+    if step.version is not None and step.window:
+        ref = render(step.reference_value) if step.reference_value is not None else "none"
+        lines.append(f"  version {step.version} of {step.versions} [{step.window['from']}, "
+                     f"{step.window['until'] or '...'}), chosen by {step.reference_date} = {ref}"
+                     + (f", made by {step.amendment}" if step.amendment else ""))
+    if step.condition:
+        lines.append(f"  when: {' '.join(step.condition.split())}")
+    if step.expression:
+        lines.append(f"  value: {' '.join(step.expression.split())}")
+    used = [f"{name} = {render(value)}" for name, value in step.facts.items()]
+    used += [f"{u.output} = {_value_text(u)}" for u in step.uses]
+    if used:
+        lines.append(f"  using: {', '.join(used)}")
+    return "\n".join(lines) + "\n"
+
+
+def _find(step: RuleStep, rule_id: str) -> RuleStep | None:
+    if step.rule == rule_id:
+        return step
+    for exception in step.exceptions:
+        found = _find(exception, rule_id)
+        if found is not None:
+            return found
+    return None

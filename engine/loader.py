@@ -18,7 +18,7 @@ previous load, so a failed load never disturbs a rule set in use.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 from typing import Any, Iterable
@@ -227,7 +227,7 @@ class _Builder:
                 self.fail(f"output '{name}' is both set and computed", document, path + ("compute", name), key=True)
             expression = self.expression(document, path + ("compute", name), declared.type)
             if expression is not None:
-                computed[name] = expression
+                computed[name] = _as_set(expression) if declared.type.name == "set" else expression
         return RuleVersion(
             rule_id=rule_id,
             start=start if start is not None else self.date_ref(entry["from"], document, path + ("from",), amendment),
@@ -340,3 +340,14 @@ class _Builder:
                     self.errors.append(RuleFileError(
                         f"{change.kind} changes unknown rule or parameter '{change.target}'"
                         f"{suggest(change.target, known)}", change.span))
+
+
+def _as_set(expression: Expression) -> Expression:
+    """An expression for a set-typed output: its list value becomes a set."""
+    inner = expression.compiled
+
+    def as_set(scope: Any) -> Any:
+        value = inner(scope)
+        return frozenset(value) if isinstance(value, tuple) else value
+
+    return replace(expression, compiled=as_set)

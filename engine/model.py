@@ -80,6 +80,7 @@ class RuleVersion:
     amendment: str = ""  # the amendment that added this version, if any
     window: Window | None = None  # resolved when the amendments are applied
     moved_from: date | None = None  # the start before a 'move' change postponed it
+    moved_by: str = ""  # the amendment that moved it
 
     @property
     def outputs(self) -> frozenset[str]:
@@ -166,6 +167,7 @@ class ParameterVersion:
     amendment: str = ""
     window: Window | None = None
     moved_from: date | None = None
+    moved_by: str = ""
 
 
 @dataclass(frozen=True)

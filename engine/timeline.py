@@ -106,7 +106,7 @@ def consolidate(loaded: LoadedRules, proposals: Mapping[str, date | None]) -> Co
             elif change.kind == "end" and start is not None:
                 _end(timeline, start)
             elif change.kind == "move" and start is not None:
-                _move(timeline, start, resolve(change.to, effective))  # type: ignore[arg-type]
+                _move(timeline, start, resolve(change.to, effective), amendment.id)  # type: ignore[arg-type]
 
     return Consolidation(
         proposals={a.id: d for a, d in chosen if a.proposed},
@@ -150,11 +150,12 @@ def _end(timeline: list[Any], day: date) -> None:
     timeline[:] = kept
 
 
-def _move(timeline: list[Any], old_start: date, new_start: date) -> None:
+def _move(timeline: list[Any], old_start: date, new_start: date, amendment: str) -> None:
     """The version that started on ``old_start`` starts on ``new_start`` instead."""
     for i, version in enumerate(timeline):
         if version.window.start == old_start:
-            timeline[i] = replace(version, window=Window(new_start, version.window.until), moved_from=old_start)
+            timeline[i] = replace(version, window=Window(new_start, version.window.until), moved_from=old_start,
+                                  moved_by=amendment)
         elif version.window.until == old_start:
             timeline[i] = replace(version, window=Window(version.window.start, new_start))
 

@@ -70,7 +70,9 @@ def _version_lines(number: int, version: RuleVersion | ParameterVersion, loaded:
     if version.source is not None:
         lines.append(f"       source: {version.source.cite()}")
     if version.moved_from is not None:
-        lines.append(f"       start moved from {version.moved_from.isoformat()} to {window.start.isoformat()}")
+        mover = loaded.amendments.get(version.moved_by)
+        lines.append(f"       start moved from {version.moved_from.isoformat()} to {window.start.isoformat()}"
+                     + (f" by amendment {mover.id}: {mover.source.cite()}" if mover else ""))
     if isinstance(version, ParameterVersion):
         lines.append(f"       value: {render(version.value)}")
         return lines
