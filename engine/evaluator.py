@@ -27,6 +27,7 @@ from .timeline import Consolidation
 from .values import Unknown
 
 EMPTY = ("<not applicable>",)  # the key of "no rule gives a value"
+UNDECIDED = ("<undecided>",)  # the fast path met an unknown
 ANY = ("<any value>",)  # the key of a value that is itself unknown
 
 
@@ -158,7 +159,9 @@ class Evaluation:
         self.states: dict[str, RuleState] = {}
         self.outcomes: dict[str, Outcome] = {}
         self.values: dict[str, Any] = {}
+        self.deciders: dict[str, str | None] = {}
         self.base_scope = RuleScope(self, on)
+        self.scopes: dict[date, RuleScope] = {on: self.base_scope}  # one scope per reference date
 
     # -- the values expressions read -------------------------------------------
 
@@ -168,16 +171,79 @@ class Evaluation:
             return self.values[output]
         except KeyError:
             pass
-        outcome = self.outcome(output)
-        options = outcome.options
-        if len(options) == 1:
-            key, (value, _) = next(iter(options.items()))
-            if key is ANY:
-                value = Unknown(outcome.missing)
+        tree = self.trees.get(output)
+        decided = None if tree is None else self._decide(tree.roots, tree, output)
+        if decided is None:
+            value = None
+        elif decided is not UNDECIDED:
+            value, self.deciders[output] = decided
         else:
-            value = Unknown(outcome.missing)
+            outcome = self.outcome(output)
+            options = outcome.options
+            if len(options) == 1:
+                key, (value, rule_id) = next(iter(options.items()))
+                if key is ANY:
+                    value = Unknown(outcome.missing)
+                else:
+                    self.deciders[output] = rule_id
+            else:
+                value = Unknown(outcome.missing)
         self.values[output] = value
         return value
+
+    # -- the fast path: every condition on the way is decided ----------------------
+    #
+    # Resolves like _first_of / _resolve / own below, but with plain (value, rule)
+    # pairs instead of sets of possible outcomes. At the first unknown it gives up
+    # (UNDECIDED) and the output is resolved again by the general path, which reuses
+    # the rule states computed so far.
+
+    def _decide(self, groups: tuple[tuple[str, ...], ...], tree: "OutputTree", output: str) -> Any:
+        for group in groups:
+            if len(group) == 1:
+                found = self._decide_rule(group[0], tree, output)
+            else:
+                found = None
+                for rule_id in group:
+                    current = self._decide_rule(rule_id, tree, output)
+                    if current is UNDECIDED:
+                        return UNDECIDED
+                    if current is not None:
+                        if found is not None and key_of(found[0]) != key_of(current[0]):
+                            return UNDECIDED  # the general path reports the conflict
+                        found = found or current
+            if found is not None:
+                return found
+        return None
+
+    def _decide_rule(self, rule_id: str, tree: "OutputTree", output: str) -> Any:
+        groups = tree.exceptions.get(rule_id)
+        if groups:
+            found = self._decide(groups, tree, output)
+            if found is not None:
+                return found
+        state = self.states.get(rule_id) or self.state(rule_id)
+        applies = state.applies
+        if applies is False:
+            return None
+        if applies is not True:
+            return UNDECIDED
+        version = state.version
+        values = version.values  # type: ignore[union-attr]
+        if output in values:
+            return values[output], rule_id
+        computed = version.computed.get(output)  # type: ignore[union-attr]
+        if computed is None:
+            return None
+        value = computed.compiled(state.scope)
+        if type(value) is Unknown:
+            return UNDECIDED
+        return value, rule_id
+
+    def decider(self, output: str) -> str | None:
+        """The rule whose value decided ``output``, once it is decided."""
+        self.value_of(output)
+        return self.deciders.get(output)
 
     def constant(self, name: str, on: date) -> Any:
         value_set = self.constants.get(name)
@@ -193,19 +259,18 @@ class Evaluation:
         state = self.states.get(rule_id)
         if state is not None:
             return state
-        rule = self.consolidation.rules[rule_id]
-        if rule.reference_date is None:
-            reference: Any = self.on
-        else:
-            reference = rule.reference_date.compiled(self.base_scope)
+        rule, reference_date, timeline = self.consolidation.lookup[rule_id]
+        reference: Any = self.on if reference_date is None else reference_date(self.base_scope)
         if reference is None or type(reference) is Unknown:
             state = RuleState(rule, reference, None, reference if reference is not None else False, None)
         else:
-            version = self.consolidation.timelines[rule_id].at(reference)
+            version = timeline.at(reference)
             if version is None:
                 state = RuleState(rule, reference, None, False, None)
             else:
-                scope = self.base_scope if reference == self.on else RuleScope(self, reference)
+                scope = self.scopes.get(reference)
+                if scope is None:
+                    scope = self.scopes[reference] = RuleScope(self, reference)
                 applies = True if version.when is None else version.when.compiled(scope)
                 state = RuleState(rule, reference, version, False if applies is None else applies, scope)
         self.states[rule_id] = state

@@ -22,7 +22,7 @@ import networkx as nx
 
 from . import graph as graphs
 from .errors import InputError, PolicyError, PolicyErrors, RuleFileError, Span, flatten, suggest
-from .evaluator import EMPTY, Evaluation, OutputTree, output_trees
+from .evaluator import Evaluation, OutputTree, output_trees
 from .facts import iter_fact_errors, read_facts, with_defaults
 from .loader import LoadedRules, load
 from .model import Amendment
@@ -211,8 +211,6 @@ def _decision(evaluation: Evaluation, name: str) -> Decision:
     value = evaluation.value_of(name)
     if type(value) is Unknown:
         return Decision(name, "unknown", None, tuple(sorted(value.missing)))
-    outcome = evaluation.outcomes[name]
     if value is None:
-        rule = None if outcome.options.keys() == {EMPTY} else outcome.single()[1]
-        return Decision(name, "not_applicable", None, (), rule)
-    return Decision(name, "decided", value, (), outcome.single()[1])
+        return Decision(name, "not_applicable", None, (), evaluation.deciders.get(name))
+    return Decision(name, "decided", value, (), evaluation.deciders.get(name))
