@@ -39,15 +39,17 @@ class CoverageReport:
     def for_rules(cls, ruleset: RuleSet) -> "CoverageReport":
         report = cls()
         loaded = ruleset.loaded
+        # the versions that can apply: in force without proposals, or with every proposal
+        # on; a version ended before it took effect cannot be covered and is not counted
+        every_proposal = {a.id: None for a in loaded.amendments.values() if a.proposed}
+        for proposals in ({}, every_proposal):
+            for timeline in ruleset.consolidation(proposals).timelines.values():
+                for version in timeline.versions:
+                    if version.window is not None and not version.window.empty:
+                        report.versions.setdefault(_key(version), version)
         for rule in loaded.rules.values():
-            for version in rule.versions:
-                report.versions[_key(version)] = version
-            if rule.exception_to:
+            if rule.exception_to and any(key[0] == rule.id for key in report.versions):
                 report.exceptions[rule.id] = rule.span.file
-        for amendment in loaded.amendments.values():
-            for change in amendment.changes:
-                if isinstance(change.version, RuleVersion):
-                    report.versions[_key(change.version)] = change.version
         return report
 
     def record(self, evaluation: Evaluation) -> None:

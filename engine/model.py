@@ -57,6 +57,10 @@ class Window:
     def __contains__(self, day: date) -> bool:
         return self.start <= day and (self.until is None or day < self.until)
 
+    @property
+    def empty(self) -> bool:
+        return self.until is not None and self.until <= self.start
+
     def __str__(self) -> str:
         return f"[{self.start.isoformat()}, {self.until.isoformat() if self.until else '...'})"
 
@@ -81,6 +85,7 @@ class RuleVersion:
     window: Window | None = None  # resolved when the amendments are applied
     moved_from: date | None = None  # the start before a 'move' change postponed it
     moved_by: str = ""  # the amendment that moved it
+    ended_by: str = ""  # the amendment that ended it (its window may then be empty)
 
     @property
     def outputs(self) -> frozenset[str]:
@@ -168,6 +173,7 @@ class ParameterVersion:
     window: Window | None = None
     moved_from: date | None = None
     moved_by: str = ""
+    ended_by: str = ""
 
 
 @dataclass(frozen=True)

@@ -107,7 +107,7 @@ def consolidate(loaded: LoadedRules, proposals: Mapping[str, date | None]) -> Co
             elif change.kind == "replace" and change.version is not None and start is not None:
                 _replace(timeline, start, _windowed(change.version, effective), change.version.until is None)
             elif change.kind == "end" and start is not None:
-                _end(timeline, start)
+                _end(timeline, start, amendment.id)
             elif change.kind == "move" and start is not None:
                 _move(timeline, start, resolve(change.to, effective), amendment.id)  # type: ignore[arg-type]
 
@@ -144,16 +144,18 @@ def _replace(timeline: list[Any], start: date, new: Any, open_ended: bool) -> No
     timeline.append(new)
 
 
-def _end(timeline: list[Any], day: date) -> None:
-    """The rule stops applying on ``day``."""
-    kept = []
-    for version in timeline:
-        if version.window.start >= day:
-            continue
-        if version.window.until is None or version.window.until > day:
-            version = replace(version, window=Window(version.window.start, day))
-        kept.append(version)
-    timeline[:] = kept
+def _end(timeline: list[Any], day: date, amendment: str) -> None:
+    """The rule stops applying on ``day``.
+
+    A version that would only start on or after ``day`` never takes effect: it is kept
+    with an empty window, marked with the act that ended it, so the history shows it.
+    """
+    for i, version in enumerate(timeline):
+        start = version.window.start
+        if start >= day:
+            timeline[i] = replace(version, window=Window(start, start), ended_by=amendment)
+        elif version.window.until is None or version.window.until > day:
+            timeline[i] = replace(version, window=Window(start, day), ended_by=amendment)
 
 
 def _move(timeline: list[Any], old_start: date, new_start: date, amendment: str) -> None:
@@ -174,6 +176,8 @@ def iter_window_problems(consolidation: Consolidation) -> Iterator[PolicyError]:
         previous = None
         for version in timeline.versions:
             window: Window = version.window
+            if window.empty and version.ended_by:
+                continue  # ended before it took effect: history only
             if window.until is not None and window.until <= window.start:
                 yield RuleFileError(f"'{name}': the window {window} is empty ('until' must come after 'from')",
                                     version.span)

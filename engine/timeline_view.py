@@ -73,6 +73,10 @@ def _version_lines(number: int, version: RuleVersion | ParameterVersion, loaded:
         mover = loaded.amendments.get(version.moved_by)
         lines.append(f"       start moved from {version.moved_from.isoformat()} to {window.start.isoformat()}"
                      + (f" by amendment {mover.id}: {mover.source.cite()}" if mover else ""))
+    if version.ended_by:
+        ender = loaded.amendments.get(version.ended_by)
+        what = "never took effect: ended before its start" if window.empty else f"ended on {window.until}"
+        lines.append(f"       {what} by amendment {version.ended_by}" + (f": {ender.source.cite()}" if ender else ""))
     if isinstance(version, ParameterVersion):
         lines.append(f"       value: {render(version.value)}")
         return lines
