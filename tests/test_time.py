@@ -423,10 +423,13 @@ def test_show_names_the_act_that_moved_a_version() -> None:
     assert "uitstel_2022" in show("r.move")
 
 
-@pytest.mark.xfail(strict=True, reason="engine bug: 'decree show' does not name the amendment that ended a "
-                                       "rule (opheffing_2021) in the consolidated history")
 def test_show_names_the_act_that_ended_a_rule() -> None:
-    assert "opheffing_2021" in show("r.end")
+    assert show("r.end").endswith("""\
+    1. [2014-01-01, 2021-01-01)
+       in the base text
+       ended on 2021-01-01 by amendment opheffing_2021: Opheffingsdecreet 2021
+       b_end = true
+""")
 
 
 def test_show_add_version_and_add_rules() -> None:
