@@ -21,6 +21,7 @@ from . import schema
 from .errors import InputError, PolicyError, Span, flatten, suggest
 from .facts import Mismatch, coerce
 from .ruleset import Decision, Result, RuleSet
+from .types import DATE
 from .values import render
 from .yamlsource import Document, read_document
 
@@ -136,7 +137,8 @@ def _scenario(document: Document, path: tuple[Any, ...], ruleset: RuleSet) -> tu
         except PolicyError as error:
             errors.append(error)
             continue
-        proposals[name] = None if isinstance(raw, list) else raw[name]
+        day = None if isinstance(raw, list) else raw[name]
+        proposals[name] = _as_date(day, fail, where) if day is not None else None
 
     facts: dict[str, Any] = {}
     try:
@@ -174,11 +176,22 @@ def _scenario(document: Document, path: tuple[Any, ...], ruleset: RuleSet) -> tu
     for i, name in enumerate(data.get("expect_not_applicable") or []):
         if known_output(name, ("expect_not_applicable", i), False):
             not_applicable.append(name)
-    if errors:
+    on = _as_date(data["on"], fail, ("on",))
+    if errors or on is None:
         return None, errors
     span = document.span(path + ("name",))
-    return Scenario(data["name"], document.source.name, span.line, data["on"], proposals, facts, expect,
+    return Scenario(data["name"], document.source.name, span.line, on, proposals, facts, expect,
                     expect_unknown, tuple(not_applicable), span), []
+
+
+def _as_date(value: Any, fail: Any, where: tuple[Any, ...]) -> date | None:
+    """A date given unquoted (a YAML date) or quoted (ISO text, as JSON writes it)."""
+    try:
+        result = coerce(value, DATE)
+    except Mismatch as problem:
+        fail(str(problem), where)
+        return None
+    return result  # type: ignore[no-any-return]
 
 
 def run(scenario: Scenario, ruleset: RuleSet, explain: bool = True) -> Outcome:

@@ -390,16 +390,12 @@ def test_impossible_proposal_date_names_the_date_at_its_position() -> None:
 QUOTED = f"{CASES}/quoted_dates/quoted.yaml"
 
 
-@pytest.mark.xfail(strict=True, reason="engine bug: a quoted ISO date in 'on:' (allowed by the fixture "
-                   "schema) stays text; the run dies with 'internal error: TypeError' and exit 3")
 def test_quoted_evaluation_date_is_a_date() -> None:
     run = decree_test(QUOTED, "-k", "quoted evaluation date")
     assert "internal error" not in run.stderr
     assert (run.code, run.summary) == (0, (1, 0))
 
 
-@pytest.mark.xfail(strict=True, reason="engine bug: a quoted ISO effective date in a proposals map stays "
-                   "text; the run dies with 'internal error: TypeError' and exit 3")
 def test_quoted_proposal_date_is_a_date() -> None:
     run = decree_test(QUOTED, "-k", "quoted effective date")
     assert "internal error" not in run.stderr
