@@ -1,9 +1,10 @@
 """pytest collects scenario fixtures: each scenario is a test item, reported as ``decree test`` does.
 
-Each test builds a small project in a temporary directory (a copy of the rule set of
+Small projects are built in temporary directories (a copy of the rule set of
 ``tests/fixture_cases/rules/`` as ``rules/``, fixture files under ``tests/scenarios/``,
-and a ``pytest.ini``) and runs ``python -m pytest`` there in a subprocess; the plugin
-comes in through the package's ``pytest11`` entry point.
+and a ``pytest.ini``), and ``python -m pytest`` runs in each as a subprocess, once per
+module; the plugin comes in through the package's ``pytest11`` entry point. ``decree
+test`` runs in-process in the same directories, with its defaults.
 """
 
 from __future__ import annotations
@@ -13,9 +14,13 @@ import re
 import shutil
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from click.testing import CliRunner
+
+from engine.cli import main
 
 ROOT = Path(__file__).resolve().parent.parent
 CASES = ROOT / "tests" / "fixture_cases"
@@ -57,8 +62,7 @@ def pytest_in(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
                *args)
 
 
-def decree_in(cwd: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return run(cwd, sys.executable, "-m", "engine", "test", *args)
+Done = subprocess.CompletedProcess[str]
 
 
 def collected(done: subprocess.CompletedProcess[str]) -> list[str]:
@@ -87,13 +91,52 @@ def reports(output: str, prefix: str = "") -> dict[str, str]:
     return found
 
 
-@pytest.mark.parametrize("ini", ["[pytest]\n", "[pytest]\ndecree_rules = rules\n"])
-def test_each_scenario_is_a_test_item_named_after_it(tmp_path: Path, ini: str) -> None:
-    root = project(tmp_path, {"comparisons.yaml": PASSING, "wrong_value.yaml": WRONG_VALUE}, ini)
+BOTH = {"comparisons.yaml": PASSING, "wrong_value.yaml": WRONG_VALUE, "failing.yaml": FAILING,
+        "evaluation_error.yaml": EVALUATION_ERROR, "two_mismatches.yaml": TWO_MISMATCHES}
+
+
+def decree_in_process(root: Path) -> Done:
+    """``decree test`` with its defaults (``rules/``, ``tests/scenarios/``) in ``root``."""
+    before = os.getcwd()
+    os.chdir(root)
+    try:
+        result = CliRunner().invoke(main, ["test"], catch_exceptions=False)
+    finally:
+        os.chdir(before)
+    return subprocess.CompletedProcess(["decree", "test"], result.exit_code, result.stdout, result.stderr)
+
+
+@pytest.fixture(scope="module")
+def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, Done]]:
+    """Every project of this module and what pytest printed in each, by key; pytest runs
+    as subprocesses, two at a time."""
+    jobs: dict[str, tuple[Path, tuple[str, ...]]] = {}
+    # an empty pytest.ini: the defaults rules/ and tests/scenarios/
+    collect = project(tmp_path_factory.mktemp("collect"), {"comparisons.yaml": PASSING,
+                                                           "wrong_value.yaml": WRONG_VALUE})
     # a fixture file outside tests/scenarios/ is not collected, even a bad one
-    (root / "tests" / "other").mkdir()
-    shutil.copyfile(CASES / "errors" / "unknown_output.yaml", root / "tests" / "other" / "bad.yaml")
-    done = pytest_in(root, "--collect-only")
+    (collect / "tests" / "other").mkdir()
+    shutil.copyfile(CASES / "errors" / "unknown_output.yaml", collect / "tests" / "other" / "bad.yaml")
+    jobs["collect"] = (collect, ("--collect-only",))
+    # the rule set named in pytest.ini
+    jobs["both"] = (project(tmp_path_factory.mktemp("both"), BOTH, "[pytest]\ndecree_rules = rules\n"), ())
+    jobs["bad fixture"] = (project(tmp_path_factory.mktemp("bad"), {
+        "unknown_output.yaml": "errors/unknown_output.yaml", "wrong_value.yaml": WRONG_VALUE}), ())
+    broken = project(tmp_path_factory.mktemp("broken"), {"wrong_value.yaml": WRONG_VALUE})
+    rules = broken / "rules" / "rules.yaml"
+    rules.write_text(rules.read_text(encoding="utf-8").replace("when: persoon.leeftijd >= 18",
+                                                               "when: persoon.leeftyd >= 18"), encoding="utf-8")
+    jobs["bad rules"] = (broken, ())
+    jobs["other directories"] = (project(tmp_path_factory.mktemp("other"), {"wrong_value.yaml": WRONG_VALUE},
+                                         ini="[pytest]\ndecree_rules = policy\ndecree_scenarios = checks\n",
+                                         rules="policy", directory="checks"), ("--collect-only",))
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        futures = {key: (root, pool.submit(pytest_in, root, *args)) for key, (root, args) in jobs.items()}
+        return {key: (root, future.result()) for key, (root, future) in futures.items()}
+
+
+def test_each_scenario_is_a_test_item_named_after_it(runs: dict[str, tuple[Path, Done]]) -> None:
+    _, done = runs["collect"]
     assert done.returncode == 0, done.stdout + done.stderr
     expected = [f"tests/scenarios/comparisons.yaml::{name}" for name in names(PASSING)]
     expected += [f"tests/scenarios/wrong_value.yaml::{name}" for name in names(WRONG_VALUE)]
@@ -102,18 +145,9 @@ def test_each_scenario_is_a_test_item_named_after_it(tmp_path: Path, ini: str) -
     assert "bad.yaml" not in done.stdout + done.stderr
 
 
-@pytest.fixture(scope="module")
-def both(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, subprocess.CompletedProcess[str],
-                                                            subprocess.CompletedProcess[str]]:
-    root = project(tmp_path_factory.mktemp("both"), {
-        "comparisons.yaml": PASSING, "wrong_value.yaml": WRONG_VALUE, "failing.yaml": FAILING,
-        "evaluation_error.yaml": EVALUATION_ERROR, "two_mismatches.yaml": TWO_MISMATCHES})
-    return root, pytest_in(root), decree_in(root)
-
-
-def test_pytest_and_decree_test_count_alike(both: tuple[Path, subprocess.CompletedProcess[str],
-                                                         subprocess.CompletedProcess[str]]) -> None:
-    _, by_pytest, by_decree = both
+def test_pytest_and_decree_test_count_alike(runs: dict[str, tuple[Path, Done]]) -> None:
+    root, by_pytest = runs["both"]
+    by_decree = decree_in_process(root)
     assert (by_pytest.returncode, by_decree.returncode) == (1, 1), by_pytest.stdout + by_decree.stderr
     summary = DECREE_SUMMARY.match(by_decree.stdout.rstrip("\n").splitlines()[-1])
     assert summary is not None
@@ -124,9 +158,9 @@ def test_pytest_and_decree_test_count_alike(both: tuple[Path, subprocess.Complet
     assert pytest_counts(by_pytest.stdout) == (passed, failed)
 
 
-def test_a_failing_scenario_shows_the_same_report(both: tuple[Path, subprocess.CompletedProcess[str],
-                                                               subprocess.CompletedProcess[str]]) -> None:
-    root, by_pytest, by_decree = both
+def test_a_failing_scenario_shows_the_same_report(runs: dict[str, tuple[Path, Done]]) -> None:
+    root, by_pytest = runs["both"]
+    by_decree = decree_in_process(root)
     from_pytest = reports(by_pytest.stdout, prefix=f"{root}{os.sep}")
     from_decree = reports(by_decree.stdout, prefix=f"{root}{os.sep}")
     failing = set(names(FAILING)) | {"wrong on purpose - a Dutch adult is obliged",
@@ -145,44 +179,31 @@ def test_a_failing_scenario_shows_the_same_report(both: tuple[Path, subprocess.C
     assert "Traceback" not in by_pytest.stdout + by_pytest.stderr
 
 
-def test_k_in_pytest_selects_one_scenario(tmp_path: Path) -> None:
-    root = project(tmp_path, {"wrong_value.yaml": WRONG_VALUE})
-    done = pytest_in(root, "-k", "Dutch")
-    assert done.returncode == 1
-    assert pytest_counts(done.stdout) == (0, 1)
-
-
-def test_a_bad_fixture_file_is_a_collection_error_listing_every_problem(tmp_path: Path) -> None:
-    root = project(tmp_path, {"unknown_output.yaml": "errors/unknown_output.yaml", "wrong_value.yaml": WRONG_VALUE})
-    done = pytest_in(root)
+def test_a_bad_fixture_file_is_a_collection_error_listing_every_problem(runs: dict[str, tuple[Path, Done]]) -> None:
+    root, done = runs["bad fixture"]
     output = done.stdout + done.stderr
     assert done.returncode == 2, output
-    assert "error" in output.lower() and "unknown_output.yaml" in output
+    assert "ERROR collecting tests/scenarios/unknown_output.yaml" in output
     for line, column, message in [(6, 7, "unknown output 'verplict'; did you mean 'verplicht'?"),
                                   (11, 7, "unknown output 'deadlin'; did you mean 'deadline'?"),
                                   (12, 29, "unknown output 'grnd'; did you mean 'grond'?")]:
         assert f"tests/scenarios/unknown_output.yaml:{line}:{column}: error: {message}" in output
     assert "Traceback" not in output
     # decree test calls the same files bad
-    assert decree_in(root).returncode == 2
+    by_decree = decree_in_process(root)
+    assert by_decree.returncode == 2
+    assert "tests/scenarios/unknown_output.yaml:6:7: error: unknown output 'verplict'" in by_decree.stderr
 
 
-def test_a_bad_rule_set_is_a_collection_error(tmp_path: Path) -> None:
-    root = project(tmp_path, {"wrong_value.yaml": WRONG_VALUE})
-    rules = root / "rules" / "rules.yaml"
-    rules.write_text(rules.read_text(encoding="utf-8").replace("when: persoon.leeftijd >= 18",
-                                                               "when: persoon.leeftyd >= 18"), encoding="utf-8")
-    done = pytest_in(root)
+def test_a_bad_rule_set_is_a_collection_error(runs: dict[str, tuple[Path, Done]]) -> None:
+    _, done = runs["bad rules"]
     output = done.stdout + done.stderr
     assert done.returncode == 2, output
     assert "rules/rules.yaml:10:15: error:" in output and "persoon.leeftyd" in output
     assert "Traceback" not in output
 
 
-def test_ini_options_name_other_directories(tmp_path: Path) -> None:
-    root = project(tmp_path, {"wrong_value.yaml": WRONG_VALUE},
-                   ini="[pytest]\ndecree_rules = policy\ndecree_scenarios = checks\n",
-                   rules="policy", directory="checks")
-    done = pytest_in(root, "--collect-only")
+def test_ini_options_name_other_directories(runs: dict[str, tuple[Path, Done]]) -> None:
+    _, done = runs["other directories"]
     assert done.returncode == 0, done.stdout + done.stderr
     assert sorted(collected(done)) == sorted(f"checks/wrong_value.yaml::{name}" for name in names(WRONG_VALUE))
