@@ -586,3 +586,34 @@ rules:
     ]
     rendered = [w.render().splitlines()[0] for w in ruleset.warnings]
     assert f"{root / 'vocabulary.yaml'}:8:5: warning: output 'grond' is declared but no rule sets it" in rendered
+
+
+@pytest.mark.parametrize("when, line, column", [
+    # a plain scalar continued on the next line
+    ("when: persoon.leeftijd >= 18\n          and persoon.zeik", 8, 15),
+    # single quotes with '' escapes before the error
+    ("when: 'persoon.ziek == true and ''a'' == ''a'' and persoon.zeik'", 7, 60),
+    # double quotes with \" and \u escapes before the error
+    ('when: "\\"\\u00e4\\" == \\"a\\" and persoon.zeik"', 7, 40),
+    # a folded scalar with an empty line
+    (">-\n          persoon.ziek\n\n          and persoon.zeik".replace(">-", "when: >-"), 10, 15),
+    # a double-quoted scalar broken over two lines
+    ('when: "persoon.leeftijd >= 18 and\n          persoon.zeik"', 8, 11),
+])
+def test_errors_inside_every_scalar_style(tmp_path: Path, when: str, line: int, column: int) -> None:
+    root = write_set(tmp_path, f"""\
+rules:
+  - id: basis
+    title: Basis
+    source: {{instrument: Decreet}}
+    versions:
+      - from: 2014-01-01
+        {when}
+        set: {{verplicht: true}}
+""")
+    error = only_error(root)
+    assert error.message == "unknown fact 'persoon.zeik'; did you mean 'persoon.ziek'?"
+    assert (error.span.line, error.span.column) == (line, column)
+    source_line = (root / "rules.yaml").read_text(encoding="utf-8").splitlines()[line - 1]
+    assert source_line[column - 1:column - 1 + len("persoon.zeik")] == "persoon.zeik"
+    assert error.render().splitlines()[2] == caret_line(column, len("persoon.zeik"))
