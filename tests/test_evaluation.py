@@ -432,3 +432,24 @@ rules:
     assert rules.evaluate({"persoon.nationaliteiten": ["BE"] * 1000}, on=ON).outputs == {"aantal": 1000}
     error = input_error(rules, {"persoon.nationaliteiten": ["BE"] * 1001})
     assert error.message == "fact 'persoon.nationaliteiten': a list holds at most 1000 elements"
+
+
+def test_fact_outside_its_declared_values(tmp_path: Path) -> None:
+    (tmp_path / "r.yaml").write_text("""\
+vocabulary:
+  facts:
+    verblijf.grond: {type: text, values: [werk, studie]}
+  outputs:
+    werk: {type: bool}
+rules:
+  - id: werk
+    title: Werk
+    source: {instrument: D}
+    versions: [{from: 2014-01-01, compute: {werk: "verblijf.grond == 'werk'"}}]
+""", encoding="utf-8")
+    rules = RuleSet.load(tmp_path)
+    assert rules.evaluate({"verblijf.grond": "studie"}, on=ON).outputs == {"werk": False}
+    error = input_error(rules, {"verblijf.grond": "werkk"})
+    assert error.message == "fact 'verblijf.grond' does not take the value 'werkk'; did you mean 'werk'?"
+    error = input_error(rules, {"verblijf.grond": "asiel"})
+    assert error.message == "fact 'verblijf.grond' does not take the value 'asiel'; expected one of: werk, studie"

@@ -468,3 +468,45 @@ def test_show_unknown_rule_is_bad_input() -> None:
     assert result.exit_code == 2
     assert "unknown rule 'r.replase'; did you mean 'r.replace'?" in result.stderr
     assert "Traceback" not in result.output
+
+
+def test_value_set_read_on_the_reference_date(tmp_path: Path) -> None:
+    (tmp_path / "r.yaml").write_text("""\
+vocabulary:
+  facts:
+    persoon.nationaliteiten: {type: list of text}
+    inschrijving.datum: {type: date}
+  outputs:
+    eu_burger: {type: bool}
+    eu_burger_nu: {type: bool}
+sets:
+  - id: EU
+    title: EU
+    source: {instrument: VEU}
+    members:
+      - BE
+      - {value: HR, from: 2013-07-01, source: {instrument: Toetredingsverdrag}}
+      - {value: GB, until: 2021-01-01, source: {instrument: Terugtrekkingsakkoord}}
+rules:
+  - id: eu
+    title: EU-burger bij inschrijving
+    source: {instrument: D}
+    reference_date: inschrijving.datum
+    versions:
+      - from: 2000-01-01
+        compute:
+          eu_burger: any persoon.nationaliteiten in EU
+          eu_burger_nu: any persoon.nationaliteiten in (EU at evaluation_date)
+""", encoding="utf-8")
+    rules = RuleSet.load(tmp_path)
+
+    def eu(nationality: str, registered: date) -> tuple[object, object]:
+        outputs = rules.evaluate({"persoon.nationaliteiten": [nationality], "inschrijving.datum": registered},
+                                 on=date(2024, 1, 1)).outputs
+        return outputs["eu_burger"], outputs["eu_burger_nu"]
+
+    assert eu("HR", date(2013, 6, 30)) == (False, True)
+    assert eu("HR", date(2013, 7, 1)) == (True, True)
+    assert eu("GB", date(2020, 12, 31)) == (True, False)
+    assert eu("GB", date(2021, 1, 1)) == (False, False)
+    assert eu("BE", date(2000, 1, 1)) == (True, True)
