@@ -18,7 +18,7 @@ from typing import Any, Callable, NoReturn
 
 import click
 
-from .errors import InputError, PolicyError, flatten
+from .errors import InputError, PolicyError, PolicyErrors, flatten
 from .ruleset import RuleSet
 from .yamlsource import Document, parse_document, read_document
 
@@ -89,11 +89,23 @@ def parse_proposals(values: tuple[str, ...]) -> dict[str, date | None]:
     return proposals
 
 
+def validated_facts(ruleset: RuleSet, path: str) -> dict[str, Any]:
+    """The facts of a facts file, or every problem of it (YAML values and facts alike)."""
+    document, where = read_facts_document(path)
+    try:
+        facts = ruleset.facts_from(document, where)
+    except PolicyError as error:
+        raise PolicyErrors(document.problems + flatten([error])) from None
+    if document.problems:
+        raise PolicyErrors(document.problems)
+    return facts
+
+
 def read_facts_document(path: str) -> tuple[Document, tuple[Any, ...]]:
     if path == "-":
-        document = parse_document(sys.stdin.read(), "<stdin>", InputError)
+        document = parse_document(sys.stdin.read(), "<stdin>", InputError, keep_going=True)
     else:
-        document = read_document(path, InputError)
+        document = read_document(path, InputError, keep_going=True)
     data = document.data
     if isinstance(data, dict) and isinstance(data.get("facts"), dict):
         return document, ("facts",)
@@ -157,8 +169,7 @@ def eval_command(facts_file: str, on: str, proposals: tuple[str, ...], fmt: str,
         day = parse_date(on, "--on")
         chosen = parse_proposals(proposals)
         ruleset = load_rules(rules_path)
-        document, path = read_facts_document(facts_file)
-        facts = ruleset.facts_from(document, path)
+        facts = validated_facts(ruleset, facts_file)
         result = ruleset.evaluate(facts, day, chosen, validated=True)
         if fmt == "json":
             data = result.to_json()
@@ -210,8 +221,7 @@ def explain_command(output: str, facts_file: str, on: str, proposals: tuple[str,
         day = parse_date(on, "--on")
         chosen = parse_proposals(proposals)
         ruleset = load_rules(rules_path)
-        document, path = read_facts_document(facts_file)
-        facts = ruleset.facts_from(document, path)
+        facts = validated_facts(ruleset, facts_file)
         result = ruleset.evaluate(facts, day, chosen, outputs=[output], validated=True)
         explanation = explain(result, output)
         if fmt == "json":

@@ -98,7 +98,8 @@ def explain(result: Any, output: str) -> Explanation:
 
 def explain_all(result: Any) -> list[Explanation]:
     """Explanations of every output of a result; what one explains, the next refers to."""
-    explainer, seen = _Explainer(result.evaluation), set()
+    explainer = _Explainer(result.evaluation)
+    seen: set[str] = set()
     return [explainer.output(name, seen, depth=0) for name in result.decisions]
 
 
@@ -158,7 +159,7 @@ class _Explainer:
         if state.version is None:
             outcome = "unknown" if type(state.applies) is Unknown else "not in force"
         else:
-            outcome = {True: "applied", False: "did not apply"}.get(state.applies, "unknown")  # type: ignore[call-overload]
+            outcome = {True: "applied", False: "did not apply"}.get(state.applies, "unknown")
         step = RuleStep(rule.id, rule.title, rule.source.to_json(), outcome, rule.reference_text, state.reference,
                         order=rule.order)
         timeline = evaluation.consolidation.timelines[rule_id]

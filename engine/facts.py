@@ -90,10 +90,11 @@ def _show(value: Any) -> str:
 
 
 def iter_fact_errors(data: Any, vocabulary: Vocabulary, span_of: Any,
-                     into: dict[str, Any]) -> Iterator[PolicyError]:
+                     into: dict[str, Any], skip: Any = frozenset()) -> Iterator[PolicyError]:
     """Validate ``data`` into ``into`` (dotted name -> value), yielding every problem.
 
-    ``span_of(path, key=False)`` gives the span of the value (or key) at a path of ``data``.
+    ``span_of(path, key=False)`` gives the span of the value (or key) at a path of ``data``;
+    values at paths in ``skip`` were already reported (an impossible date) and are left out.
     """
     if data is None:
         return
@@ -114,6 +115,8 @@ def iter_fact_errors(data: Any, vocabulary: Vocabulary, span_of: Any,
             continue
         if name in into:
             yield InputError(f"fact '{name}' is given twice", span_of(path, key=True))
+            continue
+        if path in skip:
             continue
         try:
             into[name] = coerce(value, declaration.type)

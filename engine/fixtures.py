@@ -98,15 +98,23 @@ def fixture_files(paths: Iterable[str | Path]) -> list[Path]:
 def read_fixtures(path: str | Path, ruleset: RuleSet) -> tuple[list[Scenario], list[PolicyError]]:
     """The scenarios of one file, and every problem found in it."""
     try:
-        document = read_document(path, InputError)
+        document = read_document(path, InputError, keep_going=True)
     except PolicyError as error:
         return [], flatten([error])
-    problems = list(schema.iter_errors(document, FIXTURE_SCHEMA, InputError))
-    if problems:
-        return [], problems
+    problems = list(document.problems)
+    broken: set[int] = set()  # scenarios with a schema error are not read further
+    for problem, where in schema.iter_errors_with_paths(document, FIXTURE_SCHEMA, InputError):
+        if where in document.bad_paths:
+            continue  # an impossible value, already reported where it stands
+        if len(where) < 2 or where[0] != "scenarios":
+            return [], problems + [problem]
+        problems.append(problem)
+        broken.add(where[1])
     scenarios = []
     names: dict[str, int] = {}
     for index, entry in enumerate(document.data["scenarios"]):
+        if index in broken or ("scenarios", index, "on") in document.bad_paths:
+            continue
         if entry["name"] in names:
             problems.append(InputError(f"a second scenario named '{entry['name']}' (first at line "
                                        f"{names[entry['name']]}); names identify scenarios",
@@ -138,11 +146,13 @@ def _scenario(document: Document, path: tuple[Any, ...], ruleset: RuleSet) -> tu
             errors.append(error)
             continue
         day = None if isinstance(raw, list) else raw[name]
+        if path + where in document.bad_paths:
+            continue
         proposals[name] = _as_date(day, fail, where) if day is not None else None
 
     facts: dict[str, Any] = {}
     try:
-        facts = ruleset.facts_from(document, path + ("facts",))
+        facts = ruleset.facts_from(document, path + ("facts",))  # skips values already reported
     except PolicyError as error:
         errors.extend(flatten([error]))
 

@@ -30,8 +30,13 @@ def node(kind: str, name: str) -> str:
     return f"{kind}:{name}"
 
 
-def build(loaded: LoadedRules) -> nx.DiGraph:
-    graph = nx.DiGraph()
+def edge_kinds(graph: nx.DiGraph[str]) -> Iterable[tuple[str, str, str]]:
+    """Every edge as ``(user, used, kind)``; :func:`build` gives every edge a kind."""
+    return graph.edges(data="kind")
+
+
+def build(loaded: LoadedRules) -> nx.DiGraph[str]:
+    graph: nx.DiGraph[str] = nx.DiGraph()
     vocabulary = loaded.vocabulary
     for declaration in vocabulary.names.values():
         graph.add_node(node(declaration.kind, declaration.name), kind=declaration.kind, name=declaration.name)
@@ -51,14 +56,14 @@ def build(loaded: LoadedRules) -> nx.DiGraph:
     return graph
 
 
-def dependencies(graph: nx.DiGraph) -> nx.DiGraph:
+def dependencies(graph: nx.DiGraph[str]) -> nx.DiGraph[str]:
     """The graph without exception edges: what evaluation needs first."""
-    return graph.edge_subgraph([(u, v) for u, v, kind in graph.edges(data="kind") if kind != "exception"])
+    return graph.edge_subgraph([(u, v) for u, v, kind in edge_kinds(graph) if kind != "exception"])
 
 
-def iter_cycle_errors(graph: nx.DiGraph, rules: dict[str, Rule]) -> Iterator[PolicyError]:
+def iter_cycle_errors(graph: nx.DiGraph[str], rules: dict[str, Rule]) -> Iterator[PolicyError]:
     """One error per cycle of dependencies, and per cycle of exceptions."""
-    exceptions = graph.edge_subgraph([(u, v) for u, v, k in graph.edges(data="kind") if k == "exception"])
+    exceptions = graph.edge_subgraph([(u, v) for u, v, k in edge_kinds(graph) if k == "exception"])
     for what, subgraph in (("dependency", dependencies(graph)), ("exception", exceptions)):
         for component in nx.strongly_connected_components(subgraph):
             if len(component) < 2 and not any(subgraph.has_edge(n, n) for n in component):
@@ -72,23 +77,23 @@ def iter_cycle_errors(graph: nx.DiGraph, rules: dict[str, Rule]) -> Iterator[Pol
             yield RuleFileError(message, first.span if first else rules[next(iter(rules))].span)
 
 
-def evaluation_order(graph: nx.DiGraph) -> list[str]:
+def evaluation_order(graph: nx.DiGraph[str]) -> list[str]:
     """Outputs in an order where each comes after the outputs it depends on."""
     order = list(reversed(list(nx.lexicographical_topological_sort(dependencies(graph)))))
     return [n.split(":", 1)[1] for n in order if n.startswith("output:")]
 
 
-def depends_on(graph: nx.DiGraph, start: str) -> set[str]:
+def depends_on(graph: nx.DiGraph[str], start: str) -> set[str]:
     """Every node that ``start`` (e.g. ``output:status``) depends on, transitively."""
     return set(nx.descendants(graph, start)) if start in graph else set()
 
 
-def affected_by(graph: nx.DiGraph, start: str) -> set[str]:
+def affected_by(graph: nx.DiGraph[str], start: str) -> set[str]:
     """Every node that a change to ``start`` (a rule or fact) may change."""
     return set(nx.ancestors(graph, start)) if start in graph else set()
 
 
-def restrict(graph: nx.DiGraph, output: str | None) -> nx.DiGraph:
+def restrict(graph: nx.DiGraph[str], output: str | None) -> nx.DiGraph[str]:
     if output is None:
         return graph
     start = node("output", output)
@@ -98,40 +103,40 @@ def restrict(graph: nx.DiGraph, output: str | None) -> nx.DiGraph:
 _SHAPES = {"fact": "ellipse", "output": "box", "rule": "component", "set": "folder", "parameter": "note"}
 
 
-def to_dot(graph: nx.DiGraph) -> str:
+def to_dot(graph: nx.DiGraph[str]) -> str:
     lines = ["digraph decree {", "  rankdir=LR;"]
-    for name, data in sorted(graph.nodes(data=True)):
+    for name, data in sorted(graph.nodes.items()):
         label = data.get("name", name)
         lines.append(f'  "{name}" [label="{label}", shape={_SHAPES.get(data.get("kind", ""), "box")}];')
-    for u, v, kind in sorted(graph.edges(data="kind")):
+    for u, v, kind in sorted(edge_kinds(graph)):
         style = ' [style=dashed, label="exception to"]' if kind == "exception" else ""
         lines.append(f'  "{u}" -> "{v}"{style};')
     lines.append("}")
     return "\n".join(lines) + "\n"
 
 
-def to_mermaid(graph: nx.DiGraph) -> str:
+def to_mermaid(graph: nx.DiGraph[str]) -> str:
     ids = {name: f"n{i}" for i, name in enumerate(sorted(graph.nodes))}
     lines = ["flowchart LR"]
-    for name, data in sorted(graph.nodes(data=True)):
+    for name, data in sorted(graph.nodes.items()):
         kind, label = data.get("kind", ""), data.get("name", name)
         shape = {"fact": ("([", "])"), "output": ("[", "]"), "rule": ("[[", "]]")}.get(kind, ("[/", "/]"))
         lines.append(f'  {ids[name]}{shape[0]}"{kind}: {label}"{shape[1]}')
-    for u, v, kind in sorted(graph.edges(data="kind")):
+    for u, v, kind in sorted(edge_kinds(graph)):
         arrow = "-. exception to .->" if kind == "exception" else "-->"
         lines.append(f"  {ids[u]} {arrow} {ids[v]}")
     return "\n".join(lines) + "\n"
 
 
-def to_json(graph: nx.DiGraph) -> str:
+def to_json(graph: nx.DiGraph[str]) -> str:
     data = {
-        "nodes": [{"id": n, **{k: v for k, v in d.items()}} for n, d in sorted(graph.nodes(data=True))],
-        "edges": [{"from": u, "to": v, "kind": k} for u, v, k in sorted(graph.edges(data="kind"))],
+        "nodes": [{"id": n, **{k: v for k, v in d.items()}} for n, d in sorted(graph.nodes.items())],
+        "edges": [{"from": u, "to": v, "kind": k} for u, v, k in sorted(edge_kinds(graph))],
     }
     return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
 
 
-def unused_facts(graph: nx.DiGraph, vocabulary: Vocabulary) -> Iterable[str]:
+def unused_facts(graph: nx.DiGraph[str], vocabulary: Vocabulary) -> Iterable[str]:
     for declaration in vocabulary.of_kind("fact"):
         if graph.in_degree(node("fact", declaration.name)) == 0:
             yield declaration.name

@@ -69,15 +69,16 @@ def load(paths: Iterable[str | Path]) -> tuple[LoadedRules | None, list[PolicyEr
             continue
         for path in rule_files(root):
             try:
-                document = read_document(path, RuleFileError)
+                document = read_document(path, RuleFileError, keep_going=True)
             except PolicyError as problem:
                 errors.extend(problem.errors if hasattr(problem, "errors") else [problem])
                 continue
+            errors.extend(document.problems)
             digest.update(str(path.relative_to(root) if root.is_dir() else path.name).encode())
             digest.update(document.source.text.encode())
             problems = list(schema.iter_errors(document, RULE_FILE_SCHEMA, RuleFileError))
             errors.extend(problems)
-            if not problems and isinstance(document.data, dict):
+            if not problems and not document.problems and isinstance(document.data, dict):
                 documents.append(document)
             elif document.data is None:
                 errors.append(RuleFileError("the file is empty", document.span(())))

@@ -98,12 +98,18 @@ class _Problem(Exception):
         self.kind, self.message, self.start, self.end = kind, message, start, end
 
 
-def _start(item: Any) -> int:
-    return item.start_pos if isinstance(item, Token) else item.start  # type: ignore[no-any-return]
+def _start(item: Token | n.Node) -> int:
+    if isinstance(item, Token):
+        assert item.start_pos is not None  # lark types it Optional; the lexer positions every token
+        return item.start_pos
+    return item.start
 
 
-def _end(item: Any) -> int:
-    return item.end_pos if isinstance(item, Token) else item.end  # type: ignore[no-any-return]
+def _end(item: Token | n.Node) -> int:
+    if isinstance(item, Token):
+        assert item.end_pos is not None  # lark types it Optional; the lexer positions every token
+        return item.end_pos
+    return item.end
 
 
 def _depth(*kids: Any) -> int:
@@ -132,45 +138,45 @@ class _Builder(Transformer[Token, n.Node]):
 
     def number(self, kids: list[Token]) -> n.Literal:
         (tok,) = kids
-        return n.Literal(Decimal(str(tok)), tok.start_pos, tok.end_pos)
+        return n.Literal(Decimal(str(tok)), _start(tok), _end(tok))
 
     def duration(self, kids: list[Token]) -> n.Literal:
         amount, unit = kids
         if "." in amount:
             raise _Problem(ConditionSyntaxError, "a duration takes a whole number of days, months or years",
-                           amount.start_pos, amount.end_pos)
+                           _start(amount), _end(amount))
         count = int(amount)
         term = (Duration(days=count) if unit.startswith("day")
                 else Duration(months=count) if unit.startswith("month")
                 else Duration(months=12 * count))
-        return n.Literal(term, amount.start_pos, unit.end_pos)
+        return n.Literal(term, _start(amount), _end(unit))
 
     def text(self, kids: list[Token]) -> n.Literal:
         (tok,) = kids
-        return n.Literal(_unescape(tok[1:-1]), tok.start_pos, tok.end_pos)
+        return n.Literal(_unescape(tok[1:-1]), _start(tok), _end(tok))
 
     def date_literal(self, kids: list[Token]) -> n.Literal:
         (tok,) = kids
         try:
             value = date.fromisoformat(str(tok))
         except ValueError:
-            raise _Problem(ConditionSyntaxError, f"impossible date {tok}", tok.start_pos, tok.end_pos) from None
-        return n.Literal(value, tok.start_pos, tok.end_pos)
+            raise _Problem(ConditionSyntaxError, f"impossible date {tok}", _start(tok), _end(tok)) from None
+        return n.Literal(value, _start(tok), _end(tok))
 
     def true(self, kids: list[Token]) -> n.Literal:
-        return n.Literal(True, kids[0].start_pos, kids[0].end_pos)
+        return n.Literal(True, _start(kids[0]), _end(kids[0]))
 
     def false(self, kids: list[Token]) -> n.Literal:
-        return n.Literal(False, kids[0].start_pos, kids[0].end_pos)
+        return n.Literal(False, _start(kids[0]), _end(kids[0]))
 
     def none(self, kids: list[Token]) -> n.Literal:
-        return n.Literal(None, kids[0].start_pos, kids[0].end_pos)
+        return n.Literal(None, _start(kids[0]), _end(kids[0]))
 
     def special(self, kids: list[Token]) -> n.Special:
-        return n.Special(str(kids[0]), kids[0].start_pos, kids[0].end_pos)
+        return n.Special(str(kids[0]), _start(kids[0]), _end(kids[0]))
 
     def name(self, kids: list[Token]) -> n.Name:
-        return n.Name(str(kids[0]), kids[0].start_pos, kids[0].end_pos)
+        return n.Name(str(kids[0]), _start(kids[0]), _end(kids[0]))
 
     def call(self, kids: list[Any]) -> n.Call:
         name, rpar = kids[0], kids[-1]
@@ -223,7 +229,7 @@ class _Builder(Transformer[Token, n.Node]):
 
     def _binary(self, op: str, left: Any, right: Any, first_op: Token, last_op: Token) -> n.Binary:
         return n.Binary(op, left, right, _start(left), _end(right),
-                        first_op.start_pos, last_op.end_pos, _depth(left, right))
+                        _start(first_op), _end(last_op), _depth(left, right))
 
     def compare(self, kids: list[Any]) -> n.Binary:
         left, op, right = kids
@@ -299,7 +305,8 @@ def parse(text: str, origin: Origin | None = None) -> n.Node:
 
 def _syntax_error(error: UnexpectedInput, text: str, origin: Origin) -> ConditionSyntaxError:
     if isinstance(error, UnexpectedCharacters):
-        offset = error.pos_in_stream
+        # lark declares UnexpectedInput.pos_in_stream as None; UnexpectedCharacters sets the int offset
+        offset: int = error.pos_in_stream  # type: ignore[assignment]
         char = text[offset] if offset < len(text) else ""
         message = f"unexpected character {char!r}"
         if char in "'\"":

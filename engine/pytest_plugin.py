@@ -62,7 +62,7 @@ class ScenarioFile(pytest.File):
         for scenario in scenarios:
             yield ScenarioItem.from_parent(self, name=scenario.name, scenario=scenario)
 
-    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:  # type: ignore[override]
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
         if isinstance(excinfo.value, FixtureError):
             return str(excinfo.value)
         return str(super().repr_failure(excinfo))
@@ -84,7 +84,7 @@ class ScenarioItem(pytest.Item):
         if not outcome.passed:
             raise ScenarioFailed(outcome)
 
-    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:  # type: ignore[override]
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> str:
         if isinstance(excinfo.value, (ScenarioFailed, FixtureError)):
             return str(excinfo.value)
         return str(super().repr_failure(excinfo))

@@ -181,7 +181,8 @@ class RuleSet:
         def span_of(sub: tuple[Any, ...], key: bool = False) -> Span:
             return document.span(path + sub, key=key)
 
-        problems = list(iter_fact_errors(document.data_at(path), self.vocabulary, span_of, facts))
+        skip = {bad[len(path):] for bad in document.bad_paths if bad[:len(path)] == path}
+        problems = list(iter_fact_errors(document.data_at(path), self.vocabulary, span_of, facts, skip))
         if problems:
             raise PolicyErrors(problems)
         return with_defaults(facts, self.vocabulary)

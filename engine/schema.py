@@ -14,7 +14,7 @@ import json
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Mapping
 
 import jsonschema
 from jsonschema import Draft202012Validator, FormatChecker
@@ -45,7 +45,8 @@ def _is_integer(checker: Any, instance: Any) -> bool:
 _TYPES = Draft202012Validator.TYPE_CHECKER.redefine_many(
     {"string": _is_string, "number": _is_number, "integer": _is_integer}
 )
-_Validator = jsonschema.validators.extend(Draft202012Validator, type_checker=_TYPES)
+# types-jsonschema leaves validators.extend unannotated
+_Validator = jsonschema.validators.extend(Draft202012Validator, type_checker=_TYPES)  # type: ignore[no-untyped-call]
 _FORMATS = FormatChecker(formats=())
 
 
@@ -85,14 +86,23 @@ def _inline(part: Any, definitions: dict[str, Any], depth: int = 0) -> Any:
 
 def iter_errors(document: Document, schema_name: str, error: type[PolicyError]) -> Iterator[PolicyError]:
     """Every schema problem of ``document``, placed in its file."""
+    for problem, where in iter_errors_with_paths(document, schema_name, error):
+        if where not in document.bad_paths:  # an impossible value is reported where it stands
+            yield problem
+
+
+def iter_errors_with_paths(document: Document, schema_name: str,
+                           error: type[PolicyError]) -> Iterator[tuple[PolicyError, tuple[Any, ...]]]:
+    """Each schema problem with the path of the value it concerns."""
     for problem in sorted(validator(schema_name).iter_errors(document.data), key=lambda e: list(map(str, e.path))):
-        yield from _explain(document, problem, error)
+        for explained in _explain(document, problem, error):
+            yield explained, tuple(problem.absolute_path)
 
 
 def _explain(document: Document, problem: ValidationError, error: type[PolicyError]) -> Iterator[PolicyError]:
     path = tuple(problem.absolute_path)
     if problem.validator == "additionalProperties" and isinstance(problem.instance, dict):
-        allowed = set(problem.schema.get("properties", {}))
+        allowed = set(_schema(problem).get("properties", {}))
         for key in problem.instance:
             if key not in allowed:
                 hint = suggest(str(key), allowed) or f"; expected one of: {', '.join(sorted(allowed))}"
@@ -100,13 +110,19 @@ def _explain(document: Document, problem: ValidationError, error: type[PolicyErr
         return
     if problem.validator in ("oneOf", "anyOf") and problem.context:
         if isinstance(problem.instance, dict) and problem.validator == "oneOf":
-            keys = _branch_keys(problem.schema[problem.validator])
+            keys = _branch_keys(_schema(problem)[problem.validator])
             if keys and len(problem.instance) == 1 and next(iter(problem.instance)) not in keys:
                 key = next(iter(problem.instance))
                 hint = suggest(str(key), keys) or f"; expected one of: {', '.join(sorted(keys))}"
                 yield error(f"unknown change '{key}'{hint}", document.span(path + (key,), key=True))
                 return
-        deepest = best_match(problem.context)
+        context = list(problem.context)
+        if isinstance(problem.instance, (dict, list)):
+            # the branch for another kind of value (a list where a mapping is given) says
+            # nothing useful: explain the branches made for this kind of value
+            fitting = [c for c in context if not (c.validator == "type" and not c.path)]
+            context = fitting or context
+        deepest = best_match(context)
         if deepest is not None and (tuple(deepest.absolute_path) != path or deepest.validator != problem.validator):
             yield from _explain(document, deepest, error)
             return
@@ -117,6 +133,12 @@ def _explain(document: Document, problem: ValidationError, error: type[PolicyErr
         yield error(f"{problem.instance!r} is not a valid {problem.validator_value}", document.span(path))
         return
     yield error(f"{_where(path)}{_message(problem)}", document.span(path))
+
+
+def _schema(problem: ValidationError) -> Mapping[str, Any]:
+    """The schema object whose keyword ``problem.validator`` failed (never a boolean schema)."""
+    assert isinstance(problem.schema, Mapping)
+    return problem.schema
 
 
 def _branch_keys(branches: list[dict[str, Any]]) -> set[str]:
@@ -132,6 +154,7 @@ def _where(path: tuple[Any, ...]) -> str:
 
 def _message(problem: ValidationError) -> str:
     if problem.validator == "enum":
+        assert isinstance(problem.validator_value, list)  # an enum keyword's value is a JSON array
         return f"{problem.instance!r} is not one of {', '.join(map(repr, problem.validator_value))}"
     if problem.validator == "type":
         return f"{_show(problem.instance)} is not of type {problem.validator_value}"

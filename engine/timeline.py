@@ -22,6 +22,13 @@ from .loader import LoadedRules
 from .model import EFFECTIVE, Amendment, DateRef, ParameterVersion, Rule, RuleVersion, Window
 
 V = TypeVar("V", RuleVersion, ParameterVersion)
+_Version = TypeVar("_Version", bound="RuleVersion | ParameterVersion")
+
+
+def _window(version: RuleVersion | ParameterVersion) -> Window:
+    """A version's resolved window: :func:`consolidate` resolves it before any lookup."""
+    assert version.window is not None
+    return version.window
 
 
 class Timeline(Generic[V]):
@@ -30,8 +37,8 @@ class Timeline(Generic[V]):
     __slots__ = ("versions", "_starts")
 
     def __init__(self, versions: list[V]) -> None:
-        self.versions = sorted(versions, key=lambda v: v.window.start)  # type: ignore[union-attr]
-        self._starts = [v.window.start for v in self.versions]  # type: ignore[union-attr]
+        self.versions: list[V] = sorted(versions, key=lambda v: _window(v).start)
+        self._starts: list[date] = [_window(v).start for v in self.versions]
 
     def at(self, day: date) -> V | None:
         """The version in force on ``day``, or None."""
@@ -39,7 +46,9 @@ class Timeline(Generic[V]):
         if index < 0:
             return None
         version = self.versions[index]
-        until = version.window.until  # type: ignore[union-attr]
+        window = version.window
+        assert window is not None  # resolved by consolidate
+        until = window.until
         return version if until is None or day < until else None
 
     def index_of(self, version: V) -> int:
@@ -66,10 +75,10 @@ def resolve(ref: DateRef | None, effective: date | None) -> date | None:
     return ref  # type: ignore[return-value]
 
 
-def _windowed(version: V, effective: date | None) -> V:
+def _windowed(version: _Version, effective: date | None) -> _Version:
     start = resolve(version.start, effective)
     assert start is not None
-    return replace(version, window=Window(start, resolve(version.until, effective)))  # type: ignore[return-value]
+    return replace(version, window=Window(start, resolve(version.until, effective)))
 
 
 def consolidate(loaded: LoadedRules, proposals: Mapping[str, date | None]) -> Consolidation:

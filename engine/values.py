@@ -72,7 +72,7 @@ class Duration:
         return " + ".join(parts)
 
 
-Value = Union[bool, Decimal, str, date, Duration, tuple, None, Unknown]
+Value = Union[bool, Decimal, str, date, Duration, "tuple[Value, ...]", None, Unknown]
 
 
 def add_months(day: date, months: int) -> date:

@@ -58,6 +58,10 @@ class Document:
     data: Any
     places: dict[Path_, Place] = field(default_factory=dict)
     key_places: dict[Path_, Place] = field(default_factory=dict)
+    # problems with single values (an impossible date, ...): the value reads as None and
+    # its path is in ``bad_paths``, so later checks skip it and still report the rest
+    problems: list[PolicyError] = field(default_factory=list)
+    bad_paths: set[Path_] = field(default_factory=set)
 
     def span(self, path: Path_, *, key: bool = False) -> Span:
         """The span of the value at ``path`` (or of its key), or of the nearest parent."""
@@ -84,17 +88,23 @@ class Document:
         return value
 
 
-def read_document(path: str | Path, error: type[PolicyError] = InputError) -> Document:
-    """Read a YAML or JSON file; every problem is raised as a positioned error."""
+def read_document(path: str | Path, error: type[PolicyError] = InputError, *,
+                  keep_going: bool = False) -> Document:
+    """Read a YAML or JSON file; every problem is raised as a positioned error.
+
+    With ``keep_going``, problems with single values do not raise: they are left in
+    ``Document.problems`` for the caller to report along with its own.
+    """
     name = str(path)
     try:
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as problem:
         raise error(f"cannot read the file: {problem}", Span(Source(name, ""), 1, 1)) from None
-    return parse_document(text, name, error)
+    return parse_document(text, name, error, keep_going=keep_going)
 
 
-def parse_document(text: str, name: str, error: type[PolicyError] = InputError) -> Document:
+def parse_document(text: str, name: str, error: type[PolicyError] = InputError, *,
+                   keep_going: bool = False) -> Document:
     source = Source(name, text)
     try:
         root = yaml.compose(text, Loader=_LOADER)
@@ -109,9 +119,9 @@ def parse_document(text: str, name: str, error: type[PolicyError] = InputError) 
         raise error("YAML: the document nests too deeply", Span(source, 1, 1)) from None
     builder = _Builder(source, error)
     data = builder.build(root, ()) if root is not None else None
-    if builder.errors:
+    if builder.errors and not keep_going:
         raise PolicyErrors(builder.errors)
-    return Document(source, data, builder.places, builder.key_places)
+    return Document(source, data, builder.places, builder.key_places, builder.errors, builder.bad_paths)
 
 
 class _Builder:
@@ -122,6 +132,8 @@ class _Builder:
         self.places: dict[Path_, Place] = {}
         self.key_places: dict[Path_, Place] = {}
         self.seen: set[int] = set()
+        self.bad_paths: set[Path_] = set()
+        self.path: Path_ = ()
 
     def place(self, node: Node) -> Place:
         mark, end = node.start_mark, node.end_mark
@@ -130,9 +142,11 @@ class _Builder:
     def fail(self, message: str, node: Node) -> None:
         place = self.place(node)
         self.errors.append(self.error(message, Span(self.source, place.line, place.column)))
+        self.bad_paths.add(self.path)
 
     def build(self, node: Node, path: Path_, depth: int = 0) -> Any:
         self.places[path] = self.place(node)
+        self.path = path
         if id(node) in self.seen:
             self.fail("anchors and aliases are not supported; write the value out", node)
             return None
@@ -166,6 +180,7 @@ class _Builder:
                 continue
             self.key_places[path + (key,)] = self.place(key_node)
             result[key] = self.build(value_node, path + (key,), depth + 1)
+            self.path = path
         return result
 
     def scalar(self, node: ScalarNode) -> Any:
