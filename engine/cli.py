@@ -10,7 +10,6 @@ error with exit code 3.
 
 from __future__ import annotations
 
-import json
 import sys
 from datetime import date
 from pathlib import Path
@@ -20,6 +19,7 @@ import click
 
 from .errors import InputError, PolicyError, PolicyErrors, flatten
 from .ruleset import RuleSet
+from .values import dumps
 from .yamlsource import Document, parse_document, read_document
 
 PACKAGED_RULES = Path(__file__).resolve().parent.parent / "rules"
@@ -175,7 +175,7 @@ def eval_command(facts_file: str, on: str, proposals: tuple[str, ...], fmt: str,
             data = result.to_json()
             if explain:
                 data["explanations"] = {name: explain_output(result, name).to_json() for name in result.decisions}
-            click.echo(json.dumps(data, indent=2, ensure_ascii=False))
+            click.echo(dumps(data))
             return 0
         click.echo(render_result(result))
         if explain:
@@ -225,7 +225,7 @@ def explain_command(output: str, facts_file: str, on: str, proposals: tuple[str,
         result = ruleset.evaluate(facts, day, chosen, outputs=[output], validated=True)
         explanation = explain(result, output)
         if fmt == "json":
-            click.echo(json.dumps(explanation.to_json(), indent=2, ensure_ascii=False))
+            click.echo(dumps(explanation.to_json()))
         else:
             click.echo(render_text(explanation), nl=False)
         return 0

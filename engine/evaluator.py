@@ -24,7 +24,7 @@ from typing import Any, Iterable, Mapping
 from .errors import ConflictError
 from .model import Rule, RuleVersion
 from .timeline import Consolidation
-from .values import Unknown
+from .values import Unknown, render
 
 EMPTY = ("<not applicable>",)  # the key of "no rule gives a value"
 UNDECIDED = ("<undecided>",)  # the fast path met an unknown
@@ -184,8 +184,9 @@ class Evaluation:
                 key, (value, rule_id) = next(iter(options.items()))
                 if key is ANY:
                     value = Unknown(outcome.missing)
-                else:
+                elif not outcome.missing:
                     self.deciders[output] = rule_id
+                # else: decided because every possibility agrees; no single rule decided it
             else:
                 value = Unknown(outcome.missing)
         self.values[output] = value
@@ -356,15 +357,15 @@ class Evaluation:
                 missing |= outcome.missing
         if all(o.open for _, o in outcomes):
             options[EMPTY] = (None, None)
-        return Outcome(options, missing if len(options) > 1 or ANY in options else frozenset())
+        return Outcome(options, missing)
 
     def _conflict(self, output: str, first_id: str, first: Outcome, second_id: str, second: Outcome) -> None:
         rules = self.consolidation.rules
         a, b = rules[first_id], rules[second_id]
         raise ConflictError(
             f"conflict on '{output}': rule '{a.id}' ({a.span.file}:{a.span.line}) gives "
-            f"{first.single()[0]!r} and rule '{b.id}' ({b.span.file}:{b.span.line}) gives "
-            f"{second.single()[0]!r}, with equal priority; make one an exception to the other or give "
+            f"{render(first.single()[0])} and rule '{b.id}' ({b.span.file}:{b.span.line}) gives "
+            f"{render(second.single()[0])}, with equal priority; make one an exception to the other or give "
             f"them an order", a.span)
 
 

@@ -53,7 +53,7 @@ class RuleStep:
             data["condition"] = self.condition
         if self.expression:
             data["expression"] = self.expression
-        data["facts"] = {name: to_json(_plain(value)) for name, value in sorted(self.facts.items())}
+        data["facts"] = {name: _fact_json(value) for name, value in sorted(self.facts.items())}
         data["uses"] = [u.to_json() for u in self.uses]
         data["exceptions"] = [e.to_json() for e in self.exceptions]
         return data
@@ -69,6 +69,7 @@ class Explanation:
     considered: list[RuleStep] = field(default_factory=list)  # rules at the top that did not decide
     repeated: bool = False  # explained earlier in the same tree
     rule: str | None = None  # the rule whose value decided the output
+    agreed: bool = False  # decided although facts are missing: every possibility agrees
     chain: list[str] = field(default_factory=list)  # the rules it overrides, outermost first
 
     def to_json(self) -> dict[str, Any]:
@@ -82,6 +83,8 @@ class Explanation:
             return data
         data["rule"] = self.rule
         data["overrides"] = self.chain
+        if self.agreed:
+            data["agreed"] = True
         data["decided_by"] = self.decided_by.to_json() if self.decided_by else None
         data["considered"] = [step.to_json() for step in self.considered]
         return data
@@ -89,6 +92,12 @@ class Explanation:
 
 def _plain(value: Any) -> Any:
     return None if type(value) is Unknown else value
+
+
+def _fact_json(value: Any) -> Any:
+    """A fact's value in JSON; an unknown fact is ``{"unknown": true}``, not ``null``
+    (``null`` is a fact given as known to have no value)."""
+    return {"unknown": True} if type(value) is Unknown else to_json(value)
 
 
 def explain(result: Any, output: str) -> Explanation:
@@ -127,9 +136,8 @@ class _Explainer:
         tree = evaluation.trees.get(name)
         if tree is None:
             return explanation
-        deciding = None
-        if outcome.decided and EMPTY not in outcome.options and ANY not in outcome.options:
-            deciding = outcome.single()[1]
+        deciding = evaluation.decider(name) if status == "decided" else None
+        explanation.agreed = status == "decided" and deciding is None
         for group in tree.roots:
             for rule_id in group:
                 step = self.rule(rule_id, name, seen, depth)
@@ -213,6 +221,8 @@ def _render_output(explanation: Explanation, indent: str, lines: list[str]) -> N
     if explanation.repeated:
         lines[-1] += "  (explained above)"
         return
+    if explanation.agreed:
+        lines.append(f"{indent}  decided although some facts are missing: every rule that may apply gives this value")
     if explanation.decided_by is not None:
         if explanation.chain:
             overrides = " and ".join(f"'{r}'" for r in reversed(explanation.chain))
@@ -221,7 +231,10 @@ def _render_output(explanation: Explanation, indent: str, lines: list[str]) -> N
             lines.append(f"{indent}  decided by:")
         _render_step(explanation.decided_by, indent + "    ", lines,
                      deciding=explanation.rule if explanation.chain else None)
-    considered = [s for s in explanation.considered if s.outcome != "not in force"]
+    # rules not in force explain an output that is not applicable or unknown; next to a
+    # decided value they are noise
+    considered = [s for s in explanation.considered
+                  if s.outcome != "not in force" or explanation.status != "decided"]
     if considered:
         lines.append(f"{indent}  also considered:")
         for step in considered:
@@ -244,6 +257,8 @@ def _render_step(step: RuleStep, indent: str, lines: list[str], brief: bool = Fa
             act = step.version_source.get("instrument") if step.version_source else ""
             lines.append(f"{indent}  version made by: {step.amendment or ''}{' - ' if step.amendment and act else ''}"
                          f"{act or ''}")
+    elif type(step.reference_value) is Unknown:
+        lines.append(f"{indent}  which version applies is unknown: {step.reference_date} is unknown")
     else:
         lines.append(f"{indent}  no version in force on {step.reference_date} = {ref}")
     if step.condition:

@@ -96,6 +96,7 @@ class _Builder:
     def __init__(self, errors: list[PolicyError]) -> None:
         self.errors = errors
         self.vocab = Vocabulary()
+        self.act: LegalSource | None = None  # while reading an amendment: its legal source
 
     def fail(self, message: str, document: Document, path: tuple[Any, ...], *, key: bool = False,
              severity: str = "error") -> None:
@@ -233,7 +234,8 @@ class _Builder:
             rule_id=rule_id,
             start=start if start is not None else self.date_ref(entry["from"], document, path + ("from",), amendment),
             until=self.date_ref(entry["until"], document, path + ("until",), amendment) if "until" in entry else None,
-            when=when, values=values, computed=computed, source=LegalSource.from_data(entry.get("source")),
+            when=when, values=values, computed=computed,
+            source=LegalSource.from_data(entry.get("source")) or (self.act if amendment else None),
             span=document.span(path), description=entry.get("description", ""), amendment=amendment)
 
     def output(self, name: str, document: Document, path: tuple[Any, ...]) -> Declaration | None:
@@ -278,12 +280,13 @@ class _Builder:
         return ParameterVersion(
             self.date_ref(entry["from"], document, path + ("from",), amendment),
             self.date_ref(entry["until"], document, path + ("until",), amendment) if "until" in entry else None,
-            value, LegalSource.from_data(entry.get("source")), document.span(path), entry.get("description", ""),
-            amendment)
+            value, LegalSource.from_data(entry.get("source")) or (self.act if amendment else None), document.span(path),
+            entry.get("description", ""), amendment)
 
     def amendment(self, data: dict[str, Any], document: Document, loaded: LoadedRules) -> Amendment:
         head = data["amendment"]
         amendment_id = head["id"]
+        self.act = LegalSource.from_data(head["source"])  # versions it makes carry its source
         changes = []
         for i, entry in enumerate(data["changes"]):
             path = ("changes", i)

@@ -100,4 +100,11 @@ def write_junit(outcomes: list[Outcome], path: str, elapsed: float) -> None:
 
 
 def _classname(file: str) -> str:
-    return str(Path(file).with_suffix("")).replace("/", ".").replace("\\", ".")
+    """``tests/scenarios/doelgroep.yaml`` -> ``tests.scenarios.doelgroep``; relative to the
+    working directory where possible, and never with an empty segment."""
+    path = Path(file).with_suffix("")
+    try:
+        path = path.resolve().relative_to(Path.cwd().resolve())
+    except ValueError:
+        pass
+    return ".".join(part for part in path.parts if part not in ("/", "\\", "") and not part.endswith(":\\"))

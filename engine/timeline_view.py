@@ -61,13 +61,15 @@ def _version_lines(number: int, version: RuleVersion | ParameterVersion, loaded:
     window = version.window
     assert window is not None
     lines = [f"    {number}. {window}"]
+    act = None
     if version.amendment:
         amendment = loaded.amendments[version.amendment]
+        act = amendment.source
         status = " (PROPOSAL, not in force)" if amendment.proposed else ""
         lines.append(f"       by amendment {amendment.id}{status}: {amendment.source.cite()}")
     else:
         lines.append("       in the base text")
-    if version.source is not None:
+    if version.source is not None and version.source != act:
         lines.append(f"       source: {version.source.cite()}")
     if version.moved_from is not None:
         mover = loaded.amendments.get(version.moved_by)

@@ -143,14 +143,21 @@ def render(value: object) -> str:
     return str(value)
 
 
+_MARK = "\u2063decree-number\u2063"  # invisible separators: no rule or fact text holds them
+
+
+class JsonNumber(str):
+    """A decimal number that :func:`dumps` writes as a JSON number, digit for digit."""
+
+
 def to_json(value: object) -> object:
-    """A value as JSON: dates as ISO text, numbers as int or decimal text, sets sorted."""
+    """A value as JSON: dates as ISO text, exact numbers, sets as sorted lists."""
     if isinstance(value, bool) or value is None or isinstance(value, str):
         return value
     if isinstance(value, Decimal):
-        if value == value.to_integral_value():
+        if value == value.to_integral_value() and abs(value) < 10**15:
             return int(value)
-        return float(value) if abs(value.as_tuple().exponent) <= 6 else str(value)  # type: ignore[arg-type]
+        return JsonNumber(format(value, "f"))
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, Duration):
@@ -160,3 +167,29 @@ def to_json(value: object) -> object:
     if isinstance(value, (tuple, list)):
         return [to_json(v) for v in value]
     return str(value)
+
+
+def dumps(data: object) -> str:
+    """JSON text in which every :class:`JsonNumber` is an exact number, never a float.
+
+    Python's json module writes decimals only through ``float``, which would round
+    money; numbers are written as quoted markers first and unquoted afterwards.
+    """
+    import json
+
+    numbers: list[str] = []
+
+    def mark(part: object) -> object:
+        if isinstance(part, JsonNumber):
+            numbers.append(str(part))
+            return f"{_MARK}{len(numbers) - 1}{_MARK}"
+        if isinstance(part, dict):
+            return {key: mark(item) for key, item in part.items()}
+        if isinstance(part, (list, tuple)):
+            return [mark(item) for item in part]
+        return part
+
+    text = json.dumps(mark(data), indent=2, ensure_ascii=False)
+    for index, number in enumerate(numbers):
+        text = text.replace(f'"{_MARK}{index}{_MARK}"', number, 1)
+    return text

@@ -158,9 +158,6 @@ def test_eval_json_dates_and_not_applicable(tmp_path: Path) -> None:
     assert data["not_applicable"] == ["oude_regeling"]
 
 
-@pytest.mark.xfail(strict=True, reason="engine bug: eval --format json writes decimals as binary floats, so "
-                                       "12345678901234567.75 becomes 1.2345678901234568e+16 (contracts.md: numbers "
-                                       "are exact, money is decimal, never float)")
 def test_eval_json_numbers_are_exact(tmp_path: Path) -> None:
     rules = tmp_path / "rules"
     rules.mkdir()

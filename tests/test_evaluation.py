@@ -150,8 +150,6 @@ def test_unknown_age_does_not_matter_once_an_exception_applies(ruleset: RuleSet)
     assert found["unknown"] == {"verplicht": ("persoon.bedienaar",), "status": ("persoon.bedienaar",)}
 
 
-@pytest.mark.xfail(strict=True, reason="engine bug: an output decided by narrowing names as its deciding rule "
-                                       "'vrijstelling.eu', whose condition is unknown (persoon.eu missing)")
 def test_narrowed_decision_does_not_name_a_rule_that_may_not_apply(ruleset: RuleSet) -> None:
     result = ruleset.evaluate(person(leeftijd=30, ziek=True, bedienaar=False), on=ON)
     assert result.outputs["verplicht"] is False
@@ -254,8 +252,6 @@ def test_conflict_between_exceptions_of_equal_order(conflicting: RuleSet) -> Non
     assert caught.value.message.startswith("conflict on 'korting': ")
 
 
-@pytest.mark.xfail(strict=True, reason="engine bug: the conflict message shows Python reprs (Decimal('0')) "
-                                       "instead of the values as the rule files write them (0, 10)")
 def test_conflict_message_shows_values_as_written(conflicting: RuleSet) -> None:
     with pytest.raises(ConflictError) as caught:
         conflicting.evaluate({"persoon.student": True, "persoon.leeftijd": 70}, on=ON, outputs=["bedrag"])

@@ -198,8 +198,6 @@ def test_fact_given_as_none_is_shown_as_none(ruleset: RuleSet) -> None:
     assert "facts: persoon.bedienaar = none" in text
 
 
-@pytest.mark.xfail(strict=True, reason="engine bug: in JSON explanations an unknown fact and a fact given as "
-                                       "null are both null (the text form tells them apart)")
 def test_json_tells_unknown_facts_from_none(ruleset: RuleSet) -> None:
     unknown = ruleset.evaluate(person(leeftijd=30, eu=False, ziek=True), on=ON).explain("verplicht").to_json()
     none = ruleset.evaluate(person(leeftijd=30, eu=False, ziek=True, bedienaar=None), on=ON) \
@@ -224,18 +222,12 @@ def test_explanation_with_an_unknown_reference_date() -> None:
     assert "traject.contract_datum = unknown" in render_text(explanation)
 
 
-@pytest.mark.xfail(strict=True, reason="engine bug: with the reference date unknown the text explanation says "
-                                       "'no version in force on traject.contract_datum = unknown'; which version "
-                                       "is in force is unknown, not none")
 def test_unknown_reference_date_is_not_called_no_version_in_force() -> None:
     timed = RuleSet.load(RULESETS / "time")
     text = render_text(timed.evaluate({"persoon.leeftijd": 30}, on=ON).explain("termijn_dagen"))
     assert "no version in force" not in text
 
 
-@pytest.mark.xfail(strict=True, reason="engine bug: the text explanation of an output that is not applicable "
-                                       "because no version is in force on the reference date gives no reason: "
-                                       "rules 'not in force' are left out, so it names no rule and no date")
 def test_text_explains_why_no_version_applies() -> None:
     timed = RuleSet.load(RULESETS / "time")
     text = render_text(timed.evaluate({"traject.contract_datum": date(2010, 1, 1)}, on=ON).explain("termijn_dagen"))
@@ -263,9 +255,6 @@ def test_explanation_names_the_amendment_of_a_version() -> None:
     assert before["decided_by"]["version"]["window"] == {"from": "2014-01-01", "until": "2020-01-01"}
 
 
-@pytest.mark.xfail(strict=True, reason="engine bug: a version made by an amendment does not carry the "
-                                       "amendment's legal source in explanations (version source is null), "
-                                       "although docs/rules.md says such versions carry it")
 def test_explanation_cites_the_amending_act() -> None:
     amended = RuleSet.load(RULESETS / "amendments")
     data = amended.evaluate({}, on=date(2020, 1, 1)).explain("a_replace").to_json()

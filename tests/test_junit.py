@@ -142,8 +142,6 @@ def test_k_limits_the_report_to_the_selected_scenarios(tmp_path: Path) -> None:
         "an adult is obliged", "wrong on purpose - a Dutch adult is obliged"]
 
 
-@pytest.mark.xfail(strict=True, reason="engine bug: with an absolute fixture path the JUnit classname "
-                   "starts with '.' (an empty package segment), e.g. '.work.main.tests...'")
 def test_classname_of_an_absolute_path_has_no_empty_segment(tmp_path: Path) -> None:
     _, root = run_junit(tmp_path, str(ROOT / WRONG_VALUE))
     for case in root.iter("testcase"):
