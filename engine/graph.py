@@ -84,16 +84,21 @@ def evaluation_order(graph: nx.DiGraph[str]) -> list[str]:
 
 
 def depends_on(graph: nx.DiGraph[str], start: str) -> set[str]:
-    """Every node that ``start`` (e.g. ``output:status``) depends on, transitively."""
-    return set(nx.descendants(graph, start)) if start in graph else set()
+    """Every node that ``start`` (e.g. ``output:status``) depends on, transitively
+    (along dependencies; 'exception to' edges add nothing an output does not reach)."""
+    needed = dependencies(graph)
+    return set(nx.descendants(needed, start)) if start in needed else set()
 
 
 def affected_by(graph: nx.DiGraph[str], start: str) -> set[str]:
     """Every node that a change to ``start`` (a rule or fact) may change."""
-    return set(nx.ancestors(graph, start)) if start in graph else set()
+    needed = dependencies(graph)
+    return set(nx.ancestors(needed, start)) if start in needed else set()
 
 
 def restrict(graph: nx.DiGraph[str], output: str | None) -> nx.DiGraph[str]:
+    """The part of the graph one output depends on: dependencies only, not 'exception
+    to' edges (every rule that can decide the output is linked to it directly)."""
     if output is None:
         return graph
     start = node("output", output)
