@@ -213,6 +213,15 @@ def test_evaluation_error_is_a_failed_scenario_with_the_rule_position() -> None:
     assert report[3] == "                         " + "^" * len("bedrag / persoon.aantal")
 
 
+def test_json_fixture_files_run_too() -> None:
+    path = f"{CASES}/json/scenarios.json"
+    run = decree_test(path)
+    assert (run.code, run.summary) == (1, (2, 1))
+    report = run.reports()["a failing scenario written as JSON"]
+    assert report[:2] == [f"{path}:7: FAILED: a failing scenario written as JSON (on 2024-06-01)",
+                          "  bedrag: expected 120.49, got 120.50"]
+
+
 # -- summary line, -k and exit codes -------------------------------------------------------
 
 
