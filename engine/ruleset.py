@@ -115,24 +115,20 @@ class RuleSet:
         problems = flatten(problems)
         if loaded is None:
             return None, problems
+        # every check runs on whatever loaded, so one run reports every problem
         graph = graphs.build(loaded)
         problems.extend(graphs.iter_cycle_errors(graph, loaded.rules))
-        if any(p.severity == "error" for p in problems):
-            return None, problems
-        ruleset = cls(loaded, graph, [])
         seen: set[str] = set()
         every_proposal = {a.id: None for a in loaded.amendments.values() if a.proposed}
         for proposals in ({}, every_proposal):
-            consolidation = ruleset.consolidation(proposals)
-            for problem in iter_window_problems(consolidation):
+            for problem in iter_window_problems(consolidate(loaded, proposals)):
                 if problem.render() not in seen:
                     seen.add(problem.render())
                     problems.append(problem)
-        problems.extend(cls._lint(loaded, graph))
-        ruleset.warnings = [p for p in problems if p.severity != "error"]
         if any(p.severity == "error" for p in problems):
-            return None, problems
-        return ruleset, problems
+            return None, problems  # lint warnings (unused facts...) would be echoes of the errors
+        problems.extend(cls._lint(loaded, graph))
+        return cls(loaded, graph, [p for p in problems if p.severity != "error"]), problems
 
     @staticmethod
     def _lint(loaded: LoadedRules, graph: nx.DiGraph) -> Iterable[PolicyError]:
