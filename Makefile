@@ -28,6 +28,7 @@ check: $(VENV)/.installed
 
 test: $(VENV)/.installed-dev
 	$(BIN)/decree check rules
+	$(BIN)/mypy engine
 	$(BIN)/python -m pytest
 
 bench: $(VENV)/.installed-dev

@@ -74,7 +74,7 @@ class RuleState:
     __slots__ = ("rule", "reference", "version", "applies", "scope")
 
     def __init__(self, rule: Rule, reference: Any, version: RuleVersion | None, applies: Any,
-                 scope: "RuleScope | None") -> None:
+                 scope: "RuleScope") -> None:
         self.rule = rule
         self.reference = reference  # a date, None, or Unknown
         self.version = version
@@ -230,10 +230,11 @@ class Evaluation:
         if applies is not True:
             return UNDECIDED
         version = state.version
-        values = version.values  # type: ignore[union-attr]
+        assert version is not None  # a rule that applies has a version
+        values = version.values
         if output in values:
             return values[output], rule_id
-        computed = version.computed.get(output)  # type: ignore[union-attr]
+        computed = version.computed.get(output)
         if computed is None:
             return None
         value = computed.compiled(state.scope)
@@ -263,11 +264,11 @@ class Evaluation:
         rule, reference_date, timeline = self.consolidation.lookup[rule_id]
         reference: Any = self.on if reference_date is None else reference_date(self.base_scope)
         if reference is None or type(reference) is Unknown:
-            state = RuleState(rule, reference, None, reference if reference is not None else False, None)
+            state = RuleState(rule, reference, None, reference if reference is not None else False, self.base_scope)
         else:
             version = timeline.at(reference)
             if version is None:
-                state = RuleState(rule, reference, None, False, None)
+                state = RuleState(rule, reference, None, False, self.base_scope)
             else:
                 scope = self.scopes.get(reference)
                 if scope is None:

@@ -86,7 +86,7 @@ class Result:
 class RuleSet:
     """A loaded, checked and compiled rule set."""
 
-    def __init__(self, loaded: LoadedRules, graph: nx.DiGraph, warnings: list[PolicyError]) -> None:
+    def __init__(self, loaded: LoadedRules, graph: nx.DiGraph[str], warnings: list[PolicyError]) -> None:
         self.loaded = loaded
         self.graph = graph
         self.warnings = warnings
@@ -131,7 +131,7 @@ class RuleSet:
         return cls(loaded, graph, [p for p in problems if p.severity != "error"]), problems
 
     @staticmethod
-    def _lint(loaded: LoadedRules, graph: nx.DiGraph) -> Iterable[PolicyError]:
+    def _lint(loaded: LoadedRules, graph: nx.DiGraph[str]) -> Iterable[PolicyError]:
         for name in graphs.unused_facts(graph, loaded.vocabulary):
             declaration = loaded.vocabulary.names[name]
             yield RuleFileError(f"fact '{name}' is declared but no rule uses it", declaration.span or Span(None, 1, 1),
