@@ -28,7 +28,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> "ScenarioFile | None":
-    if file_path.suffix not in (".yaml", ".yml"):
+    if file_path.suffix not in (".yaml", ".yml", ".json"):  # the files decree test reads
         return None
     scenarios = (Path(str(parent.config.rootpath)) / parent.config.getini("decree_scenarios")).resolve()
     if scenarios not in file_path.resolve().parents:

@@ -211,8 +211,6 @@ def test_ini_options_name_other_directories(runs: dict[str, tuple[Path, Done]]) 
     assert sorted(collected(done)) == sorted(f"checks/wrong_value.yaml::{name}" for name in names(WRONG_VALUE))
 
 
-@pytest.mark.xfail(strict=True, reason="engine bug: decree test runs .json fixture files under tests/scenarios/ "
-                   "but the pytest plugin collects only .yaml/.yml, so the two count differently")
 def test_json_fixture_files_are_collected_as_decree_test_runs_them(runs: dict[str, tuple[Path, Done]]) -> None:
     root, done = runs["json"]
     by_decree = decree_in_process(root)
