@@ -236,16 +236,26 @@ def explain_command(output: str, facts_file: str, on: str, proposals: tuple[str,
 @main.command()
 @click.option("--format", "fmt", type=click.Choice(["dot", "mermaid", "json"]), default="dot")
 @click.option("--output", "output", metavar="OUTPUT", help="only what this output depends on")
+@click.option("--affected-by", "changed", metavar="NAME",
+              help="only what a change to this rule, fact, output, set or parameter may change")
 @rules_option
-def graph(fmt: str, output: str | None, rules_path: str | None) -> None:
+def graph(fmt: str, output: str | None, changed: str | None, rules_path: str | None) -> None:
     """The dependency graph of the rule set."""
     from . import graph as graphs
+    from .errors import suggest
 
     def action() -> int:
         ruleset = load_rules(rules_path)
         if output is not None and graphs.node("output", output) not in ruleset.graph:
             raise Failure(2, message=f"unknown output '{output}'")
         subgraph = graphs.restrict(ruleset.graph, output)
+        if changed is not None:
+            names = {data.get("name"): node for node, data in ruleset.graph.nodes.items()}
+            start = changed if changed in ruleset.graph else names.get(changed)
+            if start is None:
+                raise Failure(2, message=f"unknown rule, fact, output, set or parameter '{changed}'"
+                                         f"{suggest(changed, [n for n in names if n])}")
+            subgraph = subgraph.subgraph(graphs.affected_by(ruleset.graph, start) | {start})
         render = {"dot": graphs.to_dot, "mermaid": graphs.to_mermaid, "json": graphs.to_json}[fmt]
         click.echo(render(subgraph), nl=False)
         return 0

@@ -176,8 +176,20 @@ def flatten(errors: Iterable[PolicyError]) -> list[PolicyError]:
 
 
 def suggest(name: str, candidates: Iterable[str]) -> str:
-    """A "did you mean" hint for a misspelled ``name``, or the empty string."""
+    """A "did you mean" hint for a misspelled ``name``, or the empty string.
+
+    Dotted names that share their prefix are compared by their last part, so that a
+    common prefix (``persoon.``) does not make unrelated names look alike.
+    """
     import difflib
 
-    matches = difflib.get_close_matches(name, list(candidates), n=1, cutoff=0.7)
+    pool = [str(c) for c in candidates]
+    prefix, dot, last = name.rpartition(".")
+    if dot:
+        siblings = {c.rpartition(".")[2]: c for c in pool if c.rpartition(".")[0] == prefix}
+        matches = difflib.get_close_matches(last, list(siblings), n=1, cutoff=0.7)
+        if matches:
+            return f"; did you mean '{siblings[matches[0]]}'?"
+        pool = [c for c in pool if c.rpartition(".")[0] != prefix]
+    matches = difflib.get_close_matches(name, pool, n=1, cutoff=0.75)
     return f"; did you mean '{matches[0]}'?" if matches else ""
