@@ -18,7 +18,7 @@ from typing import Any, Callable, NoReturn
 import click
 
 from .errors import InputError, PolicyError, PolicyErrors, flatten
-from .ruleset import RuleSet
+from .ruleset import Result, RuleSet
 from .values import dumps
 from .yamlsource import Document, parse_document, read_document
 
@@ -87,6 +87,16 @@ def parse_proposals(values: tuple[str, ...]) -> dict[str, date | None]:
         name, _, day = value.partition("=")
         proposals[name.strip()] = parse_date(day.strip(), f"--proposal {name}") if day else None
     return proposals
+
+
+def evaluate_file(facts_file: str, on: str, proposals: tuple[str, ...], rules_path: str | None,
+                  outputs: list[str] | None = None) -> Result:
+    """The arguments of eval and explain, checked, and the evaluation they ask for."""
+    day = parse_date(on, "--on")
+    chosen = parse_proposals(proposals)
+    ruleset = load_rules(rules_path)
+    facts = validated_facts(ruleset, facts_file)
+    return ruleset.evaluate(facts, day, chosen, outputs=outputs, validated=True)
 
 
 def validated_facts(ruleset: RuleSet, path: str) -> dict[str, Any]:
@@ -166,11 +176,7 @@ def eval_command(facts_file: str, on: str, proposals: tuple[str, ...], fmt: str,
     from .explain import render_summary
 
     def action() -> int:
-        day = parse_date(on, "--on")
-        chosen = parse_proposals(proposals)
-        ruleset = load_rules(rules_path)
-        facts = validated_facts(ruleset, facts_file)
-        result = ruleset.evaluate(facts, day, chosen, validated=True)
+        result = evaluate_file(facts_file, on, proposals, rules_path)
         if fmt == "json":
             data = result.to_json()
             if explain:
@@ -218,11 +224,7 @@ def explain_command(output: str, facts_file: str, on: str, proposals: tuple[str,
     from .explain import explain, render_text
 
     def action() -> int:
-        day = parse_date(on, "--on")
-        chosen = parse_proposals(proposals)
-        ruleset = load_rules(rules_path)
-        facts = validated_facts(ruleset, facts_file)
-        result = ruleset.evaluate(facts, day, chosen, outputs=[output], validated=True)
+        result = evaluate_file(facts_file, on, proposals, rules_path, outputs=[output])
         explanation = explain(result, output)
         if fmt == "json":
             click.echo(dumps(explanation.to_json()))
