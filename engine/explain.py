@@ -15,7 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .evaluator import ANY, EMPTY, Evaluation
+from .evaluator import Evaluation
 from .values import Unknown, render, to_json
 
 
@@ -121,7 +121,6 @@ class _Explainer:
     def output(self, name: str, seen: set[str], depth: int) -> Explanation:
         evaluation = self.evaluation
         value = evaluation.value_of(name)
-        outcome = evaluation.outcome(name)
         if type(value) is Unknown:
             status, missing = "unknown", tuple(sorted(value.missing))
         elif value is None:

@@ -174,10 +174,6 @@ def free_names(node: Node) -> frozenset[str]:
     return frozenset(n.name for n in walk(node) if isinstance(n, Name))
 
 
-def uses_reference_date(node: Node) -> bool:
-    return any(isinstance(n, Special) and n.which == "reference_date" for n in walk(node))
-
-
 __all__ = [
     "At", "Binary", "Call", "Duration", "If", "IsTest", "ListLiteral", "Literal", "Logic",
     "Name", "Negative", "Node", "Not", "Special", "children", "free_names", "walk",

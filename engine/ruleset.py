@@ -92,8 +92,13 @@ class RuleSet:
         self.warnings = warnings
         self.vocabulary: Vocabulary = loaded.vocabulary
         self.content_hash = loaded.content_hash
-        self.order = [o for o in graphs.evaluation_order(graph)]
+        # outputs are decided in the graph's order, each after the outputs it uses (the
+        # memo fills bottom-up); results list them in the vocabulary's order
+        self.order = graphs.evaluation_order(graph)
         self.public_outputs = [d.name for d in loaded.vocabulary.of_kind("output") if not d.internal]
+        rank = {name: i for i, name in enumerate(self.order)}
+        self._rank = rank
+        self._public_in_order = sorted(self.public_outputs, key=lambda name: rank.get(name, -1))
         self._consolidations: dict[frozenset[tuple[str, date | None]],
                                    tuple[Consolidation, dict[str, OutputTree], dict[Any, Any]]] = {}
 
@@ -200,6 +205,8 @@ class RuleSet:
         for name in wanted:
             if name not in self.vocabulary or self.vocabulary.names[name].kind != "output":
                 raise InputError(f"unknown output '{name}'{suggest(name, self.public_outputs)}")
+        for name in self._public_in_order if outputs is None else sorted(wanted, key=lambda n: self._rank.get(n, -1)):
+            evaluation.value_of(name)
         decisions = {name: _decision(evaluation, name) for name in wanted}
         return Result(on, dict(consolidation.proposals), self.content_hash, decisions, evaluation, self)
 

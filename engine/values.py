@@ -42,9 +42,6 @@ class Unknown:
         return f"Unknown({sorted(self.missing)})"
 
 
-UNKNOWN = Unknown()
-
-
 @dataclass(frozen=True, slots=True)
 class Duration:
     """A term: calendar days plus calendar months (a year is twelve months)."""
@@ -117,10 +114,6 @@ def age_on(birth: date, on: date) -> Decimal:
     elif years < 0 and add_months(birth, 12 * years) < on:
         years += 1
     return Decimal(years)
-
-
-def is_unknown(value: object) -> bool:
-    return type(value) is Unknown
 
 
 def render(value: object) -> str:
