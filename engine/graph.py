@@ -16,7 +16,7 @@ outputs is a topological order of this graph.
 from __future__ import annotations
 
 import json
-from typing import Iterable, Iterator
+from typing import Callable, Iterable, Iterator
 
 import networkx as nx
 
@@ -58,12 +58,28 @@ def build(loaded: LoadedRules) -> nx.DiGraph[str]:
 
 def dependencies(graph: nx.DiGraph[str]) -> nx.DiGraph[str]:
     """The graph without exception edges: what evaluation needs first."""
-    return graph.edge_subgraph([(u, v) for u, v, kind in edge_kinds(graph) if kind != "exception"])
+    return _with_edges(graph, lambda kind: kind != "exception")
+
+
+def _with_edges(graph: nx.DiGraph[str], keep: Callable[[str], bool]) -> nx.DiGraph[str]:
+    """A new graph of the edges whose kind ``keep`` accepts, and the nodes they join.
+
+    Like ``graph.edge_subgraph``, but a real graph rather than a view (the algorithms
+    below walk it many times, and each step through a filtered view costs several Python
+    calls), and without the attributes, which no caller reads. Nodes and edges keep the
+    order of ``graph``, so cycles are found and reported as they were through the view.
+    """
+    edges = [(u, v) for u, v, kind in edge_kinds(graph) if keep(kind)]
+    joined = {end for edge in edges for end in edge}
+    subgraph: nx.DiGraph[str] = nx.DiGraph()
+    subgraph.add_nodes_from(name for name in graph if name in joined)
+    subgraph.add_edges_from(edges)
+    return subgraph
 
 
 def iter_cycle_errors(graph: nx.DiGraph[str], rules: dict[str, Rule]) -> Iterator[PolicyError]:
     """One error per cycle of dependencies, and per cycle of exceptions."""
-    exceptions = graph.edge_subgraph([(u, v) for u, v, k in edge_kinds(graph) if k == "exception"])
+    exceptions = _with_edges(graph, lambda kind: kind == "exception")
     for what, subgraph in (("dependency", dependencies(graph)), ("exception", exceptions)):
         for component in nx.strongly_connected_components(subgraph):
             if len(component) < 2 and not any(subgraph.has_edge(n, n) for n in component):
