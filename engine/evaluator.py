@@ -17,30 +17,15 @@ rule is evaluated at most once per evaluation, and only when an output needs it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from datetime import date
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from .errors import ConflictError
-from .model import Rule, RuleVersion
-from .timeline import Consolidation
+from .plan import ANY, UNDECIDED, OutputTree, Plan, RuleState, key_of
 from .values import Unknown, render
 
 EMPTY = ("<not applicable>",)  # the key of "no rule gives a value"
-UNDECIDED = ("<undecided>",)  # the fast path met an unknown
-ANY = ("<any value>",)  # the key of a value that is itself unknown
-
-
-def key_of(value: Any) -> Any:
-    if type(value) is Unknown:
-        return ANY
-    if isinstance(value, list):
-        return tuple(value)
-    try:
-        hash(value)
-    except TypeError:
-        return ANY
-    return value
+_MISSING = object()
 
 
 class Outcome:
@@ -68,20 +53,6 @@ class Outcome:
 NOTHING = Outcome({EMPTY: (None, None)})
 
 
-class RuleState:
-    """How one rule stands in an evaluation: reference date, version, and whether it applies."""
-
-    __slots__ = ("rule", "reference", "version", "applies", "scope")
-
-    def __init__(self, rule: Rule, reference: Any, version: RuleVersion | None, applies: Any,
-                 scope: "RuleScope") -> None:
-        self.rule = rule
-        self.reference = reference  # a date, None, or Unknown
-        self.version = version
-        self.applies = applies  # True, False or Unknown
-        self.scope = scope
-
-
 class RuleScope:
     """What the expressions of one rule read: facts, outputs, constants, and its dates."""
 
@@ -101,58 +72,15 @@ class RuleScope:
         return self._evaluation.constant(name, on)
 
 
-@dataclass(frozen=True)
-class OutputTree:
-    """For one output: the rules at the top, and each rule's exceptions, in order."""
-
-    roots: tuple[tuple[str, ...], ...]  # groups of equal order, lowest order first
-    exceptions: Mapping[str, tuple[tuple[str, ...], ...]]
-
-
-def output_trees(rules: Mapping[str, Rule]) -> dict[str, OutputTree]:
-    """The exception trees of every output, from the rules in force."""
-    trees: dict[str, OutputTree] = {}
-    setters: dict[str, list[Rule]] = {}
-    for rule in rules.values():
-        for output in rule.outputs:
-            setters.setdefault(output, []).append(rule)
-    for output, candidates in setters.items():
-        ids = {rule.id for rule in candidates}
-        children: dict[str, list[Rule]] = {}
-        roots = []
-        for rule in candidates:
-            parents = [p for p in rule.exception_to if p in ids]
-            for parent in parents:
-                children.setdefault(parent, []).append(rule)
-            if not parents:
-                roots.append(rule)
-        trees[output] = OutputTree(_groups(roots), {parent: _groups(kids) for parent, kids in children.items()})
-    return trees
-
-
-def _groups(rules: Iterable[Rule]) -> tuple[tuple[str, ...], ...]:
-    ordered = sorted(rules, key=lambda r: (r.order, r.id))
-    groups: list[list[str]] = []
-    last = None
-    for rule in ordered:
-        if not groups or rule.order != last:
-            groups.append([])
-        groups[-1].append(rule.id)
-        last = rule.order
-    return tuple(tuple(g) for g in groups)
-
-
 class Evaluation:
     """One evaluation: the facts, the date, and the memo of rules and outputs."""
 
-    def __init__(self, consolidation: Consolidation, trees: Mapping[str, OutputTree],
-                 constants: Any, facts: dict[str, Any], on: date,
-                 literal_outcomes: dict[tuple[int, str], Outcome] | None = None) -> None:
-        self.consolidation = consolidation
-        # outcomes of literal outputs of applying rules never change: shared between
-        # evaluations of one consolidation (filling a dict is atomic under the GIL)
-        self.literal_outcomes = literal_outcomes if literal_outcomes is not None else {}
-        self.trees = trees
+    def __init__(self, plan: Plan, constants: Any, facts: dict[str, Any], on: date) -> None:
+        self.plan = plan
+        self.consolidation = plan.consolidation
+        self.trees = plan.trees
+        self.literal_outcomes = plan.literal_outcomes
+        self._deciders = plan.deciders
         self.constants = constants
         self.facts = facts
         self.on = on
@@ -166,13 +94,17 @@ class Evaluation:
     # -- the values expressions read -------------------------------------------
 
     def value_of(self, output: str) -> Any:
-        """An output as expressions see it: its value, none, or unknown."""
-        try:
-            return self.values[output]
-        except KeyError:
-            pass
-        tree = self.trees.get(output)
-        decided = None if tree is None else self._decide(tree.roots, tree, output)
+        """An output as expressions see it: its value, none, or unknown.
+
+        The output's decider (:mod:`engine.plan`) tries first with plain values; at the
+        first unknown on its way it gives up, and the general path below resolves the
+        output again with sets of possible outcomes, reusing the rule states found so far.
+        """
+        value = self.values.get(output, _MISSING)
+        if value is not _MISSING:
+            return value
+        decide = self._deciders.get(output)
+        decided = None if decide is None else decide(self)
         if decided is None:
             value = None
         elif decided is not UNDECIDED:
@@ -192,56 +124,6 @@ class Evaluation:
         self.values[output] = value
         return value
 
-    # -- the fast path: every condition on the way is decided ----------------------
-    #
-    # Resolves like _first_of / _resolve / own below, but with plain (value, rule)
-    # pairs instead of sets of possible outcomes. At the first unknown it gives up
-    # (UNDECIDED) and the output is resolved again by the general path, which reuses
-    # the rule states computed so far.
-
-    def _decide(self, groups: tuple[tuple[str, ...], ...], tree: "OutputTree", output: str) -> Any:
-        for group in groups:
-            if len(group) == 1:
-                found = self._decide_rule(group[0], tree, output)
-            else:
-                found = None
-                for rule_id in group:
-                    current = self._decide_rule(rule_id, tree, output)
-                    if current is UNDECIDED:
-                        return UNDECIDED
-                    if current is not None:
-                        if found is not None and key_of(found[0]) != key_of(current[0]):
-                            return UNDECIDED  # the general path reports the conflict
-                        found = found or current
-            if found is not None:
-                return found
-        return None
-
-    def _decide_rule(self, rule_id: str, tree: "OutputTree", output: str) -> Any:
-        groups = tree.exceptions.get(rule_id)
-        if groups:
-            found = self._decide(groups, tree, output)
-            if found is not None:
-                return found
-        state = self.states.get(rule_id) or self.state(rule_id)
-        applies = state.applies
-        if applies is False:
-            return None
-        if applies is not True:
-            return UNDECIDED
-        version = state.version
-        assert version is not None  # a rule that applies has a version
-        values = version.values
-        if output in values:
-            return values[output], rule_id
-        computed = version.computed.get(output)
-        if computed is None:
-            return None
-        value = computed.compiled(state.scope)
-        if type(value) is Unknown:
-            return UNDECIDED
-        return value, rule_id
-
     def decider(self, output: str) -> str | None:
         """The rule whose value decided ``output``, once it is decided."""
         self.value_of(output)
@@ -258,25 +140,14 @@ class Evaluation:
     # -- rules ------------------------------------------------------------------
 
     def state(self, rule_id: str) -> RuleState:
-        state = self.states.get(rule_id)
-        if state is not None:
-            return state
-        rule, reference_date, timeline = self.consolidation.lookup[rule_id]
-        reference: Any = self.on if reference_date is None else reference_date(self.base_scope)
-        if reference is None or type(reference) is Unknown:
-            state = RuleState(rule, reference, None, reference if reference is not None else False, self.base_scope)
-        else:
-            version = timeline.at(reference)
-            if version is None:
-                state = RuleState(rule, reference, None, False, self.base_scope)
-            else:
-                scope = self.scopes.get(reference)
-                if scope is None:
-                    scope = self.scopes[reference] = RuleScope(self, reference)
-                applies = True if version.when is None else version.when.compiled(scope)
-                state = RuleState(rule, reference, version, False if applies is None else applies, scope)
-        self.states[rule_id] = state
-        return state
+        """How a rule stands in this evaluation (found once, then remembered)."""
+        return self.states.get(rule_id) or self.plan.probes[rule_id](self)
+
+    def scope_on(self, reference: date) -> RuleScope:
+        scope = self.scopes.get(reference)
+        if scope is None:
+            scope = self.scopes[reference] = RuleScope(self, reference)
+        return scope
 
     def own(self, rule_id: str, output: str) -> Outcome:
         """What a rule itself says about ``output``, exceptions aside."""

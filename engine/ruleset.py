@@ -16,16 +16,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any, Iterable, Mapping, NamedTuple
+from typing import Any, Callable, Iterable, Mapping, NamedTuple
 
 import networkx as nx
 
 from . import graph as graphs
 from .errors import InputError, PolicyError, PolicyErrors, RuleFileError, Span, flatten, suggest
-from .evaluator import Evaluation, OutputTree, output_trees
+from .evaluator import Evaluation
 from .facts import iter_fact_errors, read_facts, with_defaults
 from .loader import LoadedRules, load
 from .model import Amendment
+from .plan import Plan
 from .timeline import Consolidation, consolidate, iter_window_problems
 from .types import Vocabulary
 from .values import Unknown, to_json
@@ -99,8 +100,7 @@ class RuleSet:
         rank = {name: i for i, name in enumerate(self.order)}
         self._rank = rank
         self._public_in_order = sorted(self.public_outputs, key=lambda name: rank.get(name, -1))
-        self._consolidations: dict[frozenset[tuple[str, date | None]],
-                                   tuple[Consolidation, dict[str, OutputTree], dict[Any, Any]]] = {}
+        self._plans: dict[frozenset[tuple[str, date | None]], Plan] = {}
 
     # -- loading ----------------------------------------------------------------
 
@@ -162,15 +162,14 @@ class RuleSet:
                                  span or Span(None, 1, 1))
 
     def consolidation(self, proposals: Proposals) -> Consolidation:
-        return self._consolidated(proposals)[0]
+        return self.plan(proposals).consolidation
 
-    def _consolidated(self, proposals: Proposals) -> tuple[Consolidation, dict[str, OutputTree], dict[Any, Any]]:
+    def plan(self, proposals: Proposals) -> Plan:
+        """The rule set for this choice of proposals, compiled for evaluation (cached)."""
         key = frozenset(proposals.items())
-        found = self._consolidations.get(key)
+        found = self._plans.get(key)
         if found is None:
-            consolidation = consolidate(self.loaded, proposals)
-            found = (consolidation, output_trees(consolidation.rules), {})
-            self._consolidations[key] = found
+            found = self._plans[key] = Plan(consolidate(self.loaded, proposals))
         return found
 
     # -- evaluation ---------------------------------------------------------------
@@ -196,25 +195,39 @@ class RuleSet:
         and converted first (raising :class:`InputError`). ``proposals`` maps a proposal to
         its effective date, or to None for its assumed date.
         """
-        proposals = dict(proposals or {})
-        self.check_proposals(proposals)
+        if proposals:
+            proposals = dict(proposals)
+            self.check_proposals(proposals)
+        else:
+            proposals = {}
         given = dict(facts) if validated else read_facts(facts, self.vocabulary)
-        consolidation, trees, literal_outcomes = self._consolidated(proposals)
-        evaluation = Evaluation(consolidation, trees, self.loaded.sets, given, on, literal_outcomes)
-        wanted = list(outputs) if outputs is not None else self.public_outputs
+        plan = self.plan(proposals)
+        evaluation = Evaluation(plan, self.loaded.sets, given, on)
+        if outputs is None:
+            wanted = self.public_outputs
+            ordered = self._public_in_order
+        else:
+            wanted = list(outputs)
+            for name in wanted:
+                if name not in self.vocabulary or self.vocabulary.names[name].kind != "output":
+                    raise InputError(f"unknown output '{name}'{suggest(name, self.public_outputs)}")
+            ordered = sorted(wanted, key=lambda n: self._rank.get(n, -1))
+        value_of = evaluation.value_of
+        for name in ordered:
+            value_of(name)
+        values, deciders = evaluation.values, evaluation.deciders
+        decisions = {}
         for name in wanted:
-            if name not in self.vocabulary or self.vocabulary.names[name].kind != "output":
-                raise InputError(f"unknown output '{name}'{suggest(name, self.public_outputs)}")
-        for name in self._public_in_order if outputs is None else sorted(wanted, key=lambda n: self._rank.get(n, -1)):
-            evaluation.value_of(name)
-        decisions = {name: _decision(evaluation, name) for name in wanted}
-        return Result(on, dict(consolidation.proposals), self.content_hash, decisions, evaluation, self)
+            value = values[name]
+            if value is None:
+                decision = _new_decision(Decision, (name, "not_applicable", None, (), deciders.get(name)))
+            elif type(value) is Unknown:
+                decision = _new_decision(Decision, (name, "unknown", None, tuple(sorted(value.missing)), None))
+            else:
+                decision = _new_decision(Decision, (name, "decided", value, (), deciders.get(name)))
+            decisions[name] = decision
+        return Result(on, dict(plan.consolidation.proposals), self.content_hash, decisions, evaluation, self)
 
 
-def _decision(evaluation: Evaluation, name: str) -> Decision:
-    value = evaluation.value_of(name)
-    if type(value) is Unknown:
-        return Decision(name, "unknown", None, tuple(sorted(value.missing)))
-    if value is None:
-        return Decision(name, "not_applicable", None, (), evaluation.deciders.get(name))
-    return Decision(name, "decided", value, (), evaluation.deciders.get(name))
+# a NamedTuple's own constructor runs Python code; results are built directly
+_new_decision: Callable[[type, tuple[Any, ...]], Decision] = tuple.__new__
