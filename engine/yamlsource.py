@@ -1,7 +1,7 @@
 """Read YAML (and JSON) safely, keeping the position of every key and value.
 
-PyYAML composes the document into nodes with marks; we build plain Python values from
-those nodes ourselves, so that:
+libyaml parses the text; we build plain Python values from what it reports ourselves,
+so that:
 
 - nothing but plain data can come out: tags other than YAML's standard scalars, anchors
   and aliases are errors, and no constructor is ever registered on PyYAML's loaders;
@@ -12,7 +12,13 @@ those nodes ourselves, so that:
   which would turn a fixture's ``on:`` key into ``True``), and decimal numbers become
   :class:`~decimal.Decimal`, never binary floats.
 
-JSON is read by the same code: a JSON document is a YAML document.
+Two readers give the same result. The usual one builds values straight from libyaml's
+stream of events, so no tree of YAML nodes is kept while a file is read; it types plain
+scalars with PyYAML's own table of implicit tags. Documents with what the usual reader
+leaves alone (anchors, aliases, keys that are not scalars, deep nesting, a second
+document) are composed into nodes by libyaml and built from those, whose rules for such
+documents are the reference. JSON is read by the same code: a JSON document is a YAML
+document.
 """
 
 from __future__ import annotations
@@ -21,21 +27,34 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 import yaml
 from yaml.constructor import SafeConstructor
+from yaml.events import (AliasEvent, DocumentEndEvent, Event, MappingEndEvent, MappingStartEvent, ScalarEvent,
+                         SequenceEndEvent, SequenceStartEvent, StreamEndEvent)
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from .errors import InputError, PolicyError, PolicyErrors, Source, Span
 from .parser import Origin
 
 Path_ = tuple[Any, ...]
-# libyaml's composer when PyYAML was built with it (its wheels are): the same nodes and
-# marks (character indices), several times faster than the pure-Python one.
+# where a value stands, as plain integers (a tuple of ints costs the garbage collector
+# nothing once it has seen it): indices into the text, then 1-based line and column of
+# its start and of its end
+_Marks = tuple[int, int, int, int, int, int]
+# libyaml's parser when PyYAML was built with it (its wheels are): the same events,
+# nodes and marks (character indices), several times faster than the pure-Python one.
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 _SCALARS = SafeConstructor()
 _TAG = "tag:yaml.org,2002:"
+_STR, _NULL, _BOOL, _INT, _FLOAT, _TIMESTAMP = (_TAG + kind for kind in ("str", "null", "bool", "int", "float",
+                                                                         "timestamp"))
+_SEQ, _MAP, _MERGE = _TAG + "seq", _TAG + "map", _TAG + "merge"
+_QUOTED = ("'", '"', "|", ">")
+# a yaml Mark: the stubs declare the marks of events and nodes optional, libyaml sets them all
+_Mark = Any
+_MAX_DEPTH = 64
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,12 +75,17 @@ class Document:
 
     source: Source
     data: Any
-    places: dict[Path_, Place] = field(default_factory=dict)
-    key_places: dict[Path_, Place] = field(default_factory=dict)
+    places: dict[Path_, _Marks] = field(default_factory=dict)
+    key_places: dict[Path_, _Marks] = field(default_factory=dict)
     # problems with single values (an impossible date, ...): the value reads as None and
     # its path is in ``bad_paths``, so later checks skip it and still report the rest
     problems: list[PolicyError] = field(default_factory=list)
     bad_paths: set[Path_] = field(default_factory=set)
+
+    def place(self, path: Path_, *, key: bool = False) -> Place | None:
+        """Where the value at ``path`` (or its key) stands, if it was read."""
+        marks = (self.key_places if key else self.places).get(tuple(path))
+        return Place(*marks) if marks is not None else None
 
     def span(self, path: Path_, *, key: bool = False) -> Span:
         """The span of the value at ``path`` (or of its key), or of the nearest parent."""
@@ -71,15 +95,15 @@ class Document:
             if key:
                 table = self.places
             probe = probe[:-1]
-        place = table.get(probe) or self.places.get(probe)
-        if place is None:
+        marks = table.get(probe) or self.places.get(probe)
+        if marks is None:
             return Span(self.source, 1, 1)
-        return Span(self.source, place.line, place.column, place.end_line, place.end_column)
+        return Span(self.source, *marks[2:])
 
     def origin(self, path: Path_) -> Origin:
         """Where the text of the scalar at ``path`` lies, for expressions in it."""
-        place = self.places[tuple(path)]
-        return Origin(self.source, str(self.data_at(path)), place.start, place.end)
+        start, end = self.places[tuple(path)][:2]
+        return Origin(self.source, str(self.data_at(path)), start, end)
 
     def data_at(self, path: Path_) -> Any:
         value = self.data
@@ -107,7 +131,12 @@ def parse_document(text: str, name: str, error: type[PolicyError] = InputError, 
                    keep_going: bool = False) -> Document:
     source = Source(name, text)
     try:
-        root = yaml.compose(text, Loader=_LOADER)
+        try:
+            builder = _Builder(source, error)
+            data = builder.read()
+        except _Irregular:
+            builder = _Builder(source, error)
+            data = builder.compose()
     except yaml.MarkedYAMLError as problem:
         mark = problem.problem_mark or problem.context_mark
         line, column = (mark.line + 1, mark.column + 1) if mark else (1, 1)
@@ -117,11 +146,17 @@ def parse_document(text: str, name: str, error: type[PolicyError] = InputError, 
         raise error(f"YAML: {problem}", Span(source, 1, 1)) from None
     except RecursionError:
         raise error("YAML: the document nests too deeply", Span(source, 1, 1)) from None
-    builder = _Builder(source, error)
-    data = builder.build(root, ()) if root is not None else None
     if builder.errors and not keep_going:
         raise PolicyErrors(builder.errors)
     return Document(source, data, builder.places, builder.key_places, builder.errors, builder.bad_paths)
+
+
+class _Irregular(Exception):
+    """The document has what only the reader of composed nodes handles (see the module's doc)."""
+
+
+def _marks(start: _Mark, end: _Mark) -> _Marks:
+    return (start.index, end.index, start.line + 1, start.column + 1, end.line + 1, end.column + 1)
 
 
 class _Builder:
@@ -129,92 +164,202 @@ class _Builder:
         self.source = source
         self.error = error
         self.errors: list[PolicyError] = []
-        self.places: dict[Path_, Place] = {}
-        self.key_places: dict[Path_, Place] = {}
+        self.places: dict[Path_, _Marks] = {}
+        self.key_places: dict[Path_, _Marks] = {}
         self.seen: set[int] = set()
         self.bad_paths: set[Path_] = set()
         self.path: Path_ = ()
+        self.tags: dict[str, str] = {}  # the implicit tag of each plain scalar text met
+        self.next_event: Callable[[], Event] = _no_events
 
-    def place(self, node: Node) -> Place:
-        mark, end = node.start_mark, node.end_mark
-        return Place(mark.index, end.index, mark.line + 1, mark.column + 1, end.line + 1, end.column + 1)
-
-    def fail(self, message: str, node: Node) -> None:
-        place = self.place(node)
-        self.errors.append(self.error(message, Span(self.source, place.line, place.column)))
+    def fail(self, message: str, mark: _Mark) -> None:
+        self.errors.append(self.error(message, Span(self.source, mark.line + 1, mark.column + 1)))
         self.bad_paths.add(self.path)
 
+    # -- from events (the usual reader) -------------------------------------------
+
+    def read(self) -> Any:
+        """The document's value, built from libyaml's events; raises :class:`_Irregular`."""
+        if _LOADER.yaml_path_resolvers:  # tags chosen by position: only the composer knows them
+            raise _Irregular
+        self.next_event = _LOADER(self.source.text).get_event
+        self.next_event()  # the start of the stream
+        event = self.next_event()
+        if type(event) is StreamEndEvent:
+            return None
+        data = self.value(self.next_event(), (), 0)
+        if type(self.next_event()) is not DocumentEndEvent or type(self.next_event()) is not StreamEndEvent:
+            raise _Irregular  # a second document: the composer reports it
+        return data
+
+    def value(self, event: Event, path: Path_, depth: int) -> Any:
+        if isinstance(event, AliasEvent) or depth > _MAX_DEPTH or getattr(event, "anchor", None) is not None:
+            raise _Irregular
+        self.path = path
+        if isinstance(event, ScalarEvent):
+            self.places[path] = _marks(event.start_mark, event.end_mark)
+            return self.scalar(self.tag_of(event), event.value, event.style, event.start_mark)
+        if isinstance(event, SequenceStartEvent):
+            if event.tag is not None and event.tag != "!" and event.tag != _SEQ:
+                self.fail(f"unsupported tag {event.tag}", event.start_mark)
+            items: list[Any] = []
+            item = self.next_event()
+            while type(item) is not SequenceEndEvent:
+                items.append(self.value(item, path + (len(items),), depth + 1))
+                item = self.next_event()
+            self.places[path] = _marks(event.start_mark, item.end_mark)
+            return items
+        assert isinstance(event, MappingStartEvent)
+        if event.tag is not None and event.tag != "!" and event.tag != _MAP:
+            self.fail(f"unsupported tag {event.tag}", event.start_mark)
+        result: dict[Any, Any] = {}
+        key_event = self.next_event()
+        while type(key_event) is not MappingEndEvent:
+            if not isinstance(key_event, ScalarEvent) or key_event.anchor is not None:
+                raise _Irregular
+            tag = self.tag_of(key_event)
+            key = self.scalar(tag, key_event.value, key_event.style, key_event.start_mark)
+            if key == "<<" and tag == _MERGE:
+                self.fail("merge keys are not supported", key_event.start_mark)
+                self.skip(self.next_event())
+            elif (key := _as_key(key)) in result:
+                first = self.key_places[path + (key,)]
+                self.fail(f"duplicate key '{key}' (first at line {first[2]})", key_event.start_mark)
+                self.skip(self.next_event())
+            else:
+                self.key_places[path + (key,)] = _marks(key_event.start_mark, key_event.end_mark)
+                result[key] = self.value(self.next_event(), path + (key,), depth + 1)
+                self.path = path
+            key_event = self.next_event()
+        self.places[path] = _marks(event.start_mark, key_event.end_mark)
+        return result
+
+    def skip(self, event: Event) -> None:
+        """Pass over a value that is not built (its key is an error)."""
+        open_ = 0
+        while True:
+            kind = type(event)
+            if kind is AliasEvent or getattr(event, "anchor", None) is not None:
+                raise _Irregular  # the composer would keep its anchor for later aliases
+            if kind is SequenceStartEvent or kind is MappingStartEvent:
+                open_ += 1
+            elif kind is SequenceEndEvent or kind is MappingEndEvent:
+                open_ -= 1
+            if open_ == 0:
+                return
+            event = self.next_event()
+
+    def tag_of(self, event: ScalarEvent) -> str:
+        """The scalar's tag as PyYAML's composer resolves it (``Resolver.resolve``)."""
+        tag = event.tag
+        if tag is not None and tag != "!":
+            return tag
+        if not event.implicit[0]:
+            return _STR
+        text = event.value
+        found = self.tags.get(text)
+        if found is None:
+            table = _LOADER.yaml_implicit_resolvers
+            found = _STR
+            for candidate, pattern in table.get(text[0] if text else "", []) + table.get(None, []):
+                if pattern.match(text):
+                    found = candidate
+                    break
+            self.tags[text] = found
+        return found
+
+    # -- from composed nodes (documents with anchors, aliases, ...) ---------------
+
+    def compose(self) -> Any:
+        """The document's value, built from the nodes libyaml composes (the reference)."""
+        root = yaml.compose(self.source.text, Loader=_LOADER)
+        return self.build(root, ()) if root is not None else None
+
     def build(self, node: Node, path: Path_, depth: int = 0) -> Any:
-        self.places[path] = self.place(node)
+        self.places[path] = _marks(node.start_mark, node.end_mark)
         self.path = path
         if id(node) in self.seen:
-            self.fail("anchors and aliases are not supported; write the value out", node)
+            self.fail("anchors and aliases are not supported; write the value out", node.start_mark)
             return None
         self.seen.add(id(node))
-        if depth > 64:
-            self.fail("the document nests too deeply", node)
+        if depth > _MAX_DEPTH:
+            self.fail("the document nests too deeply", node.start_mark)
             return None
         if isinstance(node, ScalarNode):
-            return self.scalar(node)
+            return self.scalar(node.tag, node.value, node.style, node.start_mark)
         if isinstance(node, SequenceNode):
-            if node.tag != _TAG + "seq":
-                self.fail(f"unsupported tag {node.tag}", node)
+            if node.tag != _SEQ:
+                self.fail(f"unsupported tag {node.tag}", node.start_mark)
             return [self.build(item, path + (i,), depth + 1) for i, item in enumerate(node.value)]
         assert isinstance(node, MappingNode)
-        if node.tag != _TAG + "map":
-            self.fail(f"unsupported tag {node.tag}", node)
+        if node.tag != _MAP:
+            self.fail(f"unsupported tag {node.tag}", node.start_mark)
         result: dict[Any, Any] = {}
         for key_node, value_node in node.value:
             if not isinstance(key_node, ScalarNode):
-                self.fail("a key must be a plain value", key_node)
+                self.fail("a key must be a plain value", key_node.start_mark)
                 continue
-            key = self.scalar(key_node)
-            if key == "<<" and key_node.tag == _TAG + "merge":
-                self.fail("merge keys are not supported", key_node)
+            key = self.scalar(key_node.tag, key_node.value, key_node.style, key_node.start_mark)
+            if key == "<<" and key_node.tag == _MERGE:
+                self.fail("merge keys are not supported", key_node.start_mark)
                 continue
-            if isinstance(key, Decimal) and key == key.to_integral_value():
-                key = int(key)
+            key = _as_key(key)
             if key in result:
                 first = self.key_places[path + (key,)]
-                self.fail(f"duplicate key '{key}' (first at line {first.line})", key_node)
+                self.fail(f"duplicate key '{key}' (first at line {first[2]})", key_node.start_mark)
                 continue
-            self.key_places[path + (key,)] = self.place(key_node)
+            self.key_places[path + (key,)] = _marks(key_node.start_mark, key_node.end_mark)
             result[key] = self.build(value_node, path + (key,), depth + 1)
             self.path = path
         return result
 
-    def scalar(self, node: ScalarNode) -> Any:
-        tag, text = node.tag, node.value
-        if tag == _TAG + "str" or node.style in ("'", '"', "|", ">"):
+    # -- scalars ----------------------------------------------------------------
+
+    def scalar(self, tag: str, text: str, style: str | None, mark: _Mark) -> Any:
+        if tag == _STR or style in _QUOTED:
             return text
-        if tag == _TAG + "null":
+        if tag == _NULL:
             return None
-        if tag == _TAG + "bool":
+        if tag == _BOOL:
             return {"true": True, "false": False}.get(text.lower(), text)
-        if tag == _TAG + "int":
+        if tag == _INT:
             try:
-                return Decimal(_SCALARS.construct_yaml_int(node))
+                return Decimal(_SCALARS.construct_yaml_int(ScalarNode(tag, text)))
             except ValueError:
                 return text
-        if tag == _TAG + "float":
+        if tag == _FLOAT:
             try:
                 number = Decimal(text.replace("_", ""))
             except InvalidOperation:
                 number = None
             if number is None or not number.is_finite():
-                self.fail(f"'{text}' is not a finite decimal number", node)
+                self.fail(f"'{text}' is not a finite decimal number", mark)
                 return None
             return number
-        if tag == _TAG + "timestamp":
+        if tag == _TIMESTAMP:
+            if not _SCALARS.timestamp_regexp.match(text):  # an explicit !!timestamp on any text
+                self.fail(f"'{text}' is not a date (YYYY-MM-DD)", mark)
+                return None
             try:
-                value = _SCALARS.construct_yaml_timestamp(node)
+                value = _SCALARS.construct_yaml_timestamp(ScalarNode(tag, text))
             except ValueError as problem:
-                self.fail(f"impossible date '{text}': {problem}", node)
+                self.fail(f"impossible date '{text}': {problem}", mark)
                 return None
             if isinstance(value, datetime):
-                self.fail(f"'{text}' has a time; a date (YYYY-MM-DD) is expected", node)
+                self.fail(f"'{text}' has a time; a date (YYYY-MM-DD) is expected", mark)
                 return None
             assert isinstance(value, date)
             return value
-        self.fail(f"unsupported tag {tag}", node)
+        self.fail(f"unsupported tag {tag}", mark)
         return None
+
+
+def _as_key(key: Any) -> Any:
+    """A key as a mapping holds it: a whole number is an int (a list index)."""
+    if isinstance(key, Decimal) and key == key.to_integral_value():
+        return int(key)
+    return key
+
+
+def _no_events() -> Event:
+    raise _Irregular
