@@ -53,7 +53,7 @@ class CoverageReport:
         return report
 
     def record(self, evaluation: Evaluation) -> None:
-        for state in evaluation.states.values():
+        for state in evaluation.rule_states():
             version = state.version
             if version is None:
                 continue

@@ -21,7 +21,7 @@ from datetime import date
 from typing import Any
 
 from .errors import ConflictError
-from .plan import ANY, UNDECIDED, OutputTree, Plan, RuleState, key_of
+from .plan import ANY, OutputTree, Plan, RuleState, key_of
 from .values import Unknown, render
 
 EMPTY = ("<not applicable>",)  # the key of "no rule gives a value"
@@ -80,11 +80,12 @@ class Evaluation:
         self.consolidation = plan.consolidation
         self.trees = plan.trees
         self.literal_outcomes = plan.literal_outcomes
-        self._deciders = plan.deciders
+        self._outputs = plan.outputs
+        self._output_function = plan.output_function
         self.constants = constants
         self.facts = facts
         self.on = on
-        self.states: dict[str, RuleState] = {}
+        self.states: dict[str, tuple[Any, ...]] = {}  # rule id -> the fields of its RuleState
         self.outcomes: dict[str, Outcome] = {}
         self.values: dict[str, Any] = {}
         self.deciders: dict[str, str | None] = {}
@@ -96,31 +97,28 @@ class Evaluation:
     def value_of(self, output: str) -> Any:
         """An output as expressions see it: its value, none, or unknown.
 
-        The output's decider (:mod:`engine.plan`) tries first with plain values; at the
-        first unknown on its way it gives up, and the general path below resolves the
-        output again with sets of possible outcomes, reusing the rule states found so far.
+        The output's function (:mod:`engine.fastpath`) decides it with plain values; at
+        the first unknown on its way it hands the output to :meth:`resolve`.
         """
         value = self.values.get(output, _MISSING)
         if value is not _MISSING:
             return value
-        decide = self._deciders.get(output)
-        decided = None if decide is None else decide(self)
-        if decided is None:
-            value = None
-        elif decided is not UNDECIDED:
-            value, self.deciders[output] = decided
-        else:
-            outcome = self.outcome(output)
-            options = outcome.options
-            if len(options) == 1:
-                key, (value, rule_id) = next(iter(options.items()))
-                if key is ANY:
-                    value = Unknown(outcome.missing)
-                elif not outcome.missing:
-                    self.deciders[output] = rule_id
-                # else: decided because every possibility agrees; no single rule decided it
-            else:
+        return (self._outputs.get(output) or self._output_function(output))(self)
+
+    def resolve(self, output: str) -> Any:
+        """The general path: the output from the sets of its possible outcomes, reusing
+        the rule states found so far; recorded in the memo."""
+        outcome = self.outcome(output)
+        options = outcome.options
+        if len(options) == 1:
+            key, (value, rule_id) = next(iter(options.items()))
+            if key is ANY:
                 value = Unknown(outcome.missing)
+            elif not outcome.missing:
+                self.deciders[output] = rule_id
+            # else: decided because every possibility agrees; no single rule decided it
+        else:
+            value = Unknown(outcome.missing)
         self.values[output] = value
         return value
 
@@ -141,7 +139,11 @@ class Evaluation:
 
     def state(self, rule_id: str) -> RuleState:
         """How a rule stands in this evaluation (found once, then remembered)."""
-        return self.states.get(rule_id) or self.plan.probes[rule_id](self)
+        return RuleState._make(self.states.get(rule_id) or self.plan.probe(rule_id)(self))
+
+    def rule_states(self) -> list[RuleState]:
+        """Every rule evaluated so far, and how it stood."""
+        return [RuleState._make(fields) for fields in self.states.values()]
 
     def scope_on(self, reference: date) -> RuleScope:
         scope = self.scopes.get(reference)
@@ -151,11 +153,9 @@ class Evaluation:
 
     def own(self, rule_id: str, output: str) -> Outcome:
         """What a rule itself says about ``output``, exceptions aside."""
-        state = self.states.get(rule_id) or self.state(rule_id)
-        applies = state.applies
+        rule, _, version, applies, scope = self.states.get(rule_id) or self.plan.probe(rule_id)(self)
         if applies is False:
             return NOTHING
-        version = state.version
         if version is None:  # the reference date is unknown: any version might apply
             return Outcome({ANY: (applies, rule_id), EMPTY: (None, None)}, applies.missing)
         values = version.values
@@ -169,7 +169,7 @@ class Evaluation:
                 return found
             value = values[output]
         elif output in version.computed:
-            value = version.computed[output].compiled(state.scope)
+            value = version.computed[output].compiled(scope)
         else:
             return NOTHING
         key = key_of(value)

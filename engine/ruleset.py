@@ -169,7 +169,8 @@ class RuleSet:
         key = frozenset(proposals.items())
         found = self._plans.get(key)
         if found is None:
-            found = self._plans[key] = Plan(consolidate(self.loaded, proposals))
+            set_valued = frozenset(d.name for d in self.vocabulary.of_kind("output") if d.type.name == "set")
+            found = self._plans[key] = Plan(consolidate(self.loaded, proposals), set_valued)
         return found
 
     # -- evaluation ---------------------------------------------------------------
@@ -212,10 +213,11 @@ class RuleSet:
                 if name not in self.vocabulary or self.vocabulary.names[name].kind != "output":
                     raise InputError(f"unknown output '{name}'{suggest(name, self.public_outputs)}")
             ordered = sorted(wanted, key=lambda n: self._rank.get(n, -1))
-        value_of = evaluation.value_of
-        for name in ordered:
-            value_of(name)
         values, deciders = evaluation.values, evaluation.deciders
+        functions, output_function = plan.outputs, plan.output_function
+        for name in ordered:
+            if name not in values:
+                (functions.get(name) or output_function(name))(evaluation)
         decisions = {}
         for name in wanted:
             value = values[name]

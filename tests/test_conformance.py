@@ -1,4 +1,4 @@
-"""The conformance suite of the condition language, run against both evaluators.
+"""The conformance suite of the condition language, run against every evaluator.
 
 Every file in ``tests/conformance/`` holds ``{"given": ..., "cases": [...]}`` in the
 style of the jmespath compliance suite; the cases are written from ``docs/language.md``
@@ -50,11 +50,14 @@ from typing import Any, Callable
 import pytest
 
 import engine.language as language
+from engine import fastpath
 from engine.errors import PolicyError, PolicyErrors
 from engine.values import Duration, Unknown
 
 CONFORMANCE = Path(__file__).parent / "conformance"
-EVALUATORS = ("evaluate", "interpret")
+# the compiled closures, the reference interpreter, and the generated Python of the fast
+# path (engine.fastpath), which inlines what it can and falls back to the closures
+EVALUATORS = ("evaluate", "interpret", "inline")
 KINDS = {"syntax", "name", "type", "limit", "evaluation"}
 
 
@@ -185,10 +188,16 @@ def scope(case: Case) -> Any:
     )
 
 
+def evaluator_of(expression: language.Expression, evaluator: str) -> Callable[[Any], Any]:
+    if evaluator == "inline":
+        return fastpath.fast_function(expression)
+    method: Callable[[Any], Any] = getattr(expression, evaluator)
+    return method
+
+
 def run(case: Case, evaluator: str) -> Any:
     expression = language.Expression.compile(case.expression, vocabulary(case))
-    method: Callable[[Any], Any] = getattr(expression, evaluator)
-    return method(scope(case))
+    return evaluator_of(expression, evaluator)(scope(case))
 
 
 # --- comparing results -----------------------------------------------------------------
@@ -339,7 +348,7 @@ def test_error_when_compiling(case: Case) -> None:
 def test_error_when_evaluating(case: Case, evaluator: str) -> None:
     expression = language.Expression.compile(case.expression, vocabulary(case))
     with pytest.raises(PolicyError) as raised:
-        getattr(expression, evaluator)(scope(case))
+        evaluator_of(expression, evaluator)(scope(case))
     check_errors(case, raised.value)
 
 

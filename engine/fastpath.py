@@ -1,0 +1,399 @@
+"""Generate Python functions for the fast path of evaluation.
+
+Evaluating a person visits nearly every rule of the decree, and in CPython the cost of a
+visit is mostly calls and lookups between closures. For the common case, where the facts
+a rule reads are known, this module writes each rule's probe and each output's decider
+as one straight Python function, with the conditions inlined as Python expressions, and
+compiles it once (the technique of ``dataclasses``, ``attrs`` and ``fastjsonschema``).
+
+**Nothing from a rule file becomes source text.** The generated source consists of fixed
+templates, generated identifiers (``k12``, ``t3``) and the literals ``True``, ``False``
+and ``None``; every rule id, name, value and closure is an object bound to a generated
+name in the function's namespace, whose builtins are empty. The condition language thus
+still reaches no Python object it was not given.
+
+**Optimistic, with a fallback.** An inlined expression assumes the values it reads are
+known. At the first unknown (a missing fact, an undecided output) it raises :class:`Bail`
+and the expression is evaluated again by its compiled closure (:mod:`engine.compiler`),
+which has the full semantics of unknowns; a decider that meets an unknown returns
+:data:`UNDECIDED` and the general path of :mod:`engine.evaluator` takes over. The inlined
+operators keep the closures' semantics for known values, ``none`` included (a comparison
+with ``none`` is false, ``and`` and ``or`` treat ``none`` as false); the conformance
+suite runs every case through this path too.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import TYPE_CHECKING, Any, Callable
+
+from . import nodes as n
+from . import semantics as sem
+from .compiler import compile_node
+from .parser import Origin
+from .values import Unknown, age_on
+
+if TYPE_CHECKING:
+    from .language import Expression
+    from .model import Rule, RuleVersion
+    from .timeline import Timeline
+
+UNDECIDED = ("<undecided>",)  # a decider met an unknown
+_GONE = object()  # a fact or output not in the mapping
+
+_INLINE_ORDERING = {"<": "<", "<=": "<=", ">": ">", ">=": ">="}
+_serial = itertools.count()
+
+
+class Bail(Exception):
+    """An inlined expression met an unknown: evaluate it again with the closures."""
+
+
+def _bail() -> Any:
+    raise Bail
+
+
+def _output(scope: Any, name: str) -> Any:
+    """An output not yet in the memo: decide it now; an unknown one bails."""
+    value = scope.output(name)
+    if type(value) is Unknown:
+        raise Bail
+    return value
+
+
+def _known(value: Any) -> Any:
+    if type(value) is Unknown:
+        raise Bail
+    return value
+
+
+def _arithmetic(op: str, a: Any, b: Any) -> Any:
+    """Arithmetic on known values; a failure bails, and the closure reports it with its place."""
+    try:
+        return sem.arithmetic(op, a, b)
+    except (sem.DivisionByZero, sem.NumberTooLarge, OverflowError):
+        raise Bail from None
+
+
+def _overlap(a: Any, b: Any) -> Any:
+    if a is None or b is None:
+        return None
+    for element in a:
+        if element in b:
+            return True
+    return False
+
+
+class Source:
+    """Python source being written, and the objects it refers to by generated names."""
+
+    def __init__(self) -> None:
+        self.namespace: dict[str, Any] = {
+            "__builtins__": {}, "type": type, "Unknown": Unknown, "Bail": Bail, "_bail": _bail,
+            "_output": _output, "_known": _known, "_arithmetic": _arithmetic,
+            "_overlap": _overlap, "age_on": age_on, "UNDECIDED": UNDECIDED, "GONE": _GONE,
+        }
+        self._bound: dict[int, str] = {}
+        self.lines: list[str] = []
+        self._temps = itertools.count()
+
+    def bind(self, value: Any) -> str:
+        """A generated name for ``value`` (the same object always gets the same name)."""
+        name = self._bound.get(id(value))
+        if name is None:
+            name = self._bound[id(value)] = f"k{len(self._bound)}"
+            self.namespace[name] = value
+        return name
+
+    def temp(self) -> str:
+        return f"t{next(self._temps)}"
+
+    def line(self, depth: int, text: str) -> None:
+        self.lines.append("    " * depth + text)
+
+    def function(self, name: str) -> Callable[..., Any]:
+        """Compile the lines written so far (one ``def name``) and return the function."""
+        text = "\n".join(self.lines) + "\n"
+        code = compile(text, f"<decree fast path {next(_serial)}>", "exec")
+        exec(code, self.namespace)  # noqa: S102 - source from fixed templates only, see the module docstring
+        function: Callable[..., Any] = self.namespace[name]
+        function.decree_source = text  # type: ignore[attr-defined]  # for tests and debugging
+        return function
+
+
+class Inline:
+    """Turns an expression into a Python expression over the locals ``facts``, ``values``
+    and ``scope``, that raises :class:`Bail` at the first unknown."""
+
+    def __init__(self, source: Source, origin: Origin,
+                 output_function: Callable[[str], Any] | None = None) -> None:
+        self.source = source
+        self.origin = origin
+        # inside a probe or an output's function (which hold the evaluation as ``ev``),
+        # an output not yet in the memo is decided by calling its function directly
+        self.output_function = output_function
+
+    def expr(self, node: n.Node) -> str:
+        method: Callable[[Any], str] | None = getattr(self, "inline_" + type(node).__name__, None)
+        return method(node) if method is not None else self.fallback(node)
+
+    def fallback(self, node: n.Node) -> str:
+        """The node through its compiled closure; an unknown result bails."""
+        closure = self.source.bind(compile_node(node, self.origin))
+        t = self.source.temp()
+        return f"({t} if type({t} := {closure}(scope)) is not Unknown else _bail())"
+
+    def inline_Literal(self, node: n.Literal) -> str:
+        value = node.value
+        if value is None or type(value) is bool:
+            return repr(value)  # None, True or False: the only literals written as text
+        return self.source.bind(value)
+
+    def inline_Name(self, node: n.Name) -> str:
+        name = node.name
+        key, t = self.source.bind(name), self.source.temp()
+        if "." not in name and name.upper() == name and any(c.isalpha() for c in name):
+            # a value set or parameter, looked up on the reference date
+            return f"_known(scope.constant({key}, scope.reference_date))"
+        if "." in name:
+            return f"({t} if ({t} := facts.get({key}, GONE)) is not GONE and type({t}) is not Unknown else _bail())"
+        if self.output_function is None:
+            return (f"({t} if ({t} := values.get({key}, GONE)) is not GONE and type({t}) is not Unknown "
+                    f"else _output(scope, {key}))")
+        decide, u = self.source.bind(self.output_function(name)), self.source.temp()
+        return (f"({t} if type({t} := ({u} if ({u} := values.get({key}, GONE)) is not GONE else {decide}(ev))) "
+                f"is not Unknown else _bail())")
+
+    def inline_At(self, node: n.At) -> str:
+        t = self.source.temp()
+        return (f"(None if ({t} := {self.expr(node.when)}) is None "
+                f"else _known(scope.constant({self.source.bind(node.name.name)}, {t})))")
+
+    def inline_Special(self, node: n.Special) -> str:
+        return "scope.evaluation_date" if node.which == "evaluation_date" else "scope.reference_date"
+
+    def inline_Not(self, node: n.Not) -> str:
+        return f"(not {self.expr(node.operand)})"  # true -> false; false and none -> true
+
+    def inline_Logic(self, node: n.Logic) -> str:
+        joined = f" {node.op} ".join(self.expr(operand) for operand in node.operands)
+        return f"(({joined}) is True)"  # none counts as false, and the result is a boolean
+
+    def inline_Binary(self, node: n.Binary) -> str:
+        op = node.op
+        if op in _INLINE_ORDERING:
+            left = self.expr(node.left)
+            if isinstance(node.right, n.Literal) and node.right.value is not None:
+                t = self.source.temp()
+                return f"(False if ({t} := {left}) is None else {t} {op} {self.inline_Literal(node.right)})"
+            right, a, b = self.expr(node.right), self.source.temp(), self.source.temp()
+            return f"(False if ({a} := {left}) is None or ({b} := {right}) is None else {a} {op} {b})"
+        if op in ("==", "!=") and isinstance(node.right, n.Literal) and isinstance(node.right.value, (str, bool)):
+            return f"({self.expr(node.left)} {op} {self.inline_Literal(node.right)})"
+        if op in ("in", "not_in") and isinstance(node.right, n.ListLiteral) \
+                and all(isinstance(item, n.Literal) and item.value is not None for item in node.right.items):
+            members = self.source.bind(tuple(item.value for item in node.right.items))  # type: ignore[union-attr]
+            t = self.source.temp()
+            test = "in" if op == "in" else "not in"
+            return f"(None if ({t} := {self.expr(node.left)}) is None else {t} {test} {members})"
+        if op in sem.ARITHMETIC:
+            return f"_arithmetic({self.source.bind(op)}, {self.expr(node.left)}, {self.expr(node.right)})"
+        if op == "any_in":
+            return f"_overlap({self.expr(node.left)}, {self.expr(node.right)})"
+        return self.fallback(node)
+
+    def inline_IsTest(self, node: n.IsTest) -> str:
+        if node.test == "none":
+            return f"({self.expr(node.operand)} is None)"
+        if node.test == "not_none":
+            return f"({self.expr(node.operand)} is not None)"
+        return self.fallback(node)  # 'is known' and 'is unknown' look at the unknown itself
+
+    def inline_If(self, node: n.If) -> str:
+        condition, then, otherwise = (self.expr(node.condition), self.expr(node.then), self.expr(node.otherwise))
+        return f"({then} if {condition} is True else {otherwise})"
+
+    def inline_Call(self, node: n.Call) -> str:
+        if node.function != "age":
+            return self.fallback(node)
+        birth, on = node.args
+        a, b = self.source.temp(), self.source.temp()
+        return (f"(None if ({a} := {self.expr(birth)}) is None or ({b} := {self.expr(on)}) is None "
+                f"else age_on({a}, {b}))")
+
+
+def fast_function(expression: Expression) -> Callable[[Any], Any]:
+    """``expression`` as one Python function of a scope, falling back to its closure."""
+    source = Source()
+    inlined = Inline(source, expression.origin).expr(expression.node)
+    slow = source.bind(expression.compiled)
+    for depth, text in ((0, "def evaluate(scope):"), (1, "facts = scope.facts"), (1, "values = scope.decided"),
+                        (1, "try:"), (2, f"return {inlined}"), (1, "except Bail:"), (2, f"return {slow}(scope)")):
+        source.line(depth, text)
+    return source.function("evaluate")
+
+
+def assign_inlined(source: Source, depth: int, target: str, expression: Expression,
+                   output_function: Callable[[str], Any]) -> None:
+    """``target = expression`` inlined, with the closure as the fallback."""
+    inlined = Inline(source, expression.origin, output_function).expr(expression.node)
+    source.line(depth, "try:")
+    source.line(depth + 1, f"{target} = {inlined}")
+    source.line(depth, "except Bail:")
+    source.line(depth + 1, f"{target} = {source.bind(expression.compiled)}(scope)")
+
+
+def probe_function(rule: Rule, timeline: Timeline[RuleVersion],
+                   output_function: Callable[[str], Any]) -> Callable[..., Any]:
+    """The probe of ``rule``: its reference date, version and condition, recorded in the
+    evaluation's memo as a plain tuple with the fields of :class:`engine.plan.RuleState`
+    (a tuple is built in one instruction; the memo is read on every visit)."""
+    source = Source()
+    line = source.line
+    rule_name, rule_id = source.bind(rule), source.bind(rule.id)
+    line(0, "def probe(ev):")
+    line(1, "facts = ev.facts")
+    line(1, "values = ev.values")
+    if rule.reference_date is None:
+        line(1, "reference = ev.on")
+        scope_of = "ev.base_scope"
+    else:
+        line(1, "scope = ev.base_scope")
+        assign_inlined(source, 1, "reference", rule.reference_date, output_function)
+        line(1, "if reference is None or type(reference) is Unknown:  # no version can be chosen")
+        line(2, f"s = ({rule_name}, reference, None, False if reference is None else reference, ev.base_scope)")
+        line(2, f"ev.states[{rule_id}] = s")
+        line(2, "return s")
+        scope_of = "ev.scopes.get(reference) or ev.scope_on(reference)"
+    versions = timeline.versions
+    if len(versions) == 1 and versions[0].window is not None:
+        window = versions[0].window
+        test = f"{source.bind(window.start)} <= reference" + (
+            f" < {source.bind(window.until)}" if window.until is not None else "")
+        line(1, f"if {test}:")
+        _applies(source, 2, versions[0], scope_of, rule_name, output_function)
+    else:
+        line(1, f"version = {source.bind(timeline.at)}(reference)")
+        for index, version in enumerate(versions):
+            line(1, f"{'if' if index == 0 else 'elif'} version is {source.bind(version)}:")
+            _applies(source, 2, version, scope_of, rule_name, output_function)
+    line(1, "else:")
+    line(2, f"s = ({rule_name}, reference, None, False, ev.base_scope)")
+    line(1, f"ev.states[{rule_id}] = s")
+    line(1, "return s")
+    return source.function("probe")
+
+
+def _applies(source: Source, depth: int, version: RuleVersion, scope_of: str, rule_name: str,
+             output_function: Callable[[str], Any]) -> None:
+    source.line(depth, f"scope = {scope_of}")
+    if version.when is None:
+        source.line(depth, "applies = True")
+    else:
+        assign_inlined(source, depth, "applies", version.when, output_function)
+    source.line(depth, f"s = ({rule_name}, reference, {source.bind(version)}, False if applies is None else applies, "
+                       "scope)")
+
+
+class OutputWriter:
+    """Writes the function that decides one output: its exception tree as straight code,
+    exceptions first.
+
+    The output's own function records the result in the evaluation's memo (value and
+    deciding rule) and returns the value; at the first unknown on its way it hands the
+    output to the general path (``ev.resolve``). A group of sibling rules is written as
+    one function per sibling that returns ``(value, rule id)``, None or UNDECIDED.
+    """
+
+    def __init__(self, output: str, exceptions: Any, timelines: Any, probe: Callable[[str], Any],
+                 output_function: Callable[[str], Any], key_of: Callable[[Any], Any], as_set: bool = False,
+                 records: bool = True) -> None:
+        self.output = output
+        self.exceptions = exceptions  # rule id -> groups of exceptions, lowest order first
+        self.timelines = timelines
+        self.probe = probe
+        self.output_function = output_function  # for the outputs its expressions read
+        self.key_of = key_of
+        self.as_set = as_set  # the output is declared as a set: a computed list becomes one
+        self.records = records  # the output's own function, or one sibling's
+
+    def function(self, groups: tuple[tuple[str, ...], ...]) -> Callable[..., Any]:
+        source = Source()
+        self.name = source.bind(self.output)
+        source.line(0, "def decide(ev):")
+        for text in ("states = ev.states", "facts = ev.facts", "values = ev.values"):
+            source.line(1, text)
+        self._groups(source, 1, groups)
+        if self.records:
+            source.line(1, f"values[{self.name}] = None  # no rule gives a value: not applicable")
+        source.line(1, "return None")
+        return source.function("decide")
+
+    def _found(self, source: Source, depth: int, value: str, rule: str) -> None:
+        if self.records:
+            source.line(depth, f"values[{self.name}] = {value}")
+            source.line(depth, f"ev.deciders[{self.name}] = {rule}")
+            source.line(depth, f"return {value}")
+        else:
+            source.line(depth, f"return ({value}, {rule})")
+
+    def _undecided(self, source: Source, depth: int) -> None:
+        source.line(depth, f"return ev.resolve({self.name})" if self.records else "return UNDECIDED")
+
+    def _groups(self, source: Source, depth: int, groups: tuple[tuple[str, ...], ...]) -> None:
+        """Returns at the first group that gives a value (or meets an unknown)."""
+        for group in groups:
+            if len(group) == 1:
+                self._rule(source, depth, group[0])
+            else:
+                self._siblings(source, depth, group)
+
+    def _rule(self, source: Source, depth: int, rule_id: str) -> None:
+        line, rule = source.line, source.bind(rule_id)
+        self._groups(source, depth, self.exceptions.get(rule_id, ()))
+        line(depth, f"s = states.get({rule}) or {source.bind(self.probe(rule_id))}(ev)")
+        line(depth, "a = s[3]")
+        line(depth, "if a is not False:")
+        line(depth + 1, "if a is not True:")
+        self._undecided(source, depth + 2)
+        versions = [v for v in self.timelines[rule_id].versions if self.output in v.outputs]
+        single = len(self.timelines[rule_id].versions) == 1
+        for index, version in enumerate(versions):
+            inner = depth + 1
+            if not single:
+                line(inner, f"{'if' if index == 0 else 'elif'} s[2] is {source.bind(version)}:")
+                inner += 1
+            if self.output in version.values:
+                self._found(source, inner, source.bind(version.values[self.output]), rule)
+                continue
+            line(inner, "scope = s[4]")
+            computed = version.computed[self.output]
+            inline = Inline(source, computed.origin, self.output_function)
+            line(inner, "try:")
+            line(inner + 1, f"v = {inline.expr(computed.node)}")
+            if self.as_set:
+                line(inner + 1, f"v = {source.bind(frozenset)}(v) if type(v) is {source.bind(tuple)} else v")
+            line(inner, "except Bail:")
+            line(inner + 1, f"v = {source.bind(computed.compiled)}(scope)  # the closure makes lists sets itself")
+            line(inner + 1, "if type(v) is Unknown:")
+            self._undecided(source, inner + 2)
+            self._found(source, inner, "v", rule)
+
+    def _siblings(self, source: Source, depth: int, group: tuple[str, ...]) -> None:
+        """Rules of equal standing: they must agree; a disagreement goes to the general
+        path, which reports the conflict."""
+        line, key_of = source.line, source.bind(self.key_of)
+        line(depth, "found = None")
+        for rule_id in group:
+            sibling = OutputWriter(self.output, self.exceptions, self.timelines, self.probe, self.output_function,
+                                   self.key_of, self.as_set, records=False)
+            line(depth, f"f = {source.bind(sibling.function(((rule_id,),)))}(ev)")
+            line(depth, "if f is UNDECIDED:")
+            self._undecided(source, depth + 1)
+            line(depth, "if f is not None:")
+            line(depth + 1, "if found is None:")
+            line(depth + 2, "found = f")
+            line(depth + 1, f"elif {key_of}(found[0]) != {key_of}(f[0]):")
+            self._undecided(source, depth + 2)
+        line(depth, "if found is not None:")
+        self._found(source, depth + 1, "found[0]", "found[1]")
