@@ -45,8 +45,27 @@ def _is_integer(checker: Any, instance: Any) -> bool:
 _TYPES = Draft202012Validator.TYPE_CHECKER.redefine_many(
     {"string": _is_string, "number": _is_number, "integer": _is_integer}
 )
+
+
+def _as_text(instance: Any) -> Any:
+    """A date stands for its ISO text where a keyword reads a string's characters."""
+    return instance.isoformat() if isinstance(instance, date) else instance
+
+
+def _on_text(keyword: str) -> Any:
+    """The draft's ``keyword``, applied to a date's ISO text (it would fail on the date)."""
+    check = Draft202012Validator.VALIDATORS[keyword]
+
+    def on_text(validator: Any, value: Any, instance: Any, schema: Any) -> Any:
+        return check(validator, value, _as_text(instance), schema)
+
+    return on_text
+
+
 # types-jsonschema leaves validators.extend unannotated
-_Validator = jsonschema.validators.extend(Draft202012Validator, type_checker=_TYPES)  # type: ignore[no-untyped-call]
+_Validator = jsonschema.validators.extend(  # type: ignore[no-untyped-call]
+    Draft202012Validator, type_checker=_TYPES,
+    validators={keyword: _on_text(keyword) for keyword in ("pattern", "minLength", "maxLength")})
 _FORMATS = FormatChecker(formats=())
 
 
@@ -159,7 +178,7 @@ def _message(problem: ValidationError) -> str:
     if problem.validator == "type":
         return f"{_show(problem.instance)} is not of type {problem.validator_value}"
     if problem.validator == "pattern":
-        return f"{problem.instance!r} is not a valid name here (pattern {problem.validator_value})"
+        return f"{_as_text(problem.instance)!r} is not a valid name here (pattern {problem.validator_value})"
     return problem.message
 
 
