@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import functools
 import json
+import re
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any, Callable, Iterator, Mapping
 
 import jsonschema
 from jsonschema import Draft202012Validator, FormatChecker
@@ -103,6 +104,163 @@ def _inline(part: Any, definitions: dict[str, Any], depth: int = 0) -> Any:
     return part
 
 
+# -- the quick check of valid documents -----------------------------------------------
+#
+# Most files are valid, and jsonschema's way of finding every error (a validator object
+# and an error generator per keyword and value) costs several times what a yes-or-no
+# answer does. So each schema is also compiled into nested predicates that only answer
+# "valid?"; jsonschema runs when they say no, and reports as before. The predicates may
+# say no where jsonschema finds nothing (then it simply runs), never yes where it finds
+# a problem: a keyword they do not know, or a value they are unsure of (a date outside
+# ``format: date``, a list of other things than texts to keep unique), means no.
+
+_Predicate = Callable[[Any], bool]
+_ANNOTATIONS = frozenset({"$schema", "$id", "$comment", "title", "description", "default", "examples",
+                          "deprecated", "readOnly", "writeOnly"})
+
+
+class _Unsupported(Exception):
+    """A schema uses a keyword (or a form of one) the quick check does not implement."""
+
+
+@functools.cache
+def quick_check(name: str) -> _Predicate | None:
+    """A predicate true only of documents valid under schema ``name``; None when the
+    schema uses what it does not know."""
+    try:
+        return _predicate(validator(name).schema)
+    except _Unsupported:
+        return None
+
+
+def _predicate(schema: Any) -> _Predicate:
+    if schema is True or schema == {}:
+        return lambda instance: True
+    if schema is False:
+        return lambda instance: False
+    if not isinstance(schema, dict):
+        raise _Unsupported(repr(schema))
+    checks = [_keyword(key, value, schema) for key, value in schema.items() if key not in _ANNOTATIONS]
+    checks.sort(key=lambda pair: pair[0])  # the cheap ones first
+    tests = tuple(check for _, check in checks)
+    if len(tests) == 1:
+        return tests[0]
+
+    def every(instance: Any) -> bool:
+        for test in tests:
+            if not test(instance):
+                return False
+        return True
+
+    return every
+
+
+def _keyword(key: str, value: Any, schema: dict[str, Any]) -> tuple[int, _Predicate]:
+    """The test of one keyword, with its rank (lower runs first)."""
+    if key == "type":
+        return 0, _type_test([value] if isinstance(value, str) else value, schema.get("format") == "date")
+    if key in ("enum", "const"):
+        texts = value if key == "enum" else [value]
+        if not all(isinstance(text, str) for text in texts):
+            raise _Unsupported(key)
+        allowed = frozenset(texts)
+        return 1, lambda instance: isinstance(instance, str) and instance in allowed
+    if key == "format":
+        if value != "date":
+            raise _Unsupported(f"format {value}")
+        return 1, _is_date_text
+    if key == "pattern":
+        search = re.compile(value).search
+        return 2, lambda instance: not isinstance(instance, (str, date)) or (
+            isinstance(instance, str) and search(instance) is not None)
+    if key in ("minLength", "maxLength"):
+        low, high = (value, None) if key == "minLength" else (0, value)
+        return 1, lambda instance: not isinstance(instance, (str, date)) or (
+            isinstance(instance, str) and low <= len(instance) and (high is None or len(instance) <= high))
+    if key == "required":
+        names = tuple(value)
+        return 1, lambda instance: not isinstance(instance, dict) or all(n in instance for n in names)
+    if key == "dependentRequired":
+        pairs = tuple((name, tuple(needed)) for name, needed in value.items())
+        return 1, lambda instance: not isinstance(instance, dict) or all(
+            all(n in instance for n in needed) for name, needed in pairs if name in instance)
+    if key == "properties":
+        members = tuple((name, _predicate(sub)) for name, sub in value.items())
+        return 3, lambda instance: not isinstance(instance, dict) or all(
+            test(instance[name]) for name, test in members if name in instance)
+    if key == "additionalProperties":
+        if "patternProperties" in schema:
+            raise _Unsupported(key)
+        named = frozenset(schema.get("properties", {}))
+        if value is False:
+            return 1, lambda instance: not isinstance(instance, dict) or instance.keys() <= named
+        extra = _predicate(value)
+        return 3, lambda instance: not isinstance(instance, dict) or all(
+            extra(item) for name, item in instance.items() if name not in named)
+    if key == "propertyNames":
+        name_test = _predicate(value)
+        return 3, lambda instance: not isinstance(instance, dict) or all(name_test(name) for name in instance)
+    if key == "items":
+        if "prefixItems" in schema or not isinstance(value, dict):
+            raise _Unsupported(key)
+        item_test = _predicate(value)
+        return 3, lambda instance: not isinstance(instance, list) or all(item_test(item) for item in instance)
+    if key == "minItems":
+        return 1, lambda instance: not isinstance(instance, list) or len(instance) >= value
+    if key == "uniqueItems":
+        return 2, lambda instance: not value or not isinstance(instance, list) or (
+            all(isinstance(item, str) for item in instance) and len(set(instance)) == len(instance))
+    if key in ("anyOf", "oneOf"):
+        branches = tuple(_predicate(sub) for sub in value)
+        if key == "anyOf":
+            return 4, lambda instance: any(branch(instance) for branch in branches)
+        return 4, lambda instance: sum(1 for branch in branches if branch(instance)) == 1
+    raise _Unsupported(key)
+
+
+def _type_test(names: list[str], date_is_text: bool) -> _Predicate:
+    """Our type checker's answer (see ``_TYPES``), save that a date counts as a text only
+    where the schema says ``format: date``."""
+    kinds: list[type | tuple[type, ...]] = []
+    for name in names:
+        if name == "string":
+            kinds.append((str, date) if date_is_text else str)
+        elif name in ("number", "integer", "boolean", "null", "object", "array"):
+            continue
+        else:
+            raise _Unsupported(f"type {name}")
+    exact = tuple(kinds)
+    wanted = frozenset(names)
+
+    def test(instance: Any) -> bool:
+        if isinstance(instance, bool):
+            return "boolean" in wanted
+        if exact and isinstance(instance, exact):
+            return True
+        if isinstance(instance, dict):
+            return "object" in wanted
+        if isinstance(instance, list):
+            return "array" in wanted
+        if instance is None:
+            return "null" in wanted
+        if isinstance(instance, (int, Decimal)):
+            return "number" in wanted or ("integer" in wanted and _is_integer(None, instance))
+        return False
+
+    return test
+
+
+def _is_date_text(instance: Any) -> bool:
+    if isinstance(instance, str):
+        try:
+            date.fromisoformat(instance)
+        except ValueError:
+            return False
+    return True
+
+
+# -- errors -----------------------------------------------------------------------------
+
 def iter_errors(document: Document, schema_name: str, error: type[PolicyError]) -> Iterator[PolicyError]:
     """Every schema problem of ``document``, placed in its file."""
     for problem, where in iter_errors_with_paths(document, schema_name, error):
@@ -113,6 +271,9 @@ def iter_errors(document: Document, schema_name: str, error: type[PolicyError]) 
 def iter_errors_with_paths(document: Document, schema_name: str,
                            error: type[PolicyError]) -> Iterator[tuple[PolicyError, tuple[Any, ...]]]:
     """Each schema problem with the path of the value it concerns."""
+    valid = quick_check(schema_name)
+    if valid is not None and valid(document.data):
+        return
     for problem in sorted(validator(schema_name).iter_errors(document.data), key=lambda e: list(map(str, e.path))):
         for explained in _explain(document, problem, error):
             yield explained, tuple(problem.absolute_path)
