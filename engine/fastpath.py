@@ -25,6 +25,7 @@ suite runs every case through this path too.
 from __future__ import annotations
 
 import itertools
+import re
 from typing import TYPE_CHECKING, Any, Callable
 
 from . import nodes as n
@@ -111,9 +112,16 @@ class Source:
     def line(self, depth: int, text: str) -> None:
         self.lines.append("    " * depth + text)
 
-    def function(self, name: str) -> Callable[..., Any]:
-        """Compile the lines written so far (one ``def name``) and return the function."""
-        text = "\n".join(self.lines) + "\n"
+    def function(self, name: str, evaluation: bool = True) -> Callable[..., Any]:
+        """Compile the lines written so far (one ``def name``) and return the function.
+
+        In a function of an evaluation (``ev``), the evaluation's mappings the body uses
+        are read into locals first.
+        """
+        body = "\n".join(self.lines[1:])
+        preamble = [f"    {local} = ev.{local}" for local in ("states", "facts", "values")
+                    if evaluation and re.search(rf"\b{local}\b", body)]
+        text = "\n".join(self.lines[:1] + preamble + self.lines[1:]) + "\n"
         code = compile(text, f"<decree fast path {next(_serial)}>", "exec")
         exec(code, self.namespace)  # noqa: S102 - source from fixed templates only, see the module docstring
         function: Callable[..., Any] = self.namespace[name]
@@ -230,7 +238,7 @@ def fast_function(expression: Expression) -> Callable[[Any], Any]:
     for depth, text in ((0, "def evaluate(scope):"), (1, "facts = scope.facts"), (1, "values = scope.decided"),
                         (1, "try:"), (2, f"return {inlined}"), (1, "except Bail:"), (2, f"return {slow}(scope)")):
         source.line(depth, text)
-    return source.function("evaluate")
+    return source.function("evaluate", evaluation=False)
 
 
 def assign_inlined(source: Source, depth: int, target: str, expression: Expression,
@@ -252,8 +260,6 @@ def probe_function(rule: Rule, timeline: Timeline[RuleVersion],
     line = source.line
     rule_name, rule_id = source.bind(rule), source.bind(rule.id)
     line(0, "def probe(ev):")
-    line(1, "facts = ev.facts")
-    line(1, "values = ev.values")
     if rule.reference_date is None:
         line(1, "reference = ev.on")
         scope_of = "ev.base_scope"
@@ -307,7 +313,7 @@ class OutputWriter:
 
     def __init__(self, output: str, exceptions: Any, timelines: Any, probe: Callable[[str], Any],
                  output_function: Callable[[str], Any], key_of: Callable[[Any], Any], as_set: bool = False,
-                 records: bool = True) -> None:
+                 records: bool = True, companions: tuple[str, ...] = ()) -> None:
         self.output = output
         self.exceptions = exceptions  # rule id -> groups of exceptions, lowest order first
         self.timelines = timelines
@@ -316,13 +322,12 @@ class OutputWriter:
         self.key_of = key_of
         self.as_set = as_set  # the output is declared as a set: a computed list becomes one
         self.records = records  # the output's own function, or one sibling's
+        self.companions = companions  # outputs of the same tree, set by every version (see engine.plan)
 
     def function(self, groups: tuple[tuple[str, ...], ...]) -> Callable[..., Any]:
         source = Source()
         self.name = source.bind(self.output)
         source.line(0, "def decide(ev):")
-        for text in ("states = ev.states", "facts = ev.facts", "values = ev.values"):
-            source.line(1, text)
         self._groups(source, 1, groups)
         if self.records:
             source.line(1, f"values[{self.name}] = None  # no rule gives a value: not applicable")
@@ -364,6 +369,12 @@ class OutputWriter:
                 line(inner, f"{'if' if index == 0 else 'elif'} s[2] is {source.bind(version)}:")
                 inner += 1
             if self.output in version.values:
+                if self.records:  # the same rule decides the companions; literal ones cost nothing
+                    for companion in self.companions:
+                        if companion in version.values:
+                            name = source.bind(companion)
+                            line(inner, f"values[{name}] = {source.bind(version.values[companion])}")
+                            line(inner, f"ev.deciders[{name}] = {rule}")
                 self._found(source, inner, source.bind(version.values[self.output]), rule)
                 continue
             line(inner, "scope = s[4]")

@@ -117,6 +117,7 @@ class Plan:
         self.literal_outcomes: dict[tuple[int, str], Any] = {}
         self.probes: dict[str, Probe] = {}
         self.outputs: dict[str, Decide] = {}
+        self.companions = _companions(self.trees, consolidation)
 
     def probe(self, rule_id: str) -> Probe:
         """The probe of a rule: how it stands in an evaluation, recorded in its memo."""
@@ -135,10 +136,31 @@ class Plan:
                 found = _not_applicable(output)
             else:
                 writer = fastpath.OutputWriter(output, tree.exceptions, self.consolidation.timelines, self.probe,
-                                               self.output_function, key_of, as_set=output in self.set_valued)
+                                               self.output_function, key_of, as_set=output in self.set_valued,
+                                               companions=self.companions.get(output, ()))
                 found = writer.function(tree.roots)
             self.outputs[output] = found
         return found
+
+
+def _companions(trees: Mapping[str, OutputTree], consolidation: Consolidation) -> dict[str, tuple[str, ...]]:
+    """Outputs decided by the same exception tree, where every version of every rule sets
+    all of them: the rule that decides one decides the others. When it gives them
+    literally, the first one's function records the others' values too (they cost
+    nothing to compute) and the walk over their common tree is not repeated."""
+    alike: dict[Any, list[str]] = {}
+    for output, tree in trees.items():
+        alike.setdefault((tree.roots, tuple(sorted(tree.exceptions.items()))), []).append(output)
+    companions: dict[str, tuple[str, ...]] = {}
+    for (roots, exceptions), outputs in alike.items():
+        if len(outputs) < 2:
+            continue
+        rules = {r for group in roots for r in group} | {r for _, groups in exceptions for g in groups for r in g}
+        every = frozenset(outputs)
+        if all(every <= version.outputs for r in rules for version in consolidation.timelines[r].versions):
+            for output in outputs:
+                companions[output] = tuple(o for o in outputs if o != output)
+    return companions
 
 
 def _not_applicable(output: str) -> Decide:
