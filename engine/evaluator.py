@@ -243,11 +243,13 @@ class Evaluation:
 
 def _fall_back(first: Outcome, second: Outcome) -> Outcome:
     """``first``, where "nothing applies" is replaced by the possibilities of ``second``."""
-    if not first.open:
+    options = first.options
+    if EMPTY not in options:
         return first
-    if first.options.keys() == {EMPTY}:
+    if len(options) == 1:  # nothing but "nothing applies"
         return second
-    options = {k: v for k, v in first.options.items() if k is not EMPTY}
+    merged = {key: option for key, option in options.items() if key is not EMPTY}
     for key, option in second.options.items():
-        options.setdefault(key, option)
-    return Outcome(options, first.missing | second.missing)
+        if key not in merged:
+            merged[key] = option
+    return Outcome(merged, first.missing | second.missing)
