@@ -113,7 +113,11 @@ def _end(item: Token | n.Node) -> int:
 
 
 def _depth(*kids: Any) -> int:
-    depth = 1 + max((k.depth for k in kids if not isinstance(k, Token) and k is not None), default=0)
+    deepest = 0
+    for kid in kids:
+        if kid is not None and not isinstance(kid, Token) and kid.depth > deepest:
+            deepest = kid.depth
+    depth = deepest + 1
     if depth > MAX_DEPTH:
         first = next(k for k in kids if k is not None)
         raise _Problem(LimitError, f"expression nests deeper than {MAX_DEPTH} levels",
@@ -272,6 +276,14 @@ def _parser() -> Lark:
                 maybe_placeholders=True)
 
 
+@functools.lru_cache(maxsize=1024)
+def _tree(text: str) -> n.Node:
+    """The AST of ``text``, parsed once for all expressions that share the text: the
+    nodes hold offsets into the text, not places in a file, and are frozen. Rule sets
+    repeat reference dates and conditions. An error is not kept: it is raised again."""
+    return _parser().parse(text)  # type: ignore[return-value]
+
+
 _READABLE = {
     "NAME": "a name", "NUMBER": "a number", "STRING": "a text", "DATE": "a date",
     "LPAR": "'('", "RPAR": "')'", "LSQB": "'['", "RSQB": "']'", "COMMA": "','",
@@ -296,7 +308,7 @@ def parse(text: str, origin: Origin | None = None) -> n.Node:
     if not text.strip():
         raise ConditionSyntaxError("empty expression", origin.span(0, 1))
     try:
-        return _parser().parse(text)  # type: ignore[return-value]
+        return _tree(text)
     except _Problem as problem:
         raise problem.kind(problem.message, origin.span(problem.start, problem.end)) from None
     except UnexpectedInput as error:
