@@ -15,6 +15,7 @@ outputs is a topological order of this graph.
 
 from __future__ import annotations
 
+import heapq
 import json
 from typing import Callable, Iterable, Iterator
 
@@ -58,7 +59,7 @@ def build(loaded: LoadedRules) -> nx.DiGraph[str]:
 
 def dependencies(graph: nx.DiGraph[str]) -> nx.DiGraph[str]:
     """The graph without exception edges: what evaluation needs first."""
-    return _with_edges(graph, lambda kind: kind != "exception")
+    return _with_edges(graph, _is_dependency)
 
 
 def _with_edges(graph: nx.DiGraph[str], keep: Callable[[str], bool]) -> nx.DiGraph[str]:
@@ -77,10 +78,43 @@ def _with_edges(graph: nx.DiGraph[str], keep: Callable[[str], bool]) -> nx.DiGra
     return subgraph
 
 
+def _successors(graph: nx.DiGraph[str], keep: Callable[[str], bool]) -> dict[str, list[str]]:
+    """For each node with an edge whose kind ``keep`` accepts, where those edges lead."""
+    found: dict[str, list[str]] = {}
+    for u, v, kind in edge_kinds(graph):
+        if keep(kind):
+            found.setdefault(u, []).append(v)
+            found.setdefault(v, [])
+    return found
+
+
+def _topological(successors: dict[str, list[str]]) -> list[str]:
+    """The nodes, each before those it leads to, the smallest name first where free to
+    choose (networkx's ``lexicographical_topological_sort``); fewer nodes on a cycle."""
+    waiting = dict.fromkeys(successors, 0)
+    for targets in successors.values():
+        for target in targets:
+            waiting[target] += 1
+    ready = [name for name, count in waiting.items() if count == 0]
+    heapq.heapify(ready)
+    order = []
+    while ready:
+        name = heapq.heappop(ready)
+        order.append(name)
+        for target in successors[name]:
+            waiting[target] -= 1
+            if waiting[target] == 0:
+                heapq.heappush(ready, target)
+    return order
+
+
 def iter_cycle_errors(graph: nx.DiGraph[str], rules: dict[str, Rule]) -> Iterator[PolicyError]:
     """One error per cycle of dependencies, and per cycle of exceptions."""
-    exceptions = _with_edges(graph, lambda kind: kind == "exception")
-    for what, subgraph in (("dependency", dependencies(graph)), ("exception", exceptions)):
+    for what, keep in (("dependency", _is_dependency), ("exception", _is_exception)):
+        successors = _successors(graph, keep)
+        if len(_topological(successors)) == len(successors):
+            continue  # no cycle: the usual case, answered without networkx
+        subgraph = _with_edges(graph, keep)
         for component in nx.strongly_connected_components(subgraph):
             if len(component) < 2 and not any(subgraph.has_edge(n, n) for n in component):
                 continue
@@ -95,8 +129,19 @@ def iter_cycle_errors(graph: nx.DiGraph[str], rules: dict[str, Rule]) -> Iterato
 
 def evaluation_order(graph: nx.DiGraph[str]) -> list[str]:
     """Outputs in an order where each comes after the outputs it depends on."""
-    order = list(reversed(list(nx.lexicographical_topological_sort(dependencies(graph)))))
-    return [n.split(":", 1)[1] for n in order if n.startswith("output:")]
+    successors = _successors(graph, _is_dependency)
+    order = _topological(successors)
+    if len(order) < len(successors):
+        raise nx.NetworkXUnfeasible("the dependency graph has a cycle")
+    return [n.split(":", 1)[1] for n in reversed(order) if n.startswith("output:")]
+
+
+def _is_dependency(kind: str) -> bool:
+    return kind != "exception"
+
+
+def _is_exception(kind: str) -> bool:
+    return kind == "exception"
 
 
 def depends_on(graph: nx.DiGraph[str], start: str) -> set[str]:

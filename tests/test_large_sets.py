@@ -1,13 +1,19 @@
 """What makes large rule sets load fast must not change what loading finds: a text
-parsed once for many expressions still reports each error where it stands."""
+parsed once for many expressions still reports each error where it stands, and the
+graph's order and cycles are the ones networkx finds."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
+import networkx as nx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from engine.errors import PolicyError, PolicyErrors
+from engine import graph as graphs
+from engine.errors import PolicyError, PolicyErrors, Span
+from engine.model import LegalSource, Rule
 from engine.ruleset import RuleSet
 
 VOCABULARY = """\
@@ -61,3 +67,45 @@ def test_the_same_text_parsed_once_is_checked_in_each_place(tmp_path: Path) -> N
         compute: {n: persoon.leeftijd}
 """)
     assert [(line, column) for line, column, _ in errors] == [(7, 15)]
+
+
+# -- the graph's order and cycles, without networkx in the usual case --------------
+
+@st.composite
+def rule_graphs(draw: st.DrawFn) -> nx.DiGraph[str]:
+    """Graphs shaped like build()'s: outputs decided by rules, rules using outputs and
+    facts, some rules exceptions to others; cycles allowed."""
+    rules = [f"rule:r{i}" for i in range(draw(st.integers(1, 8)))]
+    outputs = [f"output:o{i}" for i in range(draw(st.integers(1, 6)))]
+    facts = [f"fact:f{i}" for i in range(3)]
+    graph: nx.DiGraph[str] = nx.DiGraph()
+    graph.add_nodes_from(rules + outputs + facts)
+    for rule in rules:
+        for used in draw(st.lists(st.sampled_from(outputs + facts), max_size=3)):
+            graph.add_edge(rule, used, kind="uses")
+        for parent in draw(st.lists(st.sampled_from(rules), max_size=2)):
+            graph.add_edge(rule, parent, kind="exception")
+    for output in outputs:
+        for rule in draw(st.lists(st.sampled_from(rules), max_size=2)):
+            graph.add_edge(output, rule, kind="decided_by")
+    return graph
+
+
+@settings(max_examples=300, deadline=None)
+@given(rule_graphs())
+def test_evaluation_order_and_cycles_are_networkx_s(graph: nx.DiGraph[str]) -> None:
+    needed = graphs.dependencies(graph)
+    rules = {name.split(":", 1)[1]: Rule(name.split(":", 1)[1], "t", LegalSource("x"), (), Span(None, 1, 1))
+             for name in graph if name.startswith("rule:")}
+    if nx.is_directed_acyclic_graph(needed):
+        expected = [n.split(":", 1)[1] for n in reversed(list(nx.lexicographical_topological_sort(needed)))
+                    if n.startswith("output:")]
+        assert graphs.evaluation_order(graph) == expected
+    else:
+        with pytest.raises(nx.NetworkXUnfeasible):
+            graphs.evaluation_order(graph)
+    cyclic = [what for what, keep in (("dependency", "exception".__ne__), ("exception", "exception".__eq__))
+              if not nx.is_directed_acyclic_graph(graph.edge_subgraph(
+                  [(u, v) for u, v, kind in graph.edges(data="kind") if keep(kind)]))]
+    reported = [error.message.split(" cycle:")[0] for error in graphs.iter_cycle_errors(graph, rules)]
+    assert sorted(set(reported)) == cyclic
