@@ -75,8 +75,11 @@ class RuleScope:
 class Evaluation:
     """One evaluation: the facts, the date, and the memo of rules and outputs."""
 
-    def __init__(self, plan: Plan, constants: Any, facts: dict[str, Any], on: date) -> None:
+    def __init__(self, plan: Plan, constants: Any, facts: dict[str, Any], on: date, partial: bool = True) -> None:
         self.plan = plan
+        # whether a fact may be missing or an output was found unknown: the fast path then
+        # checks an expression's names before it inlines it (see fastpath.guard)
+        self.partial = partial
         self.consolidation = plan.consolidation
         self.trees = plan.trees
         self.literal_outcomes = plan.literal_outcomes
@@ -119,6 +122,8 @@ class Evaluation:
             # else: decided because every possibility agrees; no single rule decided it
         else:
             value = Unknown(outcome.missing)
+        if type(value) is Unknown:
+            self.partial = True
         self.values[output] = value
         return value
 

@@ -245,10 +245,31 @@ def assign_inlined(source: Source, depth: int, target: str, expression: Expressi
                    output_function: Callable[[str], Any]) -> None:
     """``target = expression`` inlined, with the closure as the fallback."""
     inlined = Inline(source, expression.origin, output_function).expr(expression.node)
+    slow = f"{target} = {source.bind(expression.compiled)}(scope)"
+    depth = guard(source, depth, expression, slow)
     source.line(depth, "try:")
     source.line(depth + 1, f"{target} = {inlined}")
     source.line(depth, "except Bail:")
-    source.line(depth + 1, f"{target} = {source.bind(expression.compiled)}(scope)")
+    source.line(depth + 1, slow)
+
+
+def guard(source: Source, depth: int, expression: Expression, slow: str) -> int:
+    """When the evaluation is partial (facts missing, or outputs found unknown), go to
+    the closure at once if a fact the expression reads is missing or an output it reads
+    is already unknown: bailing out of inlined code costs a raised exception. Returns the
+    depth of the inlined code that follows."""
+    tests = []
+    for name in sorted(expression.free_names):
+        if "." in name:
+            tests.append(f"{source.bind(name)} not in facts")
+        elif not (name.upper() == name and any(c.isalpha() for c in name)):
+            tests.append(f"type(values.get({source.bind(name)})) is Unknown")
+    if not tests:
+        return depth
+    source.line(depth, f"if ev.partial and ({' or '.join(tests)}):")
+    source.line(depth + 1, slow)
+    source.line(depth, "else:")
+    return depth + 1
 
 
 def probe_function(rule: Rule, timeline: Timeline[RuleVersion],
@@ -327,6 +348,8 @@ class OutputWriter:
     def function(self, groups: tuple[tuple[str, ...], ...]) -> Callable[..., Any]:
         source = Source()
         self.name = source.bind(self.output)
+        # the whole tree is one rule: when it may or may not apply, the output is unknown
+        self.alone = self.records and len(groups) == 1 and len(groups[0]) == 1 and not self.exceptions.get(groups[0][0])
         source.line(0, "def decide(ev):")
         self._groups(source, 1, groups)
         if self.records:
@@ -360,9 +383,12 @@ class OutputWriter:
         line(depth, "a = s[3]")
         line(depth, "if a is not False:")
         line(depth + 1, "if a is not True:")
-        self._undecided(source, depth + 2)
         versions = [v for v in self.timelines[rule_id].versions if self.output in v.outputs]
         single = len(self.timelines[rule_id].versions) == 1
+        if self.alone:
+            self._alone_unknown(source, depth + 2, rule_id, versions)
+        else:
+            self._undecided(source, depth + 2)
         for index, version in enumerate(versions):
             inner = depth + 1
             if not single:
@@ -380,15 +406,37 @@ class OutputWriter:
             line(inner, "scope = s[4]")
             computed = version.computed[self.output]
             inline = Inline(source, computed.origin, self.output_function)
-            line(inner, "try:")
-            line(inner + 1, f"v = {inline.expr(computed.node)}")
+            slow = f"v = {source.bind(computed.compiled)}(scope)  # the closure makes lists sets itself"
+            fast = guard(source, inner, computed, slow)
+            line(fast, "try:")
+            line(fast + 1, f"v = {inline.expr(computed.node)}")
             if self.as_set:
-                line(inner + 1, f"v = {source.bind(frozenset)}(v) if type(v) is {source.bind(tuple)} else v")
-            line(inner, "except Bail:")
-            line(inner + 1, f"v = {source.bind(computed.compiled)}(scope)  # the closure makes lists sets itself")
-            line(inner + 1, "if type(v) is Unknown:")
-            self._undecided(source, inner + 2)
+                line(fast + 1, f"v = {source.bind(frozenset)}(v) if type(v) is {source.bind(tuple)} else v")
+            line(fast, "except Bail:")
+            line(fast + 1, slow)
+            line(inner, "if type(v) is Unknown:")
+            self._undecided(source, inner + 1)
             self._found(source, inner, "v", rule)
+
+    def _alone_unknown(self, source: Source, depth: int, rule_id: str, versions: list[RuleVersion]) -> None:
+        """The only rule of the tree may or may not apply: the output is its value or
+        nothing, so unknown, missing what the condition (or the reference date) misses
+        and what the value misses. The general path finds the same in more steps."""
+        line = source.line
+        line(depth, "if s[2] is None:  # the reference date is unknown")
+        line(depth + 1, "r = a")
+        for version in versions:
+            line(depth, f"elif s[2] is {source.bind(version)}:")
+            if self.output in version.values:
+                line(depth + 1, "r = a")
+            else:
+                line(depth + 1, f"v = {source.bind(version.computed[self.output].compiled)}(s[4])")
+                line(depth + 1, "r = Unknown(a.missing | v.missing) if type(v) is Unknown else a")
+        line(depth, "else:  # this version does not set the output: nothing applies")
+        line(depth + 1, "r = None")
+        line(depth, f"values[{self.name}] = r")
+        line(depth, "ev.partial = True")
+        line(depth, "return r")
 
     def _siblings(self, source: Source, depth: int, group: tuple[str, ...]) -> None:
         """Rules of equal standing: they must agree; a disagreement goes to the general

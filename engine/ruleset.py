@@ -101,6 +101,7 @@ class RuleSet:
         self._rank = rank
         self._public_in_order = sorted(self.public_outputs, key=lambda name: rank.get(name, -1))
         self._plans: dict[frozenset[tuple[str, date | None]], Plan] = {}
+        self._fact_count = sum(1 for _ in loaded.vocabulary.of_kind("fact"))  # a person with fewer misses some
 
     # -- loading ----------------------------------------------------------------
 
@@ -203,7 +204,7 @@ class RuleSet:
             proposals = {}
         given = dict(facts) if validated else read_facts(facts, self.vocabulary)
         plan = self.plan(proposals)
-        evaluation = Evaluation(plan, self.loaded.sets, given, on)
+        evaluation = Evaluation(plan, self.loaded.sets, given, on, partial=len(given) < self._fact_count)
         if outputs is None:
             wanted = self.public_outputs
             ordered = self._public_in_order

@@ -92,12 +92,12 @@ def test_inlined_code_does_not_call_the_closure_when_the_values_are_known() -> N
 
 ALLOWED_NAMES = {
     # the locals and helpers of the templates
-    "ev", "states", "facts", "values", "scope", "s", "a", "v", "f", "found", "reference", "applies", "version",
+    "ev", "states", "facts", "values", "scope", "s", "a", "v", "r", "f", "found", "missing", "reference", "applies", "version",
     "decide", "probe", "evaluate", "type", "Unknown", "Bail", "UNDECIDED", "GONE", "_bail", "_output", "_known",
     "_arithmetic", "_overlap", "age_on",
     # attributes of the evaluation and its scopes
     "on", "base_scope", "scopes", "get", "scope_on", "deciders", "resolve", "constant", "evaluation_date",
-    "reference_date", "decided",
+    "reference_date", "decided", "partial",
 }
 
 
