@@ -206,14 +206,30 @@ class Evaluation:
 
     def _first_of(self, groups: tuple[tuple[str, ...], ...], tree: OutputTree, output: str) -> Outcome:
         result: Outcome | None = None
+        owned = False  # whether ``result`` was built here, and may be extended in place
+        states, exceptions = self.states, tree.exceptions
         for group in groups:
             if len(group) == 1:
-                current = self._resolve(group[0], tree, output)
+                rule_id = group[0]
+                state = states.get(rule_id)
+                if state is not None and state[3] is False and rule_id not in exceptions:
+                    continue  # a rule that does not apply, without exceptions: nothing
+                current = self._resolve(rule_id, tree, output)
             else:
                 current = self._siblings(group, tree, output)
             if current is NOTHING:
                 continue
-            result = current if result is None else _fall_back(result, current)
+            if result is None or len(result.options) == 1:  # nothing yet, or only "nothing applies"
+                result, owned = current, False
+            elif owned:  # _fall_back in place
+                options = result.options
+                del options[EMPTY]
+                for key, option in current.options.items():
+                    if key not in options:
+                        options[key] = option
+                result.missing = result.missing | current.missing
+            else:
+                result, owned = _fall_back(result, current), True
             if EMPTY not in result.options:
                 return result
         return result if result is not None else NOTHING
