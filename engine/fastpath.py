@@ -120,7 +120,7 @@ class Source:
         """
         body = "\n".join(self.lines[1:])
         preamble = [f"    {local} = ev.{local}" for local in ("states", "facts", "values")
-                    if evaluation and re.search(rf"\b{local}\b", body)]
+                    if evaluation and re.search(rf"(?<![.\w]){local}\b", body)]
         text = "\n".join(self.lines[:1] + preamble + self.lines[1:]) + "\n"
         code = compile(text, f"<decree fast path {next(_serial)}>", "exec")
         exec(code, self.namespace)  # noqa: S102 - source from fixed templates only, see the module docstring
@@ -292,20 +292,27 @@ def probe_function(rule: Rule, timeline: Timeline[RuleVersion],
         line(2, f"ev.states[{rule_id}] = s")
         line(2, "return s")
         scope_of = "ev.scopes.get(reference) or ev.scope_on(reference)"
-    versions = timeline.versions
-    if len(versions) == 1 and versions[0].window is not None:
-        window = versions[0].window
-        test = f"{source.bind(window.start)} <= reference" + (
-            f" < {source.bind(window.until)}" if window.until is not None else "")
-        line(1, f"if {test}:")
-        _applies(source, 2, versions[0], scope_of, rule_name, output_function)
-    else:
-        line(1, f"version = {source.bind(timeline.at)}(reference)")
-        for index, version in enumerate(versions):
-            line(1, f"{'if' if index == 0 else 'elif'} version is {source.bind(version)}:")
+    # the version in force: the last one (by start) that has started, if it has not
+    # ended; Timeline.at's search, written out newest first
+    outside = f"s = ({rule_name}, reference, None, False, ev.base_scope)"
+    keyword = "if"
+    for version in reversed(timeline.versions):
+        window = version.window
+        assert window is not None  # resolved by consolidate
+        line(1, f"{keyword} {source.bind(window.start)} <= reference:")
+        keyword = "elif"
+        if window.until is None:
             _applies(source, 2, version, scope_of, rule_name, output_function)
-    line(1, "else:")
-    line(2, f"s = ({rule_name}, reference, None, False, ev.base_scope)")
+            continue
+        line(2, f"if reference < {source.bind(window.until)}:")
+        _applies(source, 3, version, scope_of, rule_name, output_function)
+        line(2, "else:")
+        line(3, outside)
+    if keyword == "if":  # no version at all
+        line(1, outside)
+    else:
+        line(1, "else:")
+        line(2, outside)
     line(1, f"ev.states[{rule_id}] = s")
     line(1, "return s")
     return source.function("probe")
@@ -313,11 +320,11 @@ def probe_function(rule: Rule, timeline: Timeline[RuleVersion],
 
 def _applies(source: Source, depth: int, version: RuleVersion, scope_of: str, rule_name: str,
              output_function: Callable[[str], Any]) -> None:
-    source.line(depth, f"scope = {scope_of}")
     if version.when is None:
-        source.line(depth, "applies = True")
-    else:
-        assign_inlined(source, depth, "applies", version.when, output_function)
+        source.line(depth, f"s = ({rule_name}, reference, {source.bind(version)}, True, {scope_of})")
+        return
+    source.line(depth, f"scope = {scope_of}")
+    assign_inlined(source, depth, "applies", version.when, output_function)
     source.line(depth, f"s = ({rule_name}, reference, {source.bind(version)}, False if applies is None else applies, "
                        "scope)")
 
