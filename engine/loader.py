@@ -17,11 +17,14 @@ previous load, so a failed load never disturbs a rule set in use.
 
 from __future__ import annotations
 
+import gc
 import hashlib
+import threading
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 from . import schema
 from .errors import PolicyError, RuleFileError, suggest
@@ -90,6 +93,42 @@ def load(paths: Iterable[str | Path]) -> tuple[LoadedRules | None, list[PolicyEr
         builder.contents(document, loaded)
     builder.references(loaded)
     return loaded, errors
+
+
+class _CollectorPause:
+    """Python's cyclic garbage collector, paused while rule sets load.
+
+    Loading builds one large structure and makes next to no garbage in cycles
+    (reference counting frees the rest as usual). But CPython starts a full collection
+    each time the objects that survived grew by a quarter, and each walks everything
+    alive: five walks over the whole rule set in all, over a quarter of the time of
+    loading 10,000 rules, to find almost nothing. Pauses nest, also across threads; when
+    the last one ends, the collector runs again if it ran before the first. Garbage in
+    cycles that other threads make meanwhile waits until then.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._depth = 0
+        self._resume = False
+
+    @contextmanager
+    def __call__(self) -> Iterator[None]:
+        with self._lock:
+            if self._depth == 0:
+                self._resume = gc.isenabled()
+                gc.disable()
+            self._depth += 1
+        try:
+            yield
+        finally:
+            with self._lock:
+                self._depth -= 1
+                if self._depth == 0 and self._resume:
+                    gc.enable()
+
+
+collector_paused = _CollectorPause()
 
 
 class _Builder:
