@@ -25,7 +25,7 @@ suite runs every case through this path too.
 from __future__ import annotations
 
 import itertools
-import re
+from types import CodeType
 from typing import TYPE_CHECKING, Any, Callable
 
 from . import nodes as n
@@ -43,7 +43,12 @@ UNDECIDED = ("<undecided>",)  # a decider met an unknown
 _GONE = object()  # a fact or output not in the mapping
 
 _INLINE_ORDERING = {"<": "<", "<=": "<=", ">": ">", ">=": ">="}
-_serial = itertools.count()
+# Compiling is most of the cost of writing a function, and rules of the same shape give
+# the same text (their ids, names and values are bound, not written): code objects are
+# shared by text, each function gets its own namespace.
+_compiled: dict[str, CodeType] = {}
+_COMPILED_LIMIT = 20_000
+_LOCALS = ("states", "facts", "values")  # the evaluation's mappings, read into locals when used
 
 
 class Bail(Exception):
@@ -96,6 +101,7 @@ class Source:
         }
         self._bound: dict[int, str] = {}
         self.lines: list[str] = []
+        self.used: set[str] = set()  # which of _LOCALS the lines mention
         self._temps = itertools.count()
 
     def bind(self, value: Any) -> str:
@@ -111,6 +117,9 @@ class Source:
 
     def line(self, depth: int, text: str) -> None:
         self.lines.append("    " * depth + text)
+        for local in _LOCALS:
+            if local in text:
+                self.used.add(local)
 
     def function(self, name: str, evaluation: bool = True) -> Callable[..., Any]:
         """Compile the lines written so far (one ``def name``) and return the function.
@@ -118,11 +127,13 @@ class Source:
         In a function of an evaluation (``ev``), the evaluation's mappings the body uses
         are read into locals first.
         """
-        body = "\n".join(self.lines[1:])
-        preamble = [f"    {local} = ev.{local}" for local in ("states", "facts", "values")
-                    if evaluation and re.search(rf"(?<![.\w]){local}\b", body)]
+        preamble = [f"    {local} = ev.{local}" for local in _LOCALS if evaluation and local in self.used]
         text = "\n".join(self.lines[:1] + preamble + self.lines[1:]) + "\n"
-        code = compile(text, f"<decree fast path {next(_serial)}>", "exec")
+        code = _compiled.get(text)
+        if code is None:
+            if len(_compiled) >= _COMPILED_LIMIT:
+                _compiled.clear()
+            code = _compiled[text] = compile(text, "<decree fast path>", "exec")
         exec(code, self.namespace)  # noqa: S102 - source from fixed templates only, see the module docstring
         function: Callable[..., Any] = self.namespace[name]
         function.decree_source = text  # type: ignore[attr-defined]  # for tests and debugging
@@ -289,7 +300,7 @@ def probe_function(rule: Rule, timeline: Timeline[RuleVersion],
         assign_inlined(source, 1, "reference", rule.reference_date, output_function)
         line(1, "if reference is None or type(reference) is Unknown:  # no version can be chosen")
         line(2, f"s = ({rule_name}, reference, None, False if reference is None else reference, ev.base_scope)")
-        line(2, f"ev.states[{rule_id}] = s")
+        line(2, f"states[{rule_id}] = s")
         line(2, "return s")
         scope_of = "ev.scopes.get(reference) or ev.scope_on(reference)"
     # the version in force: the last one (by start) that has started, if it has not
@@ -313,7 +324,7 @@ def probe_function(rule: Rule, timeline: Timeline[RuleVersion],
     else:
         line(1, "else:")
         line(2, outside)
-    line(1, f"ev.states[{rule_id}] = s")
+    line(1, f"states[{rule_id}] = s")
     line(1, "return s")
     return source.function("probe")
 
