@@ -131,7 +131,8 @@ class RuleSet:
         problems.extend(graphs.iter_cycle_errors(graph, loaded.rules))
         seen: set[str] = set()
         every_proposal = {a.id: None for a in loaded.amendments.values() if a.proposed}
-        for proposals in ({}, every_proposal):
+        # the rule set as in force, and with every proposal on (when there is one)
+        for proposals in ({}, every_proposal) if every_proposal else ({},):
             for problem in iter_window_problems(consolidate(loaded, proposals)):
                 if problem.render() not in seen:
                     seen.add(problem.render())
