@@ -175,6 +175,8 @@ class Inline:
             # a value set or parameter, looked up on the reference date
             return f"_known(scope.constant({key}, scope.reference_date))"
         if "." in name:
+            if self.output_function is not None:  # an evaluation's facts are values (engine.facts), never unknowns
+                return f"({t} if ({t} := facts.get({key}, GONE)) is not GONE else _bail())"
             return f"({t} if ({t} := facts.get({key}, GONE)) is not GONE and type({t}) is not Unknown else _bail())"
         if self.output_function is None:
             return (f"({t} if ({t} := values.get({key}, GONE)) is not GONE and type({t}) is not Unknown "
@@ -285,24 +287,33 @@ def guard(source: Source, depth: int, expression: Expression, slow: str) -> int:
 
 def probe_function(rule: Rule, timeline: Timeline[RuleVersion],
                    output_function: Callable[[str], Any]) -> Callable[..., Any]:
-    """The probe of ``rule``: its reference date, version and condition, recorded in the
-    evaluation's memo as a plain tuple with the fields of :class:`engine.plan.RuleState`
-    (a tuple is built in one instruction; the memo is read on every visit)."""
+    """The probe of ``rule`` as a function of its own (see :func:`write_probe`)."""
     source = Source()
+    source.line(0, "def probe(ev):")
+    write_probe(source, 1, rule, timeline, output_function)
+    source.line(1, "return s")
+    return source.function("probe")
+
+
+def write_probe(source: Source, depth: int, rule: Rule, timeline: Timeline[RuleVersion],
+                output_function: Callable[[str], Any]) -> None:
+    """Code that finds how ``rule`` stands: its reference date, the version in force on
+    it and whether its condition holds, as ``s``, a plain tuple with the fields of
+    :class:`engine.plan.RuleState` (built in one instruction), recorded in the memo."""
     line = source.line
     rule_name, rule_id = source.bind(rule), source.bind(rule.id)
-    line(0, "def probe(ev):")
     if rule.reference_date is None:
-        line(1, "reference = ev.on")
+        line(depth, "reference = ev.on")
         scope_of = "ev.base_scope"
+        inner = depth
     else:
-        line(1, "scope = ev.base_scope")
-        assign_inlined(source, 1, "reference", rule.reference_date, output_function)
-        line(1, "if reference is None or type(reference) is Unknown:  # no version can be chosen")
-        line(2, f"s = ({rule_name}, reference, None, False if reference is None else reference, ev.base_scope)")
-        line(2, f"states[{rule_id}] = s")
-        line(2, "return s")
+        line(depth, "scope = ev.base_scope")
+        assign_inlined(source, depth, "reference", rule.reference_date, output_function)
+        line(depth, "if reference is None or type(reference) is Unknown:  # no version can be chosen")
+        line(depth + 1, f"s = ({rule_name}, reference, None, False if reference is None else reference, ev.base_scope)")
+        line(depth, "else:")
         scope_of = "ev.scopes.get(reference) or ev.scope_on(reference)"
+        inner = depth + 1
     # the version in force: the last one (by start) that has started, if it has not
     # ended; Timeline.at's search, written out newest first
     outside = f"s = ({rule_name}, reference, None, False, ev.base_scope)"
@@ -310,23 +321,21 @@ def probe_function(rule: Rule, timeline: Timeline[RuleVersion],
     for version in reversed(timeline.versions):
         window = version.window
         assert window is not None  # resolved by consolidate
-        line(1, f"{keyword} {source.bind(window.start)} <= reference:")
+        line(inner, f"{keyword} {source.bind(window.start)} <= reference:")
         keyword = "elif"
         if window.until is None:
-            _applies(source, 2, version, scope_of, rule_name, output_function)
+            _applies(source, inner + 1, version, scope_of, rule_name, output_function)
             continue
-        line(2, f"if reference < {source.bind(window.until)}:")
-        _applies(source, 3, version, scope_of, rule_name, output_function)
-        line(2, "else:")
-        line(3, outside)
+        line(inner + 1, f"if reference < {source.bind(window.until)}:")
+        _applies(source, inner + 2, version, scope_of, rule_name, output_function)
+        line(inner + 1, "else:")
+        line(inner + 2, outside)
     if keyword == "if":  # no version at all
-        line(1, outside)
+        line(inner, outside)
     else:
-        line(1, "else:")
-        line(2, outside)
-    line(1, f"states[{rule_id}] = s")
-    line(1, "return s")
-    return source.function("probe")
+        line(inner, "else:")
+        line(inner + 1, outside)
+    line(depth, f"states[{rule_id}] = s")
 
 
 def _applies(source: Source, depth: int, version: RuleVersion, scope_of: str, rule_name: str,
@@ -350,13 +359,13 @@ class OutputWriter:
     one function per sibling that returns ``(value, rule id)``, None or UNDECIDED.
     """
 
-    def __init__(self, output: str, exceptions: Any, timelines: Any, probe: Callable[[str], Any],
+    def __init__(self, output: str, exceptions: Any, rules: Any, timelines: Any,
                  output_function: Callable[[str], Any], key_of: Callable[[Any], Any], as_set: bool = False,
                  records: bool = True, companions: tuple[str, ...] = ()) -> None:
         self.output = output
         self.exceptions = exceptions  # rule id -> groups of exceptions, lowest order first
-        self.timelines = timelines
-        self.probe = probe
+        self.rules = rules
+        self.timelines = timelines  # rule id -> its time line; the rules' probes are written inline
         self.output_function = output_function  # for the outputs its expressions read
         self.key_of = key_of
         self.as_set = as_set  # the output is declared as a set: a computed list becomes one
@@ -397,7 +406,9 @@ class OutputWriter:
     def _rule(self, source: Source, depth: int, rule_id: str) -> None:
         line, rule = source.line, source.bind(rule_id)
         self._groups(source, depth, self.exceptions.get(rule_id, ()))
-        line(depth, f"s = states.get({rule}) or {source.bind(self.probe(rule_id))}(ev)")
+        line(depth, f"s = states.get({rule})")
+        line(depth, "if s is None:")
+        write_probe(source, depth + 1, self.rules[rule_id], self.timelines[rule_id], self.output_function)
         line(depth, "a = s[3]")
         line(depth, "if a is not False:")
         line(depth + 1, "if a is not True:")
@@ -462,7 +473,7 @@ class OutputWriter:
         line, key_of = source.line, source.bind(self.key_of)
         line(depth, "found = None")
         for rule_id in group:
-            sibling = OutputWriter(self.output, self.exceptions, self.timelines, self.probe, self.output_function,
+            sibling = OutputWriter(self.output, self.exceptions, self.rules, self.timelines, self.output_function,
                                    self.key_of, self.as_set, records=False)
             line(depth, f"f = {source.bind(sibling.function(((rule_id,),)))}(ev)")
             line(depth, "if f is UNDECIDED:")

@@ -135,8 +135,8 @@ class Plan:
             if tree is None:
                 found = _not_applicable(output)
             else:
-                writer = fastpath.OutputWriter(output, tree.exceptions, self.consolidation.timelines, self.probe,
-                                               self.output_function, key_of, as_set=output in self.set_valued,
+                writer = fastpath.OutputWriter(output, tree.exceptions, self.consolidation.rules,
+                                               self.consolidation.timelines, self.output_function, key_of, as_set=output in self.set_valued,
                                                companions=self.companions.get(output, ()))
                 found = writer.function(tree.roots)
             self.outputs[output] = found

@@ -101,6 +101,7 @@ class RuleSet:
         self._rank = rank
         self._public_in_order = sorted(self.public_outputs, key=lambda name: rank.get(name, -1))
         self._plans: dict[frozenset[tuple[str, date | None]], Plan] = {}
+        self._decisions: dict[tuple[str, Any, str | None], Decision] = {}
         self._fact_count = sum(1 for _ in loaded.vocabulary.of_kind("fact"))  # a person with fewer misses some
 
     # -- loading ----------------------------------------------------------------
@@ -226,11 +227,19 @@ class RuleSet:
             if name not in values:
                 (functions.get(name) or output_function(name))(evaluation)
         decisions = {}
+        known = self._decisions
         for name in wanted:
             value = values[name]
-            if value is None:
-                decision = _new_decision(Decision, (name, "not_applicable", None, (), deciders.get(name)))
-            elif type(value) is Unknown:
+            kind = type(value)
+            if kind is bool or kind is str or value is None:  # few distinct decisions: shared, not rebuilt
+                key = (name, value, deciders.get(name))
+                decision = known.get(key)
+                if decision is None:
+                    decision = _new_decision(Decision, (name, "decided" if value is not None else "not_applicable",
+                                                        value, (), key[2]))
+                    if len(known) < _SHARED_DECISIONS:
+                        known[key] = decision
+            elif kind is Unknown:
                 decision = _new_decision(Decision, (name, "unknown", None, tuple(sorted(value.missing)), None))
             else:
                 decision = _new_decision(Decision, (name, "decided", value, (), deciders.get(name)))
@@ -238,5 +247,6 @@ class RuleSet:
         return Result(on, dict(plan.consolidation.proposals), self.content_hash, decisions, evaluation, self)
 
 
+_SHARED_DECISIONS = 10_000  # decisions of a boolean, a text or none, kept to be shared (immutable)
 # a NamedTuple's own constructor runs Python code; results are built directly
 _new_decision: Callable[[type, tuple[Any, ...]], Decision] = tuple.__new__
