@@ -6,7 +6,10 @@ function doing what the condition does (the floor), and the reference interprete
 
     condition language   compiled 10-node condition, interpreter, native baseline;
                          parse + check + compile of 1,000 conditions
-    rule set             load + check + compile of rules/; all outputs for one person
+    rule set             load + check + compile of rules/; all outputs for one person (three
+                         persons: every fact given, some missing, few given); every person
+                         of the scenario fixtures; the first evaluation after loading, which
+                         writes and compiles the fast path's code
     scaling              load of generated rule sets of 1,000, 5,000 and 10,000 rules
     fixtures             1,000 scenarios through the runner (rule set loaded once)
 
@@ -28,7 +31,7 @@ from typing import Any, Callable
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from engine import nodes  # noqa: E402
+from engine import fastpath, nodes  # noqa: E402
 from engine.language import Expression, TestScope, Vocabulary  # noqa: E402
 from engine.ruleset import RuleSet  # noqa: E402
 from engine.values import age_on  # noqa: E402
@@ -214,7 +217,32 @@ def bench_ruleset() -> RuleSet | None:
     ruleset.evaluate(with_proposals, on, proposals, validated=True)
     line("all outputs with every proposal on", fmt_us(per_call(
         lambda: ruleset.evaluate(with_proposals, on, proposals, validated=True))))
+    bench_many_persons(ruleset)
+    first = _validated(ruleset, COMPLETE)
+
+    def cold() -> None:  # a fresh rule set: the first evaluation writes the functions it reaches
+        fastpath._compiled.clear()  # and compiles them: no code shared from earlier rounds
+        RuleSet.load(ROOT / "rules").evaluate(first, on, validated=True)
+
+    line("first evaluation after loading (writes the fast path's code)",
+         fmt_ms(once(cold, repeat=5) - load), "once per rule set")
     return ruleset
+
+
+def bench_many_persons(ruleset: RuleSet) -> None:
+    """Every person of the scenario fixtures, each evaluated once per round: a mix of
+    complete and incomplete facts, dates and proposals, as a service would see."""
+    from engine.runner import load_scenarios
+
+    scenarios, problems = load_scenarios(ruleset, [ROOT / "tests" / "scenarios"])
+    if problems or not scenarios:
+        return
+    persons = [(ruleset.evaluate(s.facts, s.on, s.proposals).evaluation.facts, s.on, s.proposals) for s in scenarios]
+    complete = sum(1 for facts, on, proposals in persons
+                   if not ruleset.evaluate(facts, on, proposals, validated=True).evaluation.partial)
+    elapsed = once(lambda: [ruleset.evaluate(f, on, p, validated=True) for f, on, p in persons], repeat=9)
+    line(f"all outputs, the {len(persons)} persons of the scenarios, mean per person", fmt_us(elapsed / len(persons)))
+    line(f"  persons without a missing fact or an unknown output: {complete} of {len(persons)}", "")
 
 
 def _validated(ruleset: RuleSet, raw: dict[str, Any]) -> dict[str, Any]:
