@@ -48,7 +48,7 @@ _INLINE_ORDERING = {"<": "<", "<=": "<=", ">": ">", ">=": ">="}
 # shared by text, each function gets its own namespace.
 _compiled: dict[str, CodeType] = {}
 _COMPILED_LIMIT = 20_000
-_LOCALS = ("states", "facts", "values")  # the evaluation's mappings, read into locals when used
+_LOCALS = ("states", "facts", "values", "deciders")  # the evaluation's mappings, read into locals when used
 
 
 class Bail(Exception):
@@ -285,6 +285,17 @@ def guard(source: Source, depth: int, expression: Expression, slow: str) -> int:
     return depth + 1
 
 
+def run_function(outputs: tuple[str, ...], output_function: Callable[[str], Any]) -> Callable[..., Any]:
+    """A function that decides ``outputs`` in this order (each after what it uses)."""
+    source = Source()
+    source.line(0, "def run(ev):")
+    for output in outputs:
+        source.line(1, f"if {source.bind(output)} not in values:")
+        source.line(2, f"{source.bind(output_function(output))}(ev)")
+    source.line(1, "return values")
+    return source.function("run")
+
+
 def probe_function(rule: Rule, timeline: Timeline[RuleVersion],
                    output_function: Callable[[str], Any]) -> Callable[..., Any]:
     """The probe of ``rule`` as a function of its own (see :func:`write_probe`)."""
@@ -387,7 +398,7 @@ class OutputWriter:
     def _found(self, source: Source, depth: int, value: str, rule: str) -> None:
         if self.records:
             source.line(depth, f"values[{self.name}] = {value}")
-            source.line(depth, f"ev.deciders[{self.name}] = {rule}")
+            source.line(depth, f"deciders[{self.name}] = {rule}")
             source.line(depth, f"return {value}")
         else:
             source.line(depth, f"return ({value}, {rule})")
@@ -429,7 +440,7 @@ class OutputWriter:
                         if companion in version.values:
                             name = source.bind(companion)
                             line(inner, f"values[{name}] = {source.bind(version.values[companion])}")
-                            line(inner, f"ev.deciders[{name}] = {rule}")
+                            line(inner, f"deciders[{name}] = {rule}")
                 self._found(source, inner, source.bind(version.values[self.output]), rule)
                 continue
             line(inner, "scope = s[4]")

@@ -117,6 +117,7 @@ class Plan:
         self.literal_outcomes: dict[tuple[int, str], Any] = {}
         self.probes: dict[str, Probe] = {}
         self.outputs: dict[str, Decide] = {}
+        self.runs: dict[tuple[str, ...], Decide] = {}  # the public outputs, in the graph's order
         self.companions = _companions(self.trees, consolidation)
 
     def probe(self, rule_id: str) -> Probe:
@@ -125,6 +126,13 @@ class Plan:
         if found is None:
             found = self.probes[rule_id] = fastpath.probe_function(
                 self.consolidation.rules[rule_id], self.consolidation.timelines[rule_id], self.output_function)
+        return found
+
+    def run_function(self, outputs: tuple[str, ...]) -> Decide:
+        """A function that decides ``outputs``, given in the graph's order."""
+        found = self.runs.get(outputs)
+        if found is None:
+            found = self.runs[outputs] = fastpath.run_function(outputs, self.output_function)
         return found
 
     def output_function(self, output: str) -> Decide:

@@ -99,7 +99,7 @@ class RuleSet:
         self.public_outputs = [d.name for d in loaded.vocabulary.of_kind("output") if not d.internal]
         rank = {name: i for i, name in enumerate(self.order)}
         self._rank = rank
-        self._public_in_order = sorted(self.public_outputs, key=lambda name: rank.get(name, -1))
+        self._public_in_order = tuple(sorted(self.public_outputs, key=lambda name: rank.get(name, -1)))
         self._plans: dict[frozenset[tuple[str, date | None]], Plan] = {}
         self._decisions: dict[tuple[str, Any, str | None], Decision] = {}
         self._fact_count = sum(1 for _ in loaded.vocabulary.of_kind("fact"))  # a person with fewer misses some
@@ -220,12 +220,13 @@ class RuleSet:
             for name in wanted:
                 if name not in self.vocabulary or self.vocabulary.names[name].kind != "output":
                     raise InputError(f"unknown output '{name}'{suggest(name, self.public_outputs)}")
-            ordered = sorted(wanted, key=lambda n: self._rank.get(n, -1))
+            ordered = tuple(sorted(wanted, key=lambda n: self._rank.get(n, -1)))
         values, deciders = evaluation.values, evaluation.deciders
-        functions, output_function = plan.outputs, plan.output_function
-        for name in ordered:
-            if name not in values:
-                (functions.get(name) or output_function(name))(evaluation)
+        if outputs is None:  # every public output: one generated function calls theirs in order
+            (plan.runs.get(ordered) or plan.run_function(ordered))(evaluation)
+        else:
+            for name in ordered:
+                evaluation.value_of(name)
         decisions = {}
         known = self._decisions
         for name in wanted:

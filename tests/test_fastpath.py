@@ -93,7 +93,7 @@ def test_inlined_code_does_not_call_the_closure_when_the_values_are_known() -> N
 ALLOWED_NAMES = {
     # the locals and helpers of the templates
     "ev", "states", "facts", "values", "scope", "s", "a", "v", "r", "f", "found", "missing", "reference", "applies", "version",
-    "decide", "probe", "evaluate", "type", "Unknown", "Bail", "UNDECIDED", "GONE", "_bail", "_output", "_known",
+    "decide", "probe", "evaluate", "run", "type", "Unknown", "Bail", "UNDECIDED", "GONE", "_bail", "_output", "_known",
     "_arithmetic", "_overlap", "age_on",
     # attributes of the evaluation and its scopes
     "on", "base_scope", "scopes", "get", "scope_on", "deciders", "resolve", "constant", "evaluation_date",
@@ -106,7 +106,7 @@ def _generated(ruleset: RuleSet) -> list[str]:
         ruleset.evaluate(scenario.facts, scenario.on, scenario.proposals)
     sources = []
     for plan in ruleset._plans.values():
-        for function in list(plan.probes.values()) + list(plan.outputs.values()):
+        for function in list(plan.probes.values()) + list(plan.outputs.values()) + list(plan.runs.values()):
             sources.append(getattr(function, "decree_source", ""))
     return [s for s in sources if s]
 
