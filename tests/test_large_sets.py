@@ -129,18 +129,33 @@ def collector_on() -> Iterator[None]:
     (gc.enable if was else gc.disable)()
 
 
-def test_the_collector_is_paused_while_loading_and_runs_again_after(collector_on: None,
-                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
-    seen = []
+def test_the_collector_is_paused_while_loading_then_collects_once_and_runs_again(
+        collector_on: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    enabled_while_loading = []
     real_load = loader.load
 
     def load(paths: Any) -> Any:
-        seen.append(gc.isenabled())
+        enabled_while_loading.append(gc.isenabled())
         return real_load(paths)
 
+    collections: list[int] = []
+
+    def record(phase: str, info: dict[str, int]) -> None:
+        if phase == "start":
+            collections.append(info["generation"])
+
     monkeypatch.setattr(ruleset, "load", load)
-    RuleSet.load(RULES)
-    assert seen == [False] and gc.isenabled()
+    (tmp_path / "vocabulary.yaml").write_text(VOCABULARY, encoding="utf-8")
+    (tmp_path / "rules.yaml").write_text(
+        "rules:\n" + "".join(rule("a", f"persoon.leeftijd >= {i}").replace("id: a", f"id: a{i}") for i in range(300)),
+        encoding="utf-8")
+    gc.callbacks.append(record)
+    try:
+        RuleSet.load(tmp_path)
+    finally:
+        gc.callbacks.remove(record)
+    # one full collection at the end, none while loading, and none left to do
+    assert enabled_while_loading == [False] and collections == [2] and gc.isenabled()
 
 
 def test_a_failed_load_also_lets_the_collector_run_again(collector_on: None, tmp_path: Path) -> None:
