@@ -165,12 +165,7 @@ class _Compiler:
                 a, b = left(scope), right(scope)
                 if type(a) is Unknown or type(b) is Unknown:
                     return sem.unknown_of(a, b)
-                if a is None or b is None:
-                    return None
-                for element in a:
-                    if element in b:
-                        return True
-                return False
+                return sem.overlap(a, b)
 
             return overlap
         return lambda scope: sem.membership(op, left(scope), right(scope))

@@ -81,15 +81,6 @@ def _arithmetic(op: str, a: Any, b: Any) -> Any:
         raise Bail from None
 
 
-def _overlap(a: Any, b: Any) -> Any:
-    if a is None or b is None:
-        return None
-    for element in a:
-        if element in b:
-            return True
-    return False
-
-
 class Source:
     """Python source being written, and the objects it refers to by generated names."""
 
@@ -97,7 +88,7 @@ class Source:
         self.namespace: dict[str, Any] = {
             "__builtins__": {}, "type": type, "Unknown": Unknown, "Bail": Bail, "_bail": _bail,
             "_output": _output, "_known": _known, "_arithmetic": _arithmetic,
-            "_overlap": _overlap, "age_on": age_on, "UNDECIDED": UNDECIDED, "GONE": _GONE,
+            "_overlap": sem.overlap, "age_on": age_on, "UNDECIDED": UNDECIDED, "GONE": _GONE,
         }
         self._bound: dict[int, str] = {}
         self.lines: list[str] = []

@@ -140,6 +140,16 @@ def compare(op: str, a: Any, b: Any) -> Any:
     return ORDERING[op](a, b)
 
 
+def overlap(a: Any, b: Any) -> Any:
+    """``any a in b`` for known values: none when either is none."""
+    if a is None or b is None:
+        return None
+    for element in a:
+        if element in b:
+            return True
+    return False
+
+
 def membership(op: str, a: Any, b: Any) -> Any:
     """``in``, ``not_in``, ``any_in`` and ``any_not_in``."""
     if type(a) is Unknown or type(b) is Unknown:
