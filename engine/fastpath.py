@@ -47,7 +47,7 @@ _INLINE_ORDERING = {"<": "<", "<=": "<=", ">": ">", ">=": ">="}
 # the same text (their ids, names and values are bound, not written): code objects are
 # shared by text, each function gets its own namespace.
 _compiled: dict[str, CodeType] = {}
-_COMPILED_LIMIT = 20_000
+_COMPILED_LIMIT = 4_096  # a bound on what the cache keeps alive once its rule sets are gone
 _LOCALS = ("states", "facts", "values", "deciders")  # the evaluation's mappings, read into locals when used
 
 
