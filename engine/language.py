@@ -33,17 +33,34 @@ class Expression:
     node: n.Node
     type: Type
     origin: Origin
-    compiled: Compiled = field(repr=False, compare=False)
+    closure: Compiled | None = field(default=None, repr=False, compare=False)  # given, or built on first use
     free_names: frozenset[str] = frozenset()
+    as_set: bool = False  # the value of a set-typed output: a list becomes a set
+
+    @property
+    def compiled(self) -> Compiled:
+        """The closure that evaluates the expression, compiled on first use.
+
+        Not at load: a large rule set then holds no closures it never runs (they are
+        most of the objects Python's collector walks while the set loads), and the
+        generated fast path (engine.fastpath) needs them only to fall back to. Two
+        threads compiling at once make equal closures and keep either."""
+        closure = self.closure
+        if closure is None:
+            closure = compile_node(self.node, self.origin)
+            if self.as_set:
+                closure = _as_set(closure)
+            object.__setattr__(self, "closure", closure)  # a cache on a frozen value
+        return closure
 
     @classmethod
     def compile(cls, text: str, vocabulary: Vocabulary, origin: Origin | None = None,
                 expected: Type | None = None) -> "Expression":
-        """Parse, check and compile ``text``; raises :class:`engine.errors.PolicyError`."""
+        """Parse and check ``text`` (compiled on first use); raises :class:`engine.errors.PolicyError`."""
         origin = origin or Origin.bare(text)
         node = parse(text, origin)
         result_type = check(node, vocabulary, origin, expected)
-        return cls(text, node, result_type, origin, compile_node(node, origin), n.free_names(node))
+        return cls(text, node, result_type, origin, None, n.free_names(node))
 
     def evaluate(self, scope: Scope) -> Any:
         """The value through the compiled closures (the hot path)."""
@@ -52,6 +69,14 @@ class Expression:
     def interpret(self, scope: Scope) -> Any:
         """The value through the reference interpreter (the oracle)."""
         return interpret(self.node, scope, self.origin)
+
+
+def _as_set(inner: Compiled) -> Compiled:
+    def as_set(scope: Scope) -> Any:
+        value = inner(scope)
+        return frozenset(value) if isinstance(value, tuple) else value
+
+    return as_set
 
 
 @dataclass

@@ -390,10 +390,4 @@ class _Builder:
 
 def _as_set(expression: Expression) -> Expression:
     """An expression for a set-typed output: its list value becomes a set."""
-    inner = expression.compiled
-
-    def as_set(scope: Any) -> Any:
-        value = inner(scope)
-        return frozenset(value) if isinstance(value, tuple) else value
-
-    return replace(expression, compiled=as_set)
+    return replace(expression, as_set=True)

@@ -13,7 +13,7 @@ gap between two windows is a warning (the rule then does not apply in the gap).
 from __future__ import annotations
 
 import bisect
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any, Generic, Iterator, Mapping, TypeVar
 
@@ -64,9 +64,6 @@ class Consolidation:
     timelines: Mapping[str, Timeline[RuleVersion]]
     parameters: Mapping[str, Timeline[ParameterVersion]]
     applied: tuple[tuple[Amendment, date], ...]
-    # per rule: the rule, its compiled reference date (None: the evaluation date) and
-    # its time line, for the evaluator's one lookup per rule
-    lookup: Mapping[str, tuple[Rule, Any, Timeline[RuleVersion]]] = field(default_factory=dict)
 
 
 def resolve(ref: DateRef | None, effective: date | None) -> date | None:
@@ -127,8 +124,6 @@ def consolidate(loaded: LoadedRules, proposals: Mapping[str, date | None]) -> Co
         timelines=timelines,
         parameters={pid: Timeline(versions[pid]) for pid in loaded.parameters},
         applied=tuple(chosen),
-        lookup={rid: (rule, rule.reference_date.compiled if rule.reference_date else None, timelines[rid])
-                for rid, rule in rules.items()},
     )
 
 

@@ -82,7 +82,7 @@ def test_inlined_code_does_not_call_the_closure_when_the_values_are_known() -> N
     def closure_called(scope: Any) -> Any:
         raise AssertionError("fell back to the closure")
 
-    inlined = fastpath.fast_function(dataclasses.replace(expression, compiled=closure_called))
+    inlined = fastpath.fast_function(dataclasses.replace(expression, closure=closure_called))
     known = TestScope(facts={"persoon.geboortedatum": date(1990, 5, 1), "inschrijving.gewest": "brussel",
                              "persoon.talen": ("nl",)})
     assert inlined(known) is True
