@@ -17,14 +17,11 @@ previous load, so a failed load never disturbs a rule set in use.
 
 from __future__ import annotations
 
-import gc
 import hashlib
-import threading
-from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable
 
 from . import schema
 from .errors import PolicyError, RuleFileError, suggest
@@ -93,45 +90,6 @@ def load(paths: Iterable[str | Path]) -> tuple[LoadedRules | None, list[PolicyEr
         builder.contents(document, loaded)
     builder.references(loaded)
     return loaded, errors
-
-
-class _CollectorPause:
-    """Python's cyclic garbage collector, paused while rule sets load.
-
-    Loading builds one large structure and makes next to no garbage in cycles
-    (reference counting frees the rest as usual). But CPython starts a full collection
-    each time the objects that survived grew by a quarter, and each walks everything
-    alive: five walks over the whole rule set in all, a third of the time of loading
-    10,000 rules, to find almost nothing. Paused, it walks once, at the end, so that
-    no walk is left for the code that runs next. Pauses nest, also across threads; the
-    last one to end collects and lets the collector run again, if it ran before the
-    first. Garbage in cycles that other threads make meanwhile waits until then.
-    """
-
-    def __init__(self) -> None:
-        # reentrant: a finalizer run by the collection may itself load a rule set
-        self._lock = threading.RLock()
-        self._depth = 0
-        self._resume = False
-
-    @contextmanager
-    def __call__(self) -> Iterator[None]:
-        with self._lock:
-            if self._depth == 0:
-                self._resume = gc.isenabled()
-                gc.disable()
-            self._depth += 1
-        try:
-            yield
-        finally:
-            with self._lock:
-                self._depth -= 1
-                if self._depth == 0 and self._resume:
-                    gc.collect()
-                    gc.enable()
-
-
-collector_paused = _CollectorPause()
 
 
 class _Builder:

@@ -24,7 +24,7 @@ from . import graph as graphs
 from .errors import InputError, PolicyError, PolicyErrors, RuleFileError, Span, flatten, suggest
 from .evaluator import Evaluation
 from .facts import iter_fact_errors, read_facts, with_defaults
-from .loader import LoadedRules, collector_paused, load
+from .loader import LoadedRules, load
 from .model import Amendment
 from .plan import Plan
 from .timeline import Consolidation, consolidate, iter_window_problems
@@ -118,12 +118,7 @@ class RuleSet:
     @classmethod
     def check(cls, *paths: str | Path) -> tuple["RuleSet | None", list[PolicyError]]:
         """Load, and return the rule set (None when unusable) with every problem and warning."""
-        with collector_paused():
-            return cls._check(paths or ("rules",))
-
-    @classmethod
-    def _check(cls, paths: Iterable[str | Path]) -> tuple["RuleSet | None", list[PolicyError]]:
-        loaded, problems = load(paths)
+        loaded, problems = load(paths or ("rules",))
         problems = flatten(problems)
         if loaded is None:
             return None, problems

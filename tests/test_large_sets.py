@@ -1,14 +1,10 @@
 """What makes large rule sets load fast must not change what loading finds: a text
-parsed once for many expressions still reports each error where it stands, the
-graph's order and cycles are the ones networkx finds, and the garbage collector paused
-while loading runs again after, whatever happened."""
+parsed once for many expressions still reports each error where it stands, and the
+graph's order and cycles are the ones networkx finds."""
 
 from __future__ import annotations
 
-import gc
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import Any, Iterator
 
 import networkx as nx
 import pytest
@@ -16,7 +12,6 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engine import graph as graphs
-from engine import loader, ruleset
 from engine.errors import PolicyError, PolicyErrors, Span
 from engine.model import LegalSource, Rule
 from engine.ruleset import RuleSet
@@ -114,62 +109,3 @@ def test_evaluation_order_and_cycles_are_networkx_s(graph: nx.DiGraph[str]) -> N
                   [(u, v) for u, v, kind in graph.edges(data="kind") if keep(kind)]))]
     reported = [error.message.split(" cycle:")[0] for error in graphs.iter_cycle_errors(graph, rules)]
     assert sorted(set(reported)) == cyclic
-
-
-# -- the garbage collector's pause while loading ------------------------------------
-
-RULES = Path(__file__).resolve().parent.parent / "rules"
-
-
-@pytest.fixture
-def collector_on() -> Iterator[None]:
-    was = gc.isenabled()
-    gc.enable()
-    yield
-    (gc.enable if was else gc.disable)()
-
-
-def test_the_collector_is_paused_while_loading_then_collects_once_and_runs_again(
-        collector_on: None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    enabled_while_loading = []
-    real_load = loader.load
-
-    def load(paths: Any) -> Any:
-        enabled_while_loading.append(gc.isenabled())
-        return real_load(paths)
-
-    collections: list[int] = []
-
-    def record(phase: str, info: dict[str, int]) -> None:
-        if phase == "start":
-            collections.append(info["generation"])
-
-    monkeypatch.setattr(ruleset, "load", load)
-    (tmp_path / "vocabulary.yaml").write_text(VOCABULARY, encoding="utf-8")
-    (tmp_path / "rules.yaml").write_text(
-        "rules:\n" + "".join(rule("a", f"persoon.leeftijd >= {i}").replace("id: a", f"id: a{i}") for i in range(300)),
-        encoding="utf-8")
-    gc.callbacks.append(record)
-    try:
-        RuleSet.load(tmp_path)
-    finally:
-        gc.callbacks.remove(record)
-    # one full collection at the end, none while loading, and none left to do
-    assert enabled_while_loading == [False] and collections == [2] and gc.isenabled()
-
-
-def test_a_failed_load_also_lets_the_collector_run_again(collector_on: None, tmp_path: Path) -> None:
-    load_errors(tmp_path, rule("a", "persoon.leeftijd >= 18 and and persoon.ziek"))
-    assert gc.isenabled()
-
-
-def test_a_collector_switched_off_by_the_host_stays_off(collector_on: None) -> None:
-    gc.disable()
-    RuleSet.load(RULES)
-    assert not gc.isenabled()
-
-
-def test_loads_in_several_threads_leave_the_collector_running(collector_on: None) -> None:
-    with ThreadPoolExecutor(4) as pool:
-        loaded = list(pool.map(lambda _: RuleSet.load(RULES), range(8)))
-    assert len({r.content_hash for r in loaded}) == 1 and gc.isenabled()
