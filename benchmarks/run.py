@@ -221,7 +221,7 @@ def bench_ruleset() -> RuleSet | None:
     first = _validated(ruleset, COMPLETE)
 
     def cold() -> None:  # a fresh rule set: the first evaluation writes the functions it reaches
-        fastpath._compiled.clear()  # and compiles them: no code shared from earlier rounds
+        fastpath._compiled.cache_clear()  # and compiles them: no code shared from earlier rounds
         RuleSet.load(ROOT / "rules").evaluate(first, on, validated=True)
 
     line("first evaluation after loading (writes the fast path's code)",

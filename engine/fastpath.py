@@ -24,6 +24,7 @@ suite runs every case through this path too.
 
 from __future__ import annotations
 
+import functools
 import itertools
 from types import CodeType
 from typing import TYPE_CHECKING, Any, Callable
@@ -43,11 +44,14 @@ UNDECIDED = ("<undecided>",)  # a decider met an unknown
 _GONE = object()  # a fact or output not in the mapping
 
 _INLINE_ORDERING = {"<": "<", "<=": "<=", ">": ">", ">=": ">="}
-# Compiling is most of the cost of writing a function, and rules of the same shape give
-# the same text (their ids, names and values are bound, not written): code objects are
-# shared by text, each function gets its own namespace.
-_compiled: dict[str, CodeType] = {}
-_COMPILED_LIMIT = 4_096  # a bound on what the cache keeps alive once its rule sets are gone
+@functools.lru_cache(maxsize=4096)
+def _compiled(text: str) -> CodeType:
+    """Compiling is most of the cost of writing a function, and rules of the same shape
+    give the same text (their ids, names and values are bound, not written): code objects
+    are shared by text, and each function gets its own namespace."""
+    return compile(text, "<decree fast path>", "exec")
+
+
 _LOCALS = ("states", "facts", "values", "deciders")  # the evaluation's mappings, read into locals when used
 
 
@@ -120,12 +124,7 @@ class Source:
         """
         preamble = [f"    {local} = ev.{local}" for local in _LOCALS if evaluation and local in self.used]
         text = "\n".join(self.lines[:1] + preamble + self.lines[1:]) + "\n"
-        code = _compiled.get(text)
-        if code is None:
-            if len(_compiled) >= _COMPILED_LIMIT:
-                _compiled.clear()
-            code = _compiled[text] = compile(text, "<decree fast path>", "exec")
-        exec(code, self.namespace)  # noqa: S102 - source from fixed templates only, see the module docstring
+        exec(_compiled(text), self.namespace)  # noqa: S102 - source from fixed templates only, see the module docstring
         function: Callable[..., Any] = self.namespace[name]
         function.decree_source = text  # type: ignore[attr-defined]  # for tests and debugging
         return function
