@@ -297,10 +297,13 @@ def probe_function(rule: Rule, timeline: Timeline[RuleVersion],
 
 
 def write_probe(source: Source, depth: int, rule: Rule, timeline: Timeline[RuleVersion],
-                output_function: Callable[[str], Any]) -> None:
+                output_function: Callable[[str], Any], shared: dict[str, str] | None = None) -> None:
     """Code that finds how ``rule`` stands: its reference date, the version in force on
     it and whether its condition holds, as ``s``, a plain tuple with the fields of
-    :class:`engine.plan.RuleState` (built in one instruction), recorded in the memo."""
+    :class:`engine.plan.RuleState` (built in one instruction), recorded in the memo.
+
+    ``shared`` names the locals that keep reference dates several rules of the function
+    read (by the expression's text): the first rule to need one finds it."""
     line = source.line
     rule_name, rule_id = source.bind(rule), source.bind(rule.id)
     if rule.reference_date is None:
@@ -308,8 +311,15 @@ def write_probe(source: Source, depth: int, rule: Rule, timeline: Timeline[RuleV
         scope_of = "ev.base_scope"
         inner = depth
     else:
-        line(depth, "scope = ev.base_scope")
-        assign_inlined(source, depth, "reference", rule.reference_date, output_function)
+        local = (shared or {}).get(rule.reference_date.text.strip())
+        if local is None:
+            line(depth, "scope = ev.base_scope")
+            assign_inlined(source, depth, "reference", rule.reference_date, output_function)
+        else:
+            line(depth, f"if {local} is GONE:")
+            line(depth + 1, "scope = ev.base_scope")
+            assign_inlined(source, depth + 1, local, rule.reference_date, output_function)
+            line(depth, f"reference = {local}")
         line(depth, "if reference is None or type(reference) is Unknown:  # no version can be chosen")
         line(depth + 1, f"s = ({rule_name}, reference, None, False if reference is None else reference, ev.base_scope)")
         line(depth, "else:")
@@ -350,19 +360,32 @@ def _applies(source: Source, depth: int, version: RuleVersion, scope_of: str, ru
                        "scope)")
 
 
+def _tree_rules(groups: tuple[tuple[str, ...], ...], exceptions: Any) -> list[str]:
+    """Every rule of an exception tree, from its top ``groups`` down."""
+    found: list[str] = []
+    pending = [rule for group in groups for rule in group]
+    while pending:
+        rule = pending.pop()
+        if rule not in found:
+            found.append(rule)
+            pending.extend(r for group in exceptions.get(rule, ()) for r in group)
+    return found
+
+
 class OutputWriter:
     """Writes the function that decides one output: its exception tree as straight code,
     exceptions first.
 
-    The output's own function records the result in the evaluation's memo (value and
-    deciding rule) and returns the value; at the first unknown on its way it hands the
-    output to the general path (``ev.resolve``). A group of sibling rules is written as
-    one function per sibling that returns ``(value, rule id)``, None or UNDECIDED.
+    The function records the result in the evaluation's memo (value and deciding rule)
+    and returns the value; at the first unknown on its way it hands the output to the
+    general path (``ev.resolve``). Each rule of a group of siblings is walked in a block
+    that leaves ``(value, rule id)``, None or UNDECIDED in a local, and the group's
+    results are compared.
     """
 
     def __init__(self, output: str, exceptions: Any, rules: Any, timelines: Any,
                  output_function: Callable[[str], Any], key_of: Callable[[Any], Any], as_set: bool = False,
-                 records: bool = True, companions: tuple[str, ...] = ()) -> None:
+                 companions: tuple[str, ...] = ()) -> None:
         self.output = output
         self.exceptions = exceptions  # rule id -> groups of exceptions, lowest order first
         self.rules = rules
@@ -370,31 +393,43 @@ class OutputWriter:
         self.output_function = output_function  # for the outputs its expressions read
         self.key_of = key_of
         self.as_set = as_set  # the output is declared as a set: a computed list becomes one
-        self.records = records  # the output's own function, or one sibling's
+        self.capture: list[str] = []  # the locals that keep the results of sibling blocks being written
+        self.shared: dict[str, str] = {}  # reference dates of several rules -> the locals that keep them
         self.companions = companions  # outputs of the same tree, set by every version (see engine.plan)
 
     def function(self, groups: tuple[tuple[str, ...], ...]) -> Callable[..., Any]:
         source = Source()
         self.name = source.bind(self.output)
         # the whole tree is one rule: when it may or may not apply, the output is unknown
-        self.alone = self.records and len(groups) == 1 and len(groups[0]) == 1 and not self.exceptions.get(groups[0][0])
+        self.alone = len(groups) == 1 and len(groups[0]) == 1 and not self.exceptions.get(groups[0][0])
         source.line(0, "def decide(ev):")
+        # reference dates that two or more rules of the function read: kept in locals r0, r1...
+        texts = [self.rules[r].reference_date.text.strip() for r in _tree_rules(groups, self.exceptions)
+                 if self.rules[r].reference_date is not None]
+        repeated = sorted({text for text in texts if texts.count(text) > 1})
+        self.shared = {text: f"r{index}" for index, text in enumerate(repeated)}
+        for local in self.shared.values():
+            source.line(1, f"{local} = GONE")
         self._groups(source, 1, groups)
-        if self.records:
-            source.line(1, f"values[{self.name}] = None  # no rule gives a value: not applicable")
+        source.line(1, f"values[{self.name}] = None  # no rule gives a value: not applicable")
         source.line(1, "return None")
         return source.function("decide")
 
     def _found(self, source: Source, depth: int, value: str, rule: str) -> None:
-        if self.records:
+        if self.capture:  # inside a sibling's block: keep the pair, leave the block
+            source.line(depth, f"{self.capture[-1]} = ({value}, {rule})")
+            source.line(depth, "break")
+        else:
             source.line(depth, f"values[{self.name}] = {value}")
             source.line(depth, f"deciders[{self.name}] = {rule}")
             source.line(depth, f"return {value}")
-        else:
-            source.line(depth, f"return ({value}, {rule})")
 
     def _undecided(self, source: Source, depth: int) -> None:
-        source.line(depth, f"return ev.resolve({self.name})" if self.records else "return UNDECIDED")
+        if self.capture:
+            source.line(depth, f"{self.capture[-1]} = UNDECIDED")
+            source.line(depth, "break")
+        else:
+            source.line(depth, f"return ev.resolve({self.name})")
 
     def _groups(self, source: Source, depth: int, groups: tuple[tuple[str, ...], ...]) -> None:
         """Returns at the first group that gives a value (or meets an unknown)."""
@@ -409,7 +444,7 @@ class OutputWriter:
         self._groups(source, depth, self.exceptions.get(rule_id, ()))
         line(depth, f"s = states.get({rule})")
         line(depth, "if s is None:")
-        write_probe(source, depth + 1, self.rules[rule_id], self.timelines[rule_id], self.output_function)
+        write_probe(source, depth + 1, self.rules[rule_id], self.timelines[rule_id], self.output_function, self.shared)
         line(depth, "a = s[3]")
         line(depth, "if a is not False:")
         line(depth + 1, "if a is not True:")
@@ -425,7 +460,7 @@ class OutputWriter:
                 line(inner, f"{'if' if index == 0 else 'elif'} s[2] is {source.bind(version)}:")
                 inner += 1
             if self.output in version.values:
-                if self.records:  # the same rule decides the companions; literal ones cost nothing
+                if not self.capture:  # the same rule decides the companions; literal ones cost nothing
                     for companion in self.companions:
                         if companion in version.values:
                             name = source.bind(companion)
@@ -470,19 +505,25 @@ class OutputWriter:
 
     def _siblings(self, source: Source, depth: int, group: tuple[str, ...]) -> None:
         """Rules of equal standing: they must agree; a disagreement goes to the general
-        path, which reports the conflict."""
+        path, which reports the conflict. Each sibling is walked in a block of its own
+        (``while True: ... break``), which leaves its result in ``f<level>``."""
         line, key_of = source.line, source.bind(self.key_of)
-        line(depth, "found = None")
+        level = len(self.capture)
+        found, current = f"found{level}", f"f{level}"
+        line(depth, f"{found} = None")
         for rule_id in group:
-            sibling = OutputWriter(self.output, self.exceptions, self.rules, self.timelines, self.output_function,
-                                   self.key_of, self.as_set, records=False)
-            line(depth, f"f = {source.bind(sibling.function(((rule_id,),)))}(ev)")
-            line(depth, "if f is UNDECIDED:")
+            self.capture.append(current)
+            line(depth, "while True:")
+            self._rule(source, depth + 1, rule_id)
+            line(depth + 1, f"{current} = None")
+            line(depth + 1, "break")
+            self.capture.pop()
+            line(depth, f"if {current} is UNDECIDED:")
             self._undecided(source, depth + 1)
-            line(depth, "if f is not None:")
-            line(depth + 1, "if found is None:")
-            line(depth + 2, "found = f")
-            line(depth + 1, f"elif {key_of}(found[0]) != {key_of}(f[0]):")
+            line(depth, f"if {current} is not None:")
+            line(depth + 1, f"if {found} is None:")
+            line(depth + 2, f"{found} = {current}")
+            line(depth + 1, f"elif {key_of}({found}[0]) != {key_of}({current}[0]):")
             self._undecided(source, depth + 2)
-        line(depth, "if found is not None:")
-        self._found(source, depth + 1, "found[0]", "found[1]")
+        line(depth, f"if {found} is not None:")
+        self._found(source, depth + 1, f"{found}[0]", f"{found}[1]")

@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import io
 import keyword
+import re
 import tokenize
 from datetime import date
 from pathlib import Path
@@ -92,7 +93,7 @@ def test_inlined_code_does_not_call_the_closure_when_the_values_are_known() -> N
 
 ALLOWED_NAMES = {
     # the locals and helpers of the templates
-    "ev", "states", "facts", "values", "scope", "s", "a", "v", "r", "f", "found", "missing", "reference", "applies", "version",
+    "ev", "states", "facts", "values", "scope", "s", "a", "v", "r", "missing", "reference", "applies", "version",
     "decide", "probe", "evaluate", "run", "type", "Unknown", "Bail", "UNDECIDED", "GONE", "_bail", "_output", "_known",
     "_arithmetic", "_overlap", "age_on",
     # attributes of the evaluation and its scopes
@@ -113,7 +114,7 @@ def _generated(ruleset: RuleSet) -> list[str]:
 
 def test_generated_code_holds_no_text_from_the_rule_files(decree: RuleSet) -> None:
     """Rule ids, names and values are bound objects: the source has no string literal,
-    and every name in it is generated (k12, t3) or one of the templates' own."""
+    and every name in it is generated (k12, t3, r0) or one of the templates' own."""
     sources = _generated(decree)
     assert len(sources) > 100
     for source in sources:
@@ -121,5 +122,5 @@ def test_generated_code_holds_no_text_from_the_rule_files(decree: RuleSet) -> No
             assert token.type != tokenize.STRING, f"string literal in generated code: {token.string}"
             if token.type == tokenize.NAME and not keyword.iskeyword(token.string):
                 name = token.string
-                generated = name[0] in "kt" and name[1:].isdigit()
+                generated = re.fullmatch(r"(k|t|r|f|found)[0-9]+", name) is not None
                 assert generated or name in ALLOWED_NAMES, f"unexpected name {name!r} in:\n{source}"
