@@ -27,7 +27,7 @@ from __future__ import annotations
 import functools
 import itertools
 from types import CodeType
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Protocol
 
 from . import nodes as n
 from . import semantics as sem
@@ -53,6 +53,14 @@ def _compiled(text: str) -> CodeType:
 
 
 _LOCALS = ("states", "facts", "values", "deciders")  # the evaluation's mappings, read into locals when used
+
+
+class Context(Protocol):
+    """What generated code is written against: the plan of a rule set (engine.plan)."""
+
+    def output_function(self, output: str) -> Callable[..., Any]: ...
+
+    def constant_function(self, name: str) -> Callable[[Any], Any]: ...
 
 
 class Bail(Exception):
@@ -134,13 +142,18 @@ class Inline:
     """Turns an expression into a Python expression over the locals ``facts``, ``values``
     and ``scope``, that raises :class:`Bail` at the first unknown."""
 
-    def __init__(self, source: Source, origin: Origin,
-                 output_function: Callable[[str], Any] | None = None) -> None:
+    def __init__(self, source: Source, origin: Origin, plan: Context | None = None) -> None:
         self.source = source
         self.origin = origin
         # inside a probe or an output's function (which hold the evaluation as ``ev``),
-        # an output not yet in the memo is decided by calling its function directly
-        self.output_function = output_function
+        # an output not yet in the memo is decided by calling its function directly, and
+        # a value set or parameter is looked up on a date through the plan's function
+        self.plan = plan
+
+    def _constant_on(self, name: str, day: str) -> str:
+        if self.plan is None:
+            return f"_known(scope.constant({self.source.bind(name)}, {day}))"
+        return f"{self.source.bind(self.plan.constant_function(name))}({day})"
 
     def expr(self, node: n.Node) -> str:
         method: Callable[[Any], str] | None = getattr(self, "inline_" + type(node).__name__, None)
@@ -162,23 +175,21 @@ class Inline:
         name = node.name
         key, t = self.source.bind(name), self.source.temp()
         if "." not in name and name.upper() == name and any(c.isalpha() for c in name):
-            # a value set or parameter, looked up on the reference date
-            return f"_known(scope.constant({key}, scope.reference_date))"
+            return self._constant_on(name, "scope.reference_date")  # a value set or parameter
         if "." in name:
-            if self.output_function is not None:  # an evaluation's facts are values (engine.facts), never unknowns
+            if self.plan is not None:  # an evaluation's facts are values (engine.facts), never unknowns
                 return f"({t} if ({t} := facts.get({key}, GONE)) is not GONE else _bail())"
             return f"({t} if ({t} := facts.get({key}, GONE)) is not GONE and type({t}) is not Unknown else _bail())"
-        if self.output_function is None:
+        if self.plan is None:
             return (f"({t} if ({t} := values.get({key}, GONE)) is not GONE and type({t}) is not Unknown "
                     f"else _output(scope, {key}))")
-        decide, u = self.source.bind(self.output_function(name)), self.source.temp()
+        decide, u = self.source.bind(self.plan.output_function(name)), self.source.temp()
         return (f"({t} if type({t} := ({u} if ({u} := values.get({key}, GONE)) is not GONE else {decide}(ev))) "
                 f"is not Unknown else _bail())")
 
     def inline_At(self, node: n.At) -> str:
         t = self.source.temp()
-        return (f"(None if ({t} := {self.expr(node.when)}) is None "
-                f"else _known(scope.constant({self.source.bind(node.name.name)}, {t})))")
+        return f"(None if ({t} := {self.expr(node.when)}) is None else {self._constant_on(node.name.name, t)})"
 
     def inline_Special(self, node: n.Special) -> str:
         return "scope.evaluation_date" if node.which == "evaluation_date" else "scope.reference_date"
@@ -245,9 +256,9 @@ def fast_function(expression: Expression) -> Callable[[Any], Any]:
 
 
 def assign_inlined(source: Source, depth: int, target: str, expression: Expression,
-                   output_function: Callable[[str], Any]) -> None:
+                   plan: Context) -> None:
     """``target = expression`` inlined, with the closure as the fallback."""
-    inlined = Inline(source, expression.origin, output_function).expr(expression.node)
+    inlined = Inline(source, expression.origin, plan).expr(expression.node)
     slow = f"{target} = {source.bind(expression.compiled)}(scope)"
     depth = guard(source, depth, expression, slow)
     source.line(depth, "try:")
@@ -275,29 +286,28 @@ def guard(source: Source, depth: int, expression: Expression, slow: str) -> int:
     return depth + 1
 
 
-def run_function(outputs: tuple[str, ...], output_function: Callable[[str], Any]) -> Callable[..., Any]:
+def run_function(outputs: tuple[str, ...], plan: Context) -> Callable[..., Any]:
     """A function that decides ``outputs`` in this order (each after what it uses)."""
     source = Source()
     source.line(0, "def run(ev):")
     for output in outputs:
         source.line(1, f"if {source.bind(output)} not in values:")
-        source.line(2, f"{source.bind(output_function(output))}(ev)")
+        source.line(2, f"{source.bind(plan.output_function(output))}(ev)")
     source.line(1, "return values")
     return source.function("run")
 
 
-def probe_function(rule: Rule, timeline: Timeline[RuleVersion],
-                   output_function: Callable[[str], Any]) -> Callable[..., Any]:
+def probe_function(rule: Rule, timeline: Timeline[RuleVersion], plan: Context) -> Callable[..., Any]:
     """The probe of ``rule`` as a function of its own (see :func:`write_probe`)."""
     source = Source()
     source.line(0, "def probe(ev):")
-    write_probe(source, 1, rule, timeline, output_function)
+    write_probe(source, 1, rule, timeline, plan)
     source.line(1, "return s")
     return source.function("probe")
 
 
 def write_probe(source: Source, depth: int, rule: Rule, timeline: Timeline[RuleVersion],
-                output_function: Callable[[str], Any], shared: dict[str, str] | None = None) -> None:
+                plan: Context, shared: dict[str, str] | None = None) -> None:
     """Code that finds how ``rule`` stands: its reference date, the version in force on
     it and whether its condition holds, as ``s``, a plain tuple with the fields of
     :class:`engine.plan.RuleState` (built in one instruction), recorded in the memo.
@@ -314,11 +324,11 @@ def write_probe(source: Source, depth: int, rule: Rule, timeline: Timeline[RuleV
         local = (shared or {}).get(rule.reference_date.text.strip())
         if local is None:
             line(depth, "scope = ev.base_scope")
-            assign_inlined(source, depth, "reference", rule.reference_date, output_function)
+            assign_inlined(source, depth, "reference", rule.reference_date, plan)
         else:
             line(depth, f"if {local} is GONE:")
             line(depth + 1, "scope = ev.base_scope")
-            assign_inlined(source, depth + 1, local, rule.reference_date, output_function)
+            assign_inlined(source, depth + 1, local, rule.reference_date, plan)
             line(depth, f"reference = {local}")
         line(depth, "if reference is None or type(reference) is Unknown:  # no version can be chosen")
         line(depth + 1, f"s = ({rule_name}, reference, None, False if reference is None else reference, ev.base_scope)")
@@ -335,10 +345,10 @@ def write_probe(source: Source, depth: int, rule: Rule, timeline: Timeline[RuleV
         line(inner, f"{keyword} {source.bind(window.start)} <= reference:")
         keyword = "elif"
         if window.until is None:
-            _applies(source, inner + 1, version, scope_of, rule_name, output_function)
+            _applies(source, inner + 1, version, scope_of, rule_name, plan)
             continue
         line(inner + 1, f"if reference < {source.bind(window.until)}:")
-        _applies(source, inner + 2, version, scope_of, rule_name, output_function)
+        _applies(source, inner + 2, version, scope_of, rule_name, plan)
         line(inner + 1, "else:")
         line(inner + 2, outside)
     if keyword == "if":  # no version at all
@@ -350,12 +360,12 @@ def write_probe(source: Source, depth: int, rule: Rule, timeline: Timeline[RuleV
 
 
 def _applies(source: Source, depth: int, version: RuleVersion, scope_of: str, rule_name: str,
-             output_function: Callable[[str], Any]) -> None:
+             plan: Context) -> None:
     if version.when is None:
         source.line(depth, f"s = ({rule_name}, reference, {source.bind(version)}, True, {scope_of})")
         return
     source.line(depth, f"scope = {scope_of}")
-    assign_inlined(source, depth, "applies", version.when, output_function)
+    assign_inlined(source, depth, "applies", version.when, plan)
     source.line(depth, f"s = ({rule_name}, reference, {source.bind(version)}, False if applies is None else applies, "
                        "scope)")
 
@@ -384,13 +394,13 @@ class OutputWriter:
     """
 
     def __init__(self, output: str, exceptions: Any, rules: Any, timelines: Any,
-                 output_function: Callable[[str], Any], key_of: Callable[[Any], Any], as_set: bool = False,
+                 plan: Context, key_of: Callable[[Any], Any], as_set: bool = False,
                  companions: tuple[str, ...] = ()) -> None:
         self.output = output
         self.exceptions = exceptions  # rule id -> groups of exceptions, lowest order first
         self.rules = rules
         self.timelines = timelines  # rule id -> its time line; the rules' probes are written inline
-        self.output_function = output_function  # for the outputs its expressions read
+        self.plan = plan  # for the outputs, value sets and parameters its expressions read
         self.key_of = key_of
         self.as_set = as_set  # the output is declared as a set: a computed list becomes one
         self.capture: list[str] = []  # the locals that keep the results of sibling blocks being written
@@ -444,7 +454,7 @@ class OutputWriter:
         self._groups(source, depth, self.exceptions.get(rule_id, ()))
         line(depth, f"s = states.get({rule})")
         line(depth, "if s is None:")
-        write_probe(source, depth + 1, self.rules[rule_id], self.timelines[rule_id], self.output_function, self.shared)
+        write_probe(source, depth + 1, self.rules[rule_id], self.timelines[rule_id], self.plan, self.shared)
         line(depth, "a = s[3]")
         line(depth, "if a is not False:")
         line(depth + 1, "if a is not True:")
@@ -470,7 +480,7 @@ class OutputWriter:
                 continue
             line(inner, "scope = s[4]")
             computed = version.computed[self.output]
-            inline = Inline(source, computed.origin, self.output_function)
+            inline = Inline(source, computed.origin, self.plan)
             slow = f"v = {source.bind(computed.compiled)}(scope)  # the closure makes lists sets itself"
             fast = guard(source, inner, computed, slow)
             line(fast, "try:")

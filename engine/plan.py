@@ -108,8 +108,10 @@ class Plan:
     one keep either, harmlessly.
     """
 
-    def __init__(self, consolidation: Consolidation, set_valued: frozenset[str] = frozenset()) -> None:
+    def __init__(self, consolidation: Consolidation, set_valued: frozenset[str] = frozenset(),
+                 sets: Mapping[str, Any] | None = None) -> None:
         self.consolidation = consolidation
+        self.sets = sets or {}  # the value sets (the same for every evaluation of the rule set)
         self.set_valued = set_valued  # outputs declared as sets: a computed list becomes a set
         self.trees = output_trees(consolidation.rules)
         # outcomes of literal outputs of applying rules never change: shared between
@@ -125,15 +127,30 @@ class Plan:
         found = self.probes.get(rule_id)
         if found is None:
             found = self.probes[rule_id] = fastpath.probe_function(
-                self.consolidation.rules[rule_id], self.consolidation.timelines[rule_id], self.output_function)
+                self.consolidation.rules[rule_id], self.consolidation.timelines[rule_id], self)
         return found
 
     def run_function(self, outputs: tuple[str, ...]) -> Decide:
         """A function that decides ``outputs``, given in the graph's order."""
         found = self.runs.get(outputs)
         if found is None:
-            found = self.runs[outputs] = fastpath.run_function(outputs, self.output_function)
+            found = self.runs[outputs] = fastpath.run_function(outputs, self)
         return found
+
+    def constant_function(self, name: str) -> Callable[[date], Any]:
+        """A value set's members, or a parameter's value, on a date (None when the
+        parameter has no version then), as Evaluation.constant finds them."""
+        value_set = self.sets.get(name)
+        if value_set is not None:
+            at: Callable[[date], Any] = value_set.at
+            return at
+        timeline = self.consolidation.parameters.get(name)
+
+        def parameter(day: date) -> Any:
+            version = timeline.at(day) if timeline is not None else None
+            return version.value if version is not None else None
+
+        return parameter
 
     def output_function(self, output: str) -> Decide:
         """The function that decides an output in an evaluation and records it in its memo."""
@@ -144,7 +161,7 @@ class Plan:
                 found = _not_applicable(output)
             else:
                 writer = fastpath.OutputWriter(output, tree.exceptions, self.consolidation.rules,
-                                               self.consolidation.timelines, self.output_function, key_of, as_set=output in self.set_valued,
+                                               self.consolidation.timelines, self, key_of, as_set=output in self.set_valued,
                                                companions=self.companions.get(output, ()))
                 found = writer.function(tree.roots)
             self.outputs[output] = found

@@ -173,7 +173,7 @@ class RuleSet:
         found = self._plans.get(key)
         if found is None:
             set_valued = frozenset(d.name for d in self.vocabulary.of_kind("output") if d.type.name == "set")
-            found = self._plans[key] = Plan(consolidate(self.loaded, proposals), set_valued)
+            found = self._plans[key] = Plan(consolidate(self.loaded, proposals), set_valued, self.loaded.sets)
         return found
 
     # -- evaluation ---------------------------------------------------------------
@@ -223,24 +223,24 @@ class RuleSet:
             for name in ordered:
                 evaluation.value_of(name)
         decisions = {}
-        known = self._decisions
+        shared, rule_of = self._decisions.get, deciders.get
         for name in wanted:
             value = values[name]
-            kind = type(value)
-            if kind is bool or kind is str or value is None:  # few distinct decisions: shared, not rebuilt
-                key = (name, value, deciders.get(name))
-                decision = known.get(key)
-                if decision is None:
-                    decision = _new_decision(Decision, (name, "decided" if value is not None else "not_applicable",
-                                                        value, (), key[2]))
-                    if len(known) < _SHARED_DECISIONS:
-                        known[key] = decision
-            elif kind is Unknown:
+            if value is True or value is False or value is None or type(value) is str:
+                # few distinct decisions: shared between results (they are immutable)
+                decision = shared((name, value, rule_of(name))) or self._shared_decision(name, value, rule_of(name))
+            elif type(value) is Unknown:
                 decision = _new_decision(Decision, (name, "unknown", None, tuple(sorted(value.missing)), None))
             else:
-                decision = _new_decision(Decision, (name, "decided", value, (), deciders.get(name)))
+                decision = _new_decision(Decision, (name, "decided", value, (), rule_of(name)))
             decisions[name] = decision
         return Result(on, dict(plan.consolidation.proposals), self.content_hash, decisions, evaluation, self)
+
+    def _shared_decision(self, name: str, value: Any, rule: str | None) -> Decision:
+        decision = _new_decision(Decision, (name, "decided" if value is not None else "not_applicable", value, (), rule))
+        if len(self._decisions) < _SHARED_DECISIONS:
+            self._decisions[(name, value, rule)] = decision
+        return decision
 
 
 _SHARED_DECISIONS = 10_000  # decisions of a boolean, a text or none, kept to be shared (immutable)
