@@ -105,6 +105,7 @@ class Source:
         self._bound: dict[int, str] = {}
         self.lines: list[str] = []
         self.used: set[str] = set()  # which of _LOCALS the lines mention
+        self.outputs: dict[str, str] = {}  # outputs kept in locals once read (see OutputWriter)
         self._temps = itertools.count()
 
     def bind(self, value: Any) -> str:
@@ -142,9 +143,11 @@ class Inline:
     """Turns an expression into a Python expression over the locals ``facts``, ``values``
     and ``scope``, that raises :class:`Bail` at the first unknown."""
 
-    def __init__(self, source: Source, origin: Origin, plan: Context | None = None) -> None:
+    def __init__(self, source: Source, origin: Origin, plan: Context | None = None,
+                 shared: dict[str, str] | None = None) -> None:
         self.source = source
         self.origin = origin
+        self.shared = shared or {}  # outputs several expressions of the function read -> their locals
         # inside a probe or an output's function (which hold the evaluation as ``ev``),
         # an output not yet in the memo is decided by calling its function directly, and
         # a value set or parameter is looked up on a date through the plan's function
@@ -184,8 +187,11 @@ class Inline:
             return (f"({t} if ({t} := values.get({key}, GONE)) is not GONE and type({t}) is not Unknown "
                     f"else _output(scope, {key}))")
         decide, u = self.source.bind(self.plan.output_function(name)), self.source.temp()
-        return (f"({t} if type({t} := ({u} if ({u} := values.get({key}, GONE)) is not GONE else {decide}(ev))) "
+        read = (f"({t} if type({t} := ({u} if ({u} := values.get({key}, GONE)) is not GONE else {decide}(ev))) "
                 f"is not Unknown else _bail())")
+        local = self.shared.get(name)
+        # read by several expressions of the function: the first read keeps it in a local
+        return read if local is None else f"({local} if {local} is not GONE else ({local} := {read}))"
 
     def inline_At(self, node: n.At) -> str:
         t = self.source.temp()
@@ -258,7 +264,7 @@ def fast_function(expression: Expression) -> Callable[[Any], Any]:
 def assign_inlined(source: Source, depth: int, target: str, expression: Expression,
                    plan: Context) -> None:
     """``target = expression`` inlined, with the closure as the fallback."""
-    inlined = Inline(source, expression.origin, plan).expr(expression.node)
+    inlined = Inline(source, expression.origin, plan, source.outputs).expr(expression.node)
     slow = f"{target} = {source.bind(expression.compiled)}(scope)"
     depth = guard(source, depth, expression, slow)
     source.line(depth, "try:")
@@ -418,12 +424,27 @@ class OutputWriter:
                  if self.rules[r].reference_date is not None]
         repeated = sorted({text for text in texts if texts.count(text) > 1})
         self.shared = {text: f"r{index}" for index, text in enumerate(repeated)}
-        for local in self.shared.values():
+        # outputs that two or more expressions of the function read: kept in locals o0, o1...
+        names = [name for r in _tree_rules(groups, self.exceptions) for e in self._expressions(r) for name in e.free_names
+                 if "." not in name and not (name.upper() == name and any(c.isalpha() for c in name))]
+        outputs = sorted({name for name in names if names.count(name) > 1})
+        source.outputs = {name: f"o{index}" for index, name in enumerate(outputs)}
+        for local in list(self.shared.values()) + list(source.outputs.values()):
             source.line(1, f"{local} = GONE")
         self._groups(source, 1, groups)
         source.line(1, f"values[{self.name}] = None  # no rule gives a value: not applicable")
         source.line(1, "return None")
         return source.function("decide")
+
+    def _expressions(self, rule_id: str) -> list[Expression]:
+        """The expressions of a rule the function may inline: reference date, conditions,
+        and the values it computes for this output."""
+        rule = self.rules[rule_id]
+        found = [rule.reference_date] if rule.reference_date is not None else []
+        for version in self.timelines[rule_id].versions:
+            found += [version.when] if version.when is not None else []
+            found += [version.computed[self.output]] if self.output in version.computed else []
+        return found
 
     def _found(self, source: Source, depth: int, value: str, rule: str) -> None:
         if self.capture:  # inside a sibling's block: keep the pair, leave the block
@@ -480,7 +501,7 @@ class OutputWriter:
                 continue
             line(inner, "scope = s[4]")
             computed = version.computed[self.output]
-            inline = Inline(source, computed.origin, self.plan)
+            inline = Inline(source, computed.origin, self.plan, source.outputs)
             slow = f"v = {source.bind(computed.compiled)}(scope)  # the closure makes lists sets itself"
             fast = guard(source, inner, computed, slow)
             line(fast, "try:")
