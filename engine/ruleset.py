@@ -102,6 +102,7 @@ class RuleSet:
         self._public_in_order = tuple(sorted(self.public_outputs, key=lambda name: rank.get(name, -1)))
         self._plans: dict[frozenset[tuple[str, date | None]], Plan] = {}
         self._decisions: dict[tuple[str, Any, str | None], Decision] = {}
+        self._sharable = frozenset(d.name for d in loaded.vocabulary.of_kind("output") if d.type.name in ("bool", "text"))
         self._fact_count = sum(1 for _ in loaded.vocabulary.of_kind("fact"))  # a person with fewer misses some
 
     # -- loading ----------------------------------------------------------------
@@ -202,10 +203,10 @@ class RuleSet:
         if proposals:
             proposals = dict(proposals)
             self.check_proposals(proposals)
+            plan = self.plan(proposals)
         else:
-            proposals = {}
+            plan = self._plans.get(_NO_PROPOSALS) or self.plan({})
         given = dict(facts) if validated else read_facts(facts, self.vocabulary)
-        plan = self.plan(proposals)
         evaluation = Evaluation(plan, self.loaded.sets, given, on, partial=len(given) < self._fact_count)
         if outputs is None:
             wanted = self.public_outputs
@@ -224,13 +225,14 @@ class RuleSet:
                 evaluation.value_of(name)
         decisions = {}
         shared, rule_of = self._decisions.get, deciders.get
+        sharable = self._sharable
         for name in wanted:
             value = values[name]
-            if value is True or value is False or value is None or type(value) is str:
-                # few distinct decisions: shared between results (they are immutable)
-                decision = shared((name, value, rule_of(name))) or self._shared_decision(name, value, rule_of(name))
-            elif type(value) is Unknown:
+            if type(value) is Unknown:
                 decision = _new_decision(Decision, (name, "unknown", None, tuple(sorted(value.missing)), None))
+            elif value is None or name in sharable:
+                # a boolean, a text or none: few distinct decisions, shared between results (immutable)
+                decision = shared((name, value, rule_of(name))) or self._shared_decision(name, value, rule_of(name))
             else:
                 decision = _new_decision(Decision, (name, "decided", value, (), rule_of(name)))
             decisions[name] = decision
@@ -243,6 +245,7 @@ class RuleSet:
         return decision
 
 
+_NO_PROPOSALS: frozenset[tuple[str, date | None]] = frozenset()
 _SHARED_DECISIONS = 10_000  # decisions of a boolean, a text or none, kept to be shared (immutable)
 # a NamedTuple's own constructor runs Python code; results are built directly
 _new_decision: Callable[[type, tuple[Any, ...]], Decision] = tuple.__new__
