@@ -1,19 +1,22 @@
-"""A consolidation compiled for evaluation: one probe per rule, one decider per output.
+"""A consolidation compiled for evaluation: the exception trees of its outputs, and the
+functions that decide them.
 
 Evaluating a person visits nearly every rule of the decree once, so what a visit costs
 is what an evaluation costs. A :class:`Plan` is built once per consolidation (per choice
-of proposals) and binds everything that does not depend on the person:
+of proposals) and holds what does not depend on the person:
 
-- a **probe** per rule: finds the rule's reference date, the version in force on it
-  (without a search when the rule has one window), and whether its condition holds;
-  it records a :class:`RuleState` in the evaluation's memo;
-- a **decider** per output: the output's exception tree (:class:`OutputTree`) turned
-  into nested closures, exceptions first, that returns ``(value, rule id)``, ``None``
-  when no rule gives a value, or :data:`UNDECIDED` at the first unknown on its way.
+- :class:`OutputTree`: for each output, the rules that set it, grouped by priority, and
+  each rule's exceptions;
+- the **output functions**, written by :mod:`engine.fastpath` on first use: each decides
+  one output with plain values, finding the state of each rule on its way (reference
+  date, version in force, condition) and recording it as a :class:`RuleState` in the
+  evaluation's memo, exceptions first; at the first unknown it hands the output to the
+  general path of :mod:`engine.evaluator`, which carries sets of possible outcomes;
+- the **probes**, one function per rule, for the general path and for explanations;
+- a run function that decides the public outputs in the graph's order.
 
-An undecided output is resolved again by the general path in :mod:`engine.evaluator`,
-which carries sets of possible outcomes; the deciders are its fast special case for
-known values and give the same answers (the conformance tests run both).
+The fast path gives the answers of the general path wherever it decides (a test compares
+both on every output of every scenario).
 """
 
 from __future__ import annotations
