@@ -2,12 +2,15 @@
 
 Evaluating a person visits nearly every rule of the decree, and in CPython the cost of a
 visit is mostly calls and lookups between closures. For the common case, where the facts
-a rule reads are known, this module writes each rule's probe and each output's decider
-as one straight Python function, with the conditions inlined as Python expressions, and
-compiles it once (the technique of ``dataclasses``, ``attrs`` and ``fastjsonschema``).
+a rule reads are known, this module writes each output's decision as one straight Python
+function: the walk over its exception tree, with the probe of each rule (reference date,
+version in force, condition) written in place and the conditions inlined as Python
+expressions; reference dates and outputs that several of its expressions read are kept
+in locals. It is compiled once, on first use (the technique of ``dataclasses``,
+``attrs`` and ``fastjsonschema``); functions of the same text share one code object.
 
 **Nothing from a rule file becomes source text.** The generated source consists of fixed
-templates, generated identifiers (``k12``, ``t3``) and the literals ``True``, ``False``
+templates, generated identifiers (``k12``, ``t3``, ``r0``, ``o1``) and the literals ``True``, ``False``
 and ``None``; every rule id, name, value and closure is an object bound to a generated
 name in the function's namespace, whose builtins are empty. The condition language thus
 still reaches no Python object it was not given.
@@ -15,8 +18,8 @@ still reaches no Python object it was not given.
 **Optimistic, with a fallback.** An inlined expression assumes the values it reads are
 known. At the first unknown (a missing fact, an undecided output) it raises :class:`Bail`
 and the expression is evaluated again by its compiled closure (:mod:`engine.compiler`),
-which has the full semantics of unknowns; a decider that meets an unknown returns
-:data:`UNDECIDED` and the general path of :mod:`engine.evaluator` takes over. The inlined
+which has the full semantics of unknowns; an output whose walk meets an unknown is
+handed to the general path of :mod:`engine.evaluator` (``ev.resolve``). The inlined
 operators keep the closures' semantics for known values, ``none`` included (a comparison
 with ``none`` is false, ``and`` and ``or`` treat ``none`` as false); the conformance
 suite runs every case through this path too.
