@@ -144,11 +144,20 @@ class Evaluation:
 
     def state(self, rule_id: str) -> RuleState:
         """How a rule stands in this evaluation (found once, then remembered)."""
-        return RuleState._make(self.states.get(rule_id) or self.plan.probe(rule_id)(self))
+        return self._named(self.states.get(rule_id) or self.plan.probe(rule_id)(self))
 
     def rule_states(self) -> list[RuleState]:
         """Every rule evaluated so far, and how it stood."""
-        return [RuleState._make(fields) for fields in self.states.values()]
+        return [self._named(fields) for fields in self.states.values()]
+
+    def _named(self, fields: tuple[Any, ...]) -> RuleState:
+        state = RuleState._make(fields)
+        return state if state.scope is not None else state._replace(scope=self.scope_of(fields))
+
+    def scope_of(self, state: tuple[Any, ...]) -> RuleScope:
+        """The scope of a rule in force on a reference date of its own (the fast path
+        leaves it out of the rule's state until something needs it)."""
+        return state[4] or self.scope_on(state[1])
 
     def scope_on(self, reference: date) -> RuleScope:
         scope = self.scopes.get(reference)
@@ -158,7 +167,8 @@ class Evaluation:
 
     def own(self, rule_id: str, output: str) -> Outcome:
         """What a rule itself says about ``output``, exceptions aside."""
-        rule, _, version, applies, scope = self.states.get(rule_id) or self.plan.probe(rule_id)(self)
+        state = self.states.get(rule_id) or self.plan.probe(rule_id)(self)
+        rule, _, version, applies, scope = state
         if applies is False:
             return NOTHING
         if version is None:  # the reference date is unknown: any version might apply
@@ -174,7 +184,7 @@ class Evaluation:
                 return found
             value = values[output]
         elif output in version.computed:
-            value = version.computed[output].compiled(scope)
+            value = version.computed[output].compiled(scope or self.scope_of(state))
         else:
             return NOTHING
         key = key_of(value)

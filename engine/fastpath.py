@@ -147,9 +147,10 @@ class Inline:
     and ``scope``, that raises :class:`Bail` at the first unknown."""
 
     def __init__(self, source: Source, origin: Origin, plan: Context | None = None,
-                 shared: dict[str, str] | None = None) -> None:
+                 shared: dict[str, str] | None = None, reference: str = "scope.reference_date") -> None:
         self.source = source
         self.origin = origin
+        self.reference = reference  # the code of the date the expression is evaluated on
         self.shared = shared or {}  # outputs several expressions of the function read -> their locals
         # inside a probe or an output's function (which hold the evaluation as ``ev``),
         # an output not yet in the memo is decided by calling its function directly, and
@@ -181,7 +182,7 @@ class Inline:
         name = node.name
         key, t = self.source.bind(name), self.source.temp()
         if "." not in name and name.upper() == name and any(c.isalpha() for c in name):
-            return self._constant_on(name, "scope.reference_date")  # a value set or parameter
+            return self._constant_on(name, self.reference)  # a value set or parameter
         if "." in name:
             if self.plan is not None:  # an evaluation's facts are values (engine.facts), never unknowns
                 return f"({t} if ({t} := facts.get({key}, GONE)) is not GONE else _bail())"
@@ -201,7 +202,9 @@ class Inline:
         return f"(None if ({t} := {self.expr(node.when)}) is None else {self._constant_on(node.name.name, t)})"
 
     def inline_Special(self, node: n.Special) -> str:
-        return "scope.evaluation_date" if node.which == "evaluation_date" else "scope.reference_date"
+        if node.which == "evaluation_date":
+            return "scope.evaluation_date" if self.plan is None else "ev.on"
+        return self.reference
 
     def inline_Not(self, node: n.Not) -> str:
         return f"(not {self.expr(node.operand)})"  # true -> false; false and none -> true
@@ -265,10 +268,15 @@ def fast_function(expression: Expression) -> Callable[[Any], Any]:
 
 
 def assign_inlined(source: Source, depth: int, target: str, expression: Expression,
-                   plan: Context) -> None:
-    """``target = expression`` inlined, with the closure as the fallback."""
-    inlined = Inline(source, expression.origin, plan, source.outputs).expr(expression.node)
-    slow = f"{target} = {source.bind(expression.compiled)}(scope)"
+                   plan: Context, scope_of: str | None = None, reference: str = "scope.reference_date") -> None:
+    """``target = expression`` inlined, with the closure as the fallback. The closure
+    runs on ``scope``, or on ``scope_of`` when given: the scope then is found only if
+    the closure is needed (the inlined code must not use ``scope`` itself)."""
+    inlined = Inline(source, expression.origin, plan, source.outputs, reference).expr(expression.node)
+    if scope_of is not None and "scope" in inlined:
+        source.line(depth, f"scope = {scope_of}")
+        scope_of = None
+    slow = f"{target} = {source.bind(expression.compiled)}({scope_of or 'scope'})"
     depth = guard(source, depth, expression, slow)
     source.line(depth, "try:")
     source.line(depth + 1, f"{target} = {inlined}")
@@ -333,11 +341,11 @@ def write_probe(source: Source, depth: int, rule: Rule, timeline: Timeline[RuleV
         local = (shared or {}).get(rule.reference_date.text.strip())
         if local is None:
             line(depth, "scope = ev.base_scope")
-            assign_inlined(source, depth, "reference", rule.reference_date, plan)
+            assign_inlined(source, depth, "reference", rule.reference_date, plan, reference="ev.on")
         else:
             line(depth, f"if {local} is GONE:")
             line(depth + 1, "scope = ev.base_scope")
-            assign_inlined(source, depth + 1, local, rule.reference_date, plan)
+            assign_inlined(source, depth + 1, local, rule.reference_date, plan, reference="ev.on")
             line(depth, f"reference = {local}")
         line(depth, "if reference is None or type(reference) is Unknown:  # no version can be chosen")
         line(depth + 1, f"s = ({rule_name}, reference, None, False if reference is None else reference, ev.base_scope)")
@@ -370,13 +378,23 @@ def write_probe(source: Source, depth: int, rule: Rule, timeline: Timeline[RuleV
 
 def _applies(source: Source, depth: int, version: RuleVersion, scope_of: str, rule_name: str,
              plan: Context) -> None:
+    """The state of a rule whose version is in force. On a reference date of its own, the
+    rule's scope is found only when something needs it: a closure, or code that reads a
+    value set, a parameter or ``reference_date``; the state then keeps None for it, and
+    Evaluation.scope_of finds it later if asked."""
+    own_date = scope_of != "ev.base_scope"
     if version.when is None:
-        source.line(depth, f"s = ({rule_name}, reference, {source.bind(version)}, True, {scope_of})")
+        source.line(depth, f"s = ({rule_name}, reference, {source.bind(version)}, True, "
+                           f"{'None' if own_date else scope_of})")
         return
-    source.line(depth, f"scope = {scope_of}")
-    assign_inlined(source, depth, "applies", version.when, plan)
+    if not own_date:
+        source.line(depth, f"scope = {scope_of}")
+    mark = len(source.lines)
+    assign_inlined(source, depth, "applies", version.when, plan, scope_of if own_date else None, "reference")
+    found = any(line.strip().startswith("scope = ") for line in source.lines[mark:])
+    kept = "scope" if not own_date or found else "None"
     source.line(depth, f"s = ({rule_name}, reference, {source.bind(version)}, False if applies is None else applies, "
-                       "scope)")
+                       f"{kept})")
 
 
 def _tree_rules(groups: tuple[tuple[str, ...], ...], exceptions: Any) -> list[str]:
@@ -502,13 +520,16 @@ class OutputWriter:
                             line(inner, f"deciders[{name}] = {rule}")
                 self._found(source, inner, source.bind(version.values[self.output]), rule)
                 continue
-            line(inner, "scope = s[4]")
             computed = version.computed[self.output]
-            inline = Inline(source, computed.origin, self.plan, source.outputs)
-            slow = f"v = {source.bind(computed.compiled)}(scope)  # the closure makes lists sets itself"
+            inlined = Inline(source, computed.origin, self.plan, source.outputs, "s[1]").expr(computed.node)
+            scope_of = "(s[4] or ev.scope_of(s))"  # found only when needed
+            if "scope" in inlined:
+                line(inner, f"scope = {scope_of}")
+                scope_of = "scope"
+            slow = f"v = {source.bind(computed.compiled)}({scope_of})  # the closure makes lists sets itself"
             fast = guard(source, inner, computed, slow)
             line(fast, "try:")
-            line(fast + 1, f"v = {inline.expr(computed.node)}")
+            line(fast + 1, f"v = {inlined}")
             if self.as_set:
                 line(fast + 1, f"v = {source.bind(frozenset)}(v) if type(v) is {source.bind(tuple)} else v")
             line(fast, "except Bail:")
@@ -529,7 +550,7 @@ class OutputWriter:
             if self.output in version.values:
                 line(depth + 1, "r = a")
             else:
-                line(depth + 1, f"v = {source.bind(version.computed[self.output].compiled)}(s[4])")
+                line(depth + 1, f"v = {source.bind(version.computed[self.output].compiled)}(s[4] or ev.scope_of(s))")
                 line(depth + 1, "r = Unknown(a.missing | v.missing) if type(v) is Unknown else a")
         line(depth, "else:  # this version does not set the output: nothing applies")
         line(depth + 1, "r = None")

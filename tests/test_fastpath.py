@@ -97,7 +97,7 @@ ALLOWED_NAMES = {
     "decide", "probe", "evaluate", "run", "type", "Unknown", "Bail", "UNDECIDED", "GONE", "_bail", "_output", "_known",
     "_arithmetic", "_overlap", "age_on",
     # attributes of the evaluation and its scopes
-    "on", "base_scope", "scopes", "get", "scope_on", "deciders", "resolve", "constant", "evaluation_date",
+    "on", "base_scope", "scopes", "get", "scope_on", "scope_of", "deciders", "resolve", "constant", "evaluation_date",
     "reference_date", "decided", "partial",
 }
 
