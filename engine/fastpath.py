@@ -303,14 +303,36 @@ def guard(source: Source, depth: int, expression: Expression, slow: str) -> int:
     return depth + 1
 
 
-def run_function(outputs: tuple[str, ...], plan: Context) -> Callable[..., Any]:
-    """A function that decides ``outputs`` in this order (each after what it uses)."""
+def run_function(outputs: tuple[str, ...], plan: Context, report: tuple[tuple[str, bool], ...],
+                 decision: type) -> Callable[..., Any]:
+    """A function that decides ``outputs`` in this order (each after what it uses), then
+    reports the outputs of ``report`` as ``decision`` tuples, in that order.
+
+    It is called as ``run(ev, shared, make, unknown)``: ``shared((name, value, rule))``
+    finds a decision kept for sharing and ``make(name, value, rule)`` makes (and keeps)
+    one; the outputs of ``report`` marked True (booleans and texts) and every 'not
+    applicable' go that way. ``unknown(name, value)`` makes an unknown output's."""
     source = Source()
-    source.line(0, "def run(ev):")
+    source.line(0, "def run(ev, shared, make, unknown):")
     for output in outputs:
         source.line(1, f"if {source.bind(output)} not in values:")
         source.line(2, f"{source.bind(plan.output_function(output))}(ev)")
-    source.line(1, "return values")
+    source.line(1, "out = {}")
+    new, decided = source.bind(tuple.__new__), source.bind("decided")
+    for output, sharable in report:
+        name = source.bind(output)
+        source.line(1, f"v = values[{name}]")
+        source.line(1, "if type(v) is Unknown:")
+        source.line(2, f"out[{name}] = unknown({name}, v)")
+        source.line(1, "else:")
+        source.line(2, f"r = deciders.get({name})")
+        kept = f"(shared(({name}, v, r)) or make({name}, v, r))"
+        if sharable:
+            source.line(2, f"out[{name}] = {kept}")
+        else:
+            source.line(2, f"out[{name}] = {new}({source.bind(decision)}, ({name}, {decided}, v, (), r)) "
+                           f"if v is not None else {kept}")
+    source.line(1, "return out")
     return source.function("run")
 
 

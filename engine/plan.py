@@ -122,7 +122,7 @@ class Plan:
         self.literal_outcomes: dict[tuple[int, str], Any] = {}
         self.probes: dict[str, Probe] = {}
         self.outputs: dict[str, Decide] = {}
-        self.runs: dict[tuple[str, ...], Decide] = {}  # the public outputs, in the graph's order
+        self.runs: dict[tuple[str, ...], Callable[..., dict[str, Any]]] = {}  # the public outputs
         self.companions = _companions(self.trees, consolidation)
 
     def probe(self, rule_id: str) -> Probe:
@@ -133,11 +133,13 @@ class Plan:
                 self.consolidation.rules[rule_id], self.consolidation.timelines[rule_id], self)
         return found
 
-    def run_function(self, outputs: tuple[str, ...]) -> Decide:
-        """A function that decides ``outputs``, given in the graph's order."""
+    def run_function(self, outputs: tuple[str, ...], report: tuple[tuple[str, bool], ...],
+                     decision: type) -> Callable[..., dict[str, Any]]:
+        """A function that decides ``outputs`` (given in the graph's order) and reports
+        those of ``report`` (see :func:`engine.fastpath.run_function`)."""
         found = self.runs.get(outputs)
         if found is None:
-            found = self.runs[outputs] = fastpath.run_function(outputs, self)
+            found = self.runs[outputs] = fastpath.run_function(outputs, self, report, decision)
         return found
 
     def constant_function(self, name: str) -> Callable[[date], Any]:

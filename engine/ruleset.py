@@ -103,6 +103,7 @@ class RuleSet:
         self._plans: dict[frozenset[tuple[str, date | None]], Plan] = {}
         self._decisions: dict[tuple[str, Any, str | None], Decision] = {}
         self._sharable = frozenset(d.name for d in loaded.vocabulary.of_kind("output") if d.type.name in ("bool", "text"))
+        self._report = tuple((name, name in self._sharable) for name in self.public_outputs)
         self._fact_count = sum(1 for _ in loaded.vocabulary.of_kind("fact"))  # a person with fewer misses some
 
     # -- loading ----------------------------------------------------------------
@@ -219,32 +220,35 @@ class RuleSet:
                 if name not in self.vocabulary or self.vocabulary.names[name].kind != "output":
                     raise InputError(f"unknown output '{name}'{suggest(name, self.public_outputs)}")
             ordered = tuple(sorted(wanted, key=lambda n: self._rank.get(n, -1)))
-        values, deciders = evaluation.values, evaluation.deciders
-        if outputs is None:  # every public output: one generated function calls theirs in order
-            (plan.runs.get(ordered) or plan.run_function(ordered))(evaluation)
+        if outputs is None:  # every public output: one generated function decides and reports them
+            run = plan.runs.get(ordered) or plan.run_function(ordered, self._report, Decision)
+            decisions = run(evaluation, self._decisions.get, self._shared_decision, _unknown_decision)
         else:
             for name in ordered:
                 evaluation.value_of(name)
-        decisions = {}
-        shared, rule_of = self._decisions.get, deciders.get
-        sharable = self._sharable
-        for name in wanted:
-            value = values[name]
-            if type(value) is Unknown:
-                decision = _new_decision(Decision, (name, "unknown", None, tuple(sorted(value.missing)), None))
-            elif value is None or name in sharable:
-                # a boolean, a text or none: few distinct decisions, shared between results (immutable)
-                decision = shared((name, value, rule_of(name))) or self._shared_decision(name, value, rule_of(name))
-            else:
-                decision = _new_decision(Decision, (name, "decided", value, (), rule_of(name)))
-            decisions[name] = decision
+            decisions = {name: self._decision(name, evaluation.values[name], evaluation.deciders.get(name))
+                         for name in wanted}
         return Result(on, dict(plan.consolidation.proposals), self.content_hash, decisions, evaluation, self)
 
+    def _decision(self, name: str, value: Any, rule: str | None) -> Decision:
+        """The decision on one output; those of a boolean, a text or none are few, and are
+        kept to be shared between results (they are immutable)."""
+        if type(value) is Unknown:
+            return _unknown_decision(name, value)
+        if value is None or name in self._sharable:
+            return self._decisions.get((name, value, rule)) or self._shared_decision(name, value, rule)
+        return _new_decision(Decision, (name, "decided", value, (), rule))
+
     def _shared_decision(self, name: str, value: Any, rule: str | None) -> Decision:
+        """A decision made to be shared (see :meth:`_decision`)."""
         decision = _new_decision(Decision, (name, "decided" if value is not None else "not_applicable", value, (), rule))
         if len(self._decisions) < _SHARED_DECISIONS:
             self._decisions[(name, value, rule)] = decision
         return decision
+
+
+def _unknown_decision(name: str, value: Unknown) -> Decision:
+    return _new_decision(Decision, (name, "unknown", None, tuple(sorted(value.missing)), None))
 
 
 _NO_PROPOSALS: frozenset[tuple[str, date | None]] = frozenset()

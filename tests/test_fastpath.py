@@ -98,7 +98,7 @@ ALLOWED_NAMES = {
     "_arithmetic", "_overlap", "age_on",
     # attributes of the evaluation and its scopes
     "on", "base_scope", "scopes", "get", "scope_on", "scope_of", "deciders", "resolve", "constant", "evaluation_date",
-    "reference_date", "decided", "partial",
+    "reference_date", "decided", "partial", "out", "shared", "make", "unknown",
 }
 
 
