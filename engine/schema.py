@@ -63,10 +63,22 @@ def _on_text(keyword: str) -> Any:
     return on_text
 
 
+def _type(validator: Any, types: Any, instance: Any, schema: Any) -> Any:
+    """The draft's ``type``, save that a date is a text only where the schema says
+    ``format: date``: YAML reads an unquoted 2024-02-02 as a date, and a title or an
+    article written so must be quoted, not carried on as a date."""
+    if isinstance(instance, date) and schema.get("format") != "date" and "string" in (
+            [types] if isinstance(types, str) else types):
+        text = instance.isoformat()
+        yield ValidationError(f"{text} is read as a date where a text is expected; quote it: '{text}'")
+        return
+    yield from Draft202012Validator.VALIDATORS["type"](validator, types, instance, schema)
+
+
 # types-jsonschema leaves validators.extend unannotated
 _Validator = jsonschema.validators.extend(  # type: ignore[no-untyped-call]
     Draft202012Validator, type_checker=_TYPES,
-    validators={keyword: _on_text(keyword) for keyword in ("pattern", "minLength", "maxLength")})
+    validators={"type": _type, **{keyword: _on_text(keyword) for keyword in ("pattern", "minLength", "maxLength")}})
 _FORMATS = FormatChecker(formats=())
 
 
@@ -337,6 +349,8 @@ def _message(problem: ValidationError) -> str:
         assert isinstance(problem.validator_value, list)  # an enum keyword's value is a JSON array
         return f"{problem.instance!r} is not one of {', '.join(map(repr, problem.validator_value))}"
     if problem.validator == "type":
+        if isinstance(problem.instance, date):  # see _type
+            return problem.message
         return f"{_show(problem.instance)} is not of type {problem.validator_value}"
     if problem.validator == "pattern":
         return f"{_as_text(problem.instance)!r} is not a valid name here (pattern {problem.validator_value})"

@@ -125,3 +125,17 @@ def test_a_document_with_a_problem_still_gets_every_error() -> None:
     messages = [e.message for e in schema.iter_errors(document, "rulefile.schema.json", InputError)]
     assert "unknown key 'titel'; did you mean 'title'?" in messages
     assert "'title' is a required property" in messages
+
+
+def test_a_date_where_a_text_is_expected_is_an_error_that_says_to_quote_it(tmp_path: Path) -> None:
+    """YAML reads an unquoted 2024-02-02 as a date; a title written so used to load as a
+    date and break the JSON of an explanation later."""
+    (tmp_path / "rules.yaml").write_text(
+        "vocabulary:\n  outputs:\n    uitkomst: {type: bool}\n"
+        "rules:\n  - id: r.een\n    title: 2024-02-02\n    source: {instrument: Decreet}\n"
+        "    versions:\n      - from: 2024-01-01\n        set: {uitkomst: true}\n", encoding="utf-8")
+    ruleset, problems = RuleSet.check(tmp_path)
+    assert ruleset is None
+    rendered = [p.render() for p in problems]
+    assert any(":6:12: error: title: 2024-02-02 is read as a date where a text is expected; quote it: '2024-02-02'"
+               in text for text in rendered), rendered
