@@ -75,7 +75,7 @@ class RuleScope:
 class Evaluation:
     """One evaluation: the facts, the date, and the memo of rules and outputs."""
 
-    def __init__(self, plan: Plan, constants: Any, facts: dict[str, Any], on: date, partial: bool = True) -> None:
+    def __init__(self, plan: Plan, facts: dict[str, Any], on: date, partial: bool = True) -> None:
         self.plan = plan
         # whether a fact may be missing or an output was found unknown: the fast path then
         # checks an expression's names before it inlines it (see fastpath.guard)
@@ -85,7 +85,7 @@ class Evaluation:
         self.literal_outcomes = plan.literal_outcomes
         self._outputs = plan.outputs
         self._output_function = plan.output_function
-        self.constants = constants
+        self._constant = plan.constant_function  # value sets and parameters on a date
         self.facts = facts
         self.on = on
         self.states: dict[str, tuple[Any, ...]] = {}  # rule id -> the fields of its RuleState
@@ -133,12 +133,7 @@ class Evaluation:
         return self.deciders.get(output)
 
     def constant(self, name: str, on: date) -> Any:
-        value_set = self.constants.get(name)
-        if value_set is not None:
-            return value_set.at(on)
-        timeline = self.consolidation.parameters.get(name)
-        version = timeline.at(on) if timeline is not None else None
-        return version.value if version is not None else None
+        return self._constant(name)(on)
 
     # -- rules ------------------------------------------------------------------
 

@@ -419,7 +419,7 @@ def _applies(source: Source, depth: int, version: RuleVersion, scope_of: str, ru
                        f"{kept})")
 
 
-def _tree_rules(groups: tuple[tuple[str, ...], ...], exceptions: Any) -> list[str]:
+def tree_rules(groups: tuple[tuple[str, ...], ...], exceptions: Any) -> list[str]:
     """Every rule of an exception tree, from its top ``groups`` down."""
     found: list[str] = []
     pending = [rule for group in groups for rule in group]
@@ -463,12 +463,12 @@ class OutputWriter:
         self.alone = len(groups) == 1 and len(groups[0]) == 1 and not self.exceptions.get(groups[0][0])
         source.line(0, "def decide(ev):")
         # reference dates that two or more rules of the function read: kept in locals r0, r1...
-        texts = [self.rules[r].reference_date.text.strip() for r in _tree_rules(groups, self.exceptions)
+        texts = [self.rules[r].reference_date.text.strip() for r in tree_rules(groups, self.exceptions)
                  if self.rules[r].reference_date is not None]
         repeated = sorted({text for text in texts if texts.count(text) > 1})
         self.shared = {text: f"r{index}" for index, text in enumerate(repeated)}
         # outputs that two or more expressions of the function read: kept in locals o0, o1...
-        names = [name for r in _tree_rules(groups, self.exceptions) for e in self._expressions(r) for name in e.free_names
+        names = [name for r in tree_rules(groups, self.exceptions) for e in self._expressions(r) for name in e.free_names
                  if "." not in name and not (name.upper() == name and any(c.isalpha() for c in name))]
         outputs = sorted({name for name in names if names.count(name) > 1})
         source.outputs = {name: f"o{index}" for index, name in enumerate(outputs)}

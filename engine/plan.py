@@ -123,6 +123,7 @@ class Plan:
         self.probes: dict[str, Probe] = {}
         self.outputs: dict[str, Decide] = {}
         self.runs: dict[tuple[str, ...], Callable[..., dict[str, Any]]] = {}  # the public outputs
+        self.constants: dict[str, Callable[[date], Any]] = {}
         self.companions = _companions(self.trees, consolidation)
 
     def probe(self, rule_id: str) -> Probe:
@@ -144,7 +145,14 @@ class Plan:
 
     def constant_function(self, name: str) -> Callable[[date], Any]:
         """A value set's members, or a parameter's value, on a date (None when the
-        parameter has no version then), as Evaluation.constant finds them."""
+        parameter has no version then): what Evaluation.constant and the generated code
+        read."""
+        found = self.constants.get(name)
+        if found is None:
+            found = self.constants[name] = self._constant_function(name)
+        return found
+
+    def _constant_function(self, name: str) -> Callable[[date], Any]:
         value_set = self.sets.get(name)
         if value_set is not None:
             at: Callable[[date], Any] = value_set.at
@@ -185,7 +193,7 @@ def _companions(trees: Mapping[str, OutputTree], consolidation: Consolidation) -
     for (roots, exceptions), outputs in alike.items():
         if len(outputs) < 2:
             continue
-        rules = {r for group in roots for r in group} | {r for _, groups in exceptions for g in groups for r in g}
+        rules = fastpath.tree_rules(roots, dict(exceptions))
         every = frozenset(outputs)
         if all(every <= version.outputs for r in rules for version in consolidation.timelines[r].versions):
             for output in outputs:

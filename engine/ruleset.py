@@ -210,7 +210,7 @@ class RuleSet:
         else:
             plan = self._plans.get(_NO_PROPOSALS) or self.plan({})
         given = dict(facts) if validated else read_facts(facts, self.vocabulary)
-        evaluation = Evaluation(plan, self.loaded.sets, given, on, partial=len(given) < self._fact_count)
+        evaluation = Evaluation(plan, given, on, partial=len(given) < self._fact_count)
         if outputs is None:
             wanted = self.public_outputs
             ordered = self._public_in_order

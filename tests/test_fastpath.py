@@ -43,7 +43,7 @@ def _scenarios(ruleset: RuleSet) -> list[Any]:
 
 def _evaluation(ruleset: RuleSet, scenario: Any) -> Evaluation:
     plan = ruleset.plan(ruleset.consolidation(scenario.proposals).proposals)
-    return Evaluation(plan, ruleset.loaded.sets, dict(scenario.facts), scenario.on)
+    return Evaluation(plan, dict(scenario.facts), scenario.on)
 
 
 def test_every_output_of_every_scenario_is_the_same_on_both_paths(decree: RuleSet) -> None:
