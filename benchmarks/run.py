@@ -32,8 +32,9 @@ from typing import Any, Callable
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from engine import fastpath, nodes  # noqa: E402
-from engine.language import Expression, TestScope, Vocabulary  # noqa: E402
+from engine.evaluation import codegen as fastpath
+from engine.language import nodes
+from engine.language.expression import Expression, TestScope, Vocabulary  # noqa: E402
 from engine.ruleset import RuleSet  # noqa: E402
 from engine.values import age_on  # noqa: E402
 
@@ -234,7 +235,7 @@ def bench_ruleset() -> RuleSet | None:
 def bench_many_persons(ruleset: RuleSet) -> None:
     """Every person of the scenario fixtures, each evaluated once per round: a mix of
     complete and incomplete facts, dates and proposals, as a service would see."""
-    from engine.runner import load_scenarios
+    from engine.scenarios.runner import load_scenarios
 
     scenarios, problems = load_scenarios(ruleset, [ROOT / "tests" / "scenarios"])
     if problems or not scenarios:
@@ -248,7 +249,7 @@ def bench_many_persons(ruleset: RuleSet) -> None:
 
 
 def _validated(ruleset: RuleSet, raw: dict[str, Any]) -> dict[str, Any]:
-    from engine.facts import read_facts
+    from engine.sources.facts import read_facts
 
     return read_facts(_facts_for(ruleset, raw), ruleset.vocabulary)
 
@@ -313,8 +314,8 @@ def bench_fixtures(ruleset: RuleSet | None) -> None:
     if ruleset is None:
         print("  skipped: rules/ does not load")
         return
-    from engine.fixtures import run
-    from engine.runner import load_scenarios
+    from engine.scenarios.fixtures import run
+    from engine.scenarios.runner import load_scenarios
 
     scenarios, problems = load_scenarios(ruleset, [ROOT / "tests" / "scenarios"])
     if problems or not scenarios:

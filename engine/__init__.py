@@ -8,8 +8,8 @@ checked language; a dependency graph ties rules to the facts and rules they use.
     result = rules.evaluate(facts, on=date(2024, 3, 1))
 """
 
-from .errors import ConflictError, InputError, PolicyError, PolicyErrors, RuleFileError
-from .ruleset import Decision, Result, RuleSet
+from engine.errors import ConflictError, InputError, PolicyError, PolicyErrors, RuleFileError
+from engine.ruleset import Decision, Result, RuleSet
 
 __all__ = ["ConflictError", "Decision", "InputError", "PolicyError", "PolicyErrors", "Result", "RuleFileError",
            "RuleSet"]

@@ -1,5 +1,5 @@
 """``python -m engine`` is the ``decree`` command."""
 
-from .cli import main
+from engine.cli import main
 
 main()

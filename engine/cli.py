@@ -17,10 +17,10 @@ from typing import Any, Callable, NoReturn
 
 import click
 
-from .errors import InputError, PolicyError, PolicyErrors, flatten
-from .ruleset import Result, RuleSet
-from .values import dumps
-from .yamlsource import Document, parse_document, read_document
+from engine.errors import InputError, PolicyError, PolicyErrors, flatten
+from engine.ruleset import Result, RuleSet
+from engine.values import dumps
+from engine.sources.yamlsource import Document, parse_document, read_document
 
 PACKAGED_RULES = Path(__file__).resolve().parent.parent / "rules"
 
@@ -172,8 +172,8 @@ def check(paths: tuple[str, ...], quiet: bool) -> None:
 def eval_command(facts_file: str, on: str, proposals: tuple[str, ...], fmt: str, explain: bool,
                  rules_path: str | None) -> None:
     """Evaluate all outputs for one person."""
-    from .explain import explain as explain_output
-    from .explain import render_summary
+    from engine.reports.explain import explain as explain_output
+    from engine.reports.explain import render_summary
 
     def action() -> int:
         result = evaluate_file(facts_file, on, proposals, rules_path)
@@ -195,7 +195,7 @@ def eval_command(facts_file: str, on: str, proposals: tuple[str, ...], fmt: str,
 
 
 def render_result(result: Any) -> str:
-    from .values import render
+    from engine.values import render
 
     lines = [f"Decision on {result.on.isoformat()} (rules {result.rules_version}"
              + (f", proposals: {', '.join(f'{k}={v}' for k, v in sorted(result.proposals.items()))}"
@@ -221,7 +221,7 @@ def render_result(result: Any) -> str:
 def explain_command(output: str, facts_file: str, on: str, proposals: tuple[str, ...], fmt: str,
                     rules_path: str | None) -> None:
     """The derivation of one output, with legal references."""
-    from .explain import explain, render_text
+    from engine.reports.explain import explain, render_text
 
     def action() -> int:
         result = evaluate_file(facts_file, on, proposals, rules_path, outputs=[output])
@@ -243,8 +243,8 @@ def explain_command(output: str, facts_file: str, on: str, proposals: tuple[str,
 @rules_option
 def graph(fmt: str, output: str | None, changed: str | None, rules_path: str | None) -> None:
     """The dependency graph of the rule set."""
-    from . import graph as graphs
-    from .errors import suggest
+    from engine.rules import graph as graphs
+    from engine.errors import suggest
 
     def action() -> int:
         ruleset = load_rules(rules_path)
@@ -272,7 +272,7 @@ def graph(fmt: str, output: str | None, changed: str | None, rules_path: str | N
 @rules_option
 def show(rule: str, on: str | None, proposals: tuple[str, ...], rules_path: str | None) -> None:
     """A provision's consolidated time line, or its version on a date."""
-    from .timeline_view import render_timeline
+    from engine.reports.show import render_timeline
 
     def action() -> int:
         ruleset = load_rules(rules_path)
@@ -297,7 +297,7 @@ def show(rule: str, on: str | None, proposals: tuple[str, ...], rules_path: str 
 def test_command(paths: tuple[str, ...], junit: str | None, coverage: bool, coverage_json: str | None,
                  fail_under: float | None, keyword: str | None, rules_path: str | None) -> None:
     """Run scenario fixtures (default: tests/scenarios/)."""
-    from .runner import run_cli
+    from engine.scenarios.runner import run_cli
 
     def action() -> int:
         ruleset = load_rules(rules_path)

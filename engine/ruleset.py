@@ -20,17 +20,17 @@ from typing import Any, Callable, Iterable, Mapping, NamedTuple
 
 import networkx as nx
 
-from . import graph as graphs
-from .errors import InputError, PolicyError, PolicyErrors, RuleFileError, Span, flatten, suggest
-from .evaluator import Evaluation
-from .facts import iter_fact_errors, read_facts, with_defaults
-from .loader import LoadedRules, load
-from .model import Amendment
-from .plan import Plan
-from .timeline import Consolidation, consolidate, iter_window_problems
-from .types import Vocabulary
-from .values import Unknown, to_json
-from .yamlsource import Document
+from engine.rules import graph as graphs
+from engine.errors import InputError, PolicyError, PolicyErrors, RuleFileError, Span, flatten, suggest
+from engine.evaluation.general import Evaluation
+from engine.sources.facts import iter_fact_errors, read_facts, with_defaults
+from engine.rules.loader import LoadedRules, load
+from engine.rules.model import Amendment
+from engine.evaluation.plan import Plan
+from engine.rules.timeline import Consolidation, consolidate, iter_window_problems
+from engine.language.types import Vocabulary
+from engine.values import Unknown, to_json
+from engine.sources.yamlsource import Document
 
 Proposals = Mapping[str, "date | None"]
 
@@ -79,7 +79,7 @@ class Result:
         }
 
     def explain(self, output: str) -> Any:
-        from .explain import explain
+        from engine.reports.explain import explain
 
         return explain(self, output)
 

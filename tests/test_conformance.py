@@ -49,14 +49,14 @@ from typing import Any, Callable
 
 import pytest
 
-import engine.language as language
-from engine import fastpath
+import engine.language.expression as language
+from engine.evaluation import codegen as fastpath
 from engine.errors import PolicyError, PolicyErrors
 from engine.values import Duration, Unknown
 
 CONFORMANCE = Path(__file__).parent / "conformance"
 # the compiled closures, the reference interpreter, and the generated Python of the fast
-# path (engine.fastpath), which inlines what it can and falls back to the closures
+# path (engine.evaluation.codegen), which inlines what it can and falls back to the closures
 EVALUATORS = ("evaluate", "interpret", "inline")
 KINDS = {"syntax", "name", "type", "limit", "evaluation"}
 

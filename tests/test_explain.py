@@ -12,7 +12,7 @@ import pytest
 from click.testing import CliRunner
 
 from engine.cli import main
-from engine.explain import explain_all, render_text
+from engine.reports.explain import explain_all, render_text
 from engine.ruleset import RuleSet
 
 RULESETS = Path(__file__).parent / "rulesets"

@@ -1,4 +1,4 @@
-"""The generated fast path (engine.fastpath) against the general path of the evaluator,
+"""The generated fast path (engine.evaluation.codegen) against the general path of the evaluator,
 and the hygiene of the code it generates.
 
 The conformance suite and the language properties run every expression through the
@@ -20,11 +20,11 @@ from typing import Any
 
 import pytest
 
-from engine import fastpath
-from engine.evaluator import Evaluation
-from engine.language import Expression, TestScope, Vocabulary
+from engine.evaluation import codegen as fastpath
+from engine.evaluation.general import Evaluation
+from engine.language.expression import Expression, TestScope, Vocabulary
 from engine.ruleset import RuleSet
-from engine.runner import load_scenarios
+from engine.scenarios.runner import load_scenarios
 
 ROOT = Path(__file__).resolve().parent.parent
 SCENARIOS = ROOT / "tests" / "scenarios"

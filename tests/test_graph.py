@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from engine import graph as graphs
+from engine.rules import graph as graphs
 from engine.cli import main
 from engine.errors import PolicyError, PolicyErrors
 from engine.ruleset import RuleSet

@@ -22,8 +22,8 @@ from typing import Any, Callable
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import engine.language as language
-from engine import fastpath
+import engine.language.expression as language
+from engine.evaluation import codegen as fastpath
 from engine.errors import PolicyError, PolicyErrors
 from engine.values import Unknown
 

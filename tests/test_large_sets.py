@@ -11,9 +11,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine import graph as graphs
+from engine.rules import graph as graphs
 from engine.errors import PolicyError, PolicyErrors, Span
-from engine.model import LegalSource, Rule
+from engine.rules.model import LegalSource, Rule
 from engine.ruleset import RuleSet
 
 VOCABULARY = """\

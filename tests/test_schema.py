@@ -13,10 +13,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine import schema
+from engine.sources import schema
 from engine.errors import InputError, PolicyError, PolicyErrors
 from engine.ruleset import RuleSet
-from engine.yamlsource import parse_document, read_document
+from engine.sources.yamlsource import parse_document, read_document
 
 ROOT = Path(__file__).resolve().parent.parent
 RULE_FILES = sorted((ROOT / "rules").rglob("*.yaml")) + sorted((ROOT / "tests" / "rulesets").rglob("*.yaml"))

@@ -15,9 +15,9 @@ from click.testing import CliRunner
 
 from engine.cli import main
 from engine.errors import InputError, PolicyError, PolicyErrors
-from engine.model import Window
+from engine.rules.model import Window
 from engine.ruleset import RuleSet
-from engine.timeline import Timeline
+from engine.rules.timeline import Timeline
 
 RULESETS = Path(__file__).parent / "rulesets"
 ON = date(2024, 1, 1)

@@ -15,9 +15,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine import yamlsource
+from engine.sources import yamlsource
 from engine.errors import InputError, PolicyError
-from engine.yamlsource import parse_document
+from engine.sources.yamlsource import parse_document
 
 
 def problems_of(text: str) -> list[tuple[int, int, str]]:

@@ -17,9 +17,9 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any, Iterator, Mapping
 
-from .errors import InputError, PolicyError, Span, raise_all, suggest
-from .types import Type, Vocabulary
-from .values import Duration
+from engine.errors import InputError, PolicyError, Span, raise_all, suggest
+from engine.language.types import Type, Vocabulary
+from engine.values import Duration
 
 MAX_FACT_LIST = 1000
 

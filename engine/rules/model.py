@@ -13,9 +13,9 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Mapping, Union
 
-from .errors import Span
-from .language import Expression
-from .types import Type
+from engine.errors import Span
+from engine.language.expression import Expression
+from engine.language.types import Type
 
 EFFECTIVE = "effective"
 DateRef = Union[date, str]  # a date, or EFFECTIVE inside an amendment

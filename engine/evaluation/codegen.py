@@ -17,9 +17,9 @@ still reaches no Python object it was not given.
 
 **Optimistic, with a fallback.** An inlined expression assumes the values it reads are
 known. At the first unknown (a missing fact, an undecided output) it raises :class:`Bail`
-and the expression is evaluated again by its compiled closure (:mod:`engine.compiler`),
+and the expression is evaluated again by its compiled closure (:mod:`engine.language.closures`),
 which has the full semantics of unknowns; an output whose walk meets an unknown is
-handed to the general path of :mod:`engine.evaluator` (``ev.resolve``). The inlined
+handed to the general path of :mod:`engine.evaluation.general` (``ev.resolve``). The inlined
 operators keep the closures' semantics for known values, ``none`` included (a comparison
 with ``none`` is false, ``and`` and ``or`` treat ``none`` as false); the conformance
 suite runs every case through this path too.
@@ -32,16 +32,16 @@ import itertools
 from types import CodeType
 from typing import TYPE_CHECKING, Any, Callable, Protocol
 
-from . import nodes as n
-from . import semantics as sem
-from .compiler import compile_node
-from .parser import Origin
-from .values import Unknown, age_on
+from engine.language import nodes as n
+from engine.language import semantics as sem
+from engine.language.closures import compile_node
+from engine.language.parser import Origin
+from engine.values import Unknown, age_on
 
 if TYPE_CHECKING:
-    from .language import Expression
-    from .model import Rule, RuleVersion
-    from .timeline import Timeline
+    from engine.language.expression import Expression
+    from engine.rules.model import Rule, RuleVersion
+    from engine.rules.timeline import Timeline
 
 UNDECIDED = ("<undecided>",)  # a decider met an unknown
 _GONE = object()  # a fact or output not in the mapping
@@ -59,7 +59,7 @@ _LOCALS = ("states", "facts", "values", "deciders")  # the evaluation's mappings
 
 
 class Context(Protocol):
-    """What generated code is written against: the plan of a rule set (engine.plan)."""
+    """What generated code is written against: the plan of a rule set (engine.evaluation.plan)."""
 
     def output_function(self, output: str) -> Callable[..., Any]: ...
 
@@ -349,7 +349,7 @@ def write_probe(source: Source, depth: int, rule: Rule, timeline: Timeline[RuleV
                 plan: Context, shared: dict[str, str] | None = None) -> None:
     """Code that finds how ``rule`` stands: its reference date, the version in force on
     it and whether its condition holds, as ``s``, a plain tuple with the fields of
-    :class:`engine.plan.RuleState` (built in one instruction), recorded in the memo.
+    :class:`engine.evaluation.plan.RuleState` (built in one instruction), recorded in the memo.
 
     ``shared`` names the locals that keep reference dates several rules of the function
     read (by the expression's text): the first rule to need one finds it."""
@@ -454,7 +454,7 @@ class OutputWriter:
         self.as_set = as_set  # the output is declared as a set: a computed list becomes one
         self.capture: list[str] = []  # the locals that keep the results of sibling blocks being written
         self.shared: dict[str, str] = {}  # reference dates of several rules -> the locals that keep them
-        self.companions = companions  # outputs of the same tree, set by every version (see engine.plan)
+        self.companions = companions  # outputs of the same tree, set by every version (see engine.evaluation.plan)
 
     def function(self, groups: tuple[tuple[str, ...], ...]) -> Callable[..., Any]:
         source = Source()

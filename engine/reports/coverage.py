@@ -19,9 +19,9 @@ import json
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
-from .evaluator import Evaluation
-from .model import RuleVersion
-from .ruleset import RuleSet
+from engine.evaluation.general import Evaluation
+from engine.rules.model import RuleVersion
+from engine.ruleset import RuleSet
 
 VersionKey = tuple[str, str, int]  # rule id, file, line of the version
 

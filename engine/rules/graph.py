@@ -21,10 +21,10 @@ from typing import Callable, Iterable, Iterator
 
 import networkx as nx
 
-from .errors import PolicyError, RuleFileError
-from .loader import LoadedRules
-from .model import Rule
-from .types import Vocabulary
+from engine.errors import PolicyError, RuleFileError
+from engine.rules.loader import LoadedRules
+from engine.rules.model import Rule
+from engine.language.types import Vocabulary
 
 
 def node(kind: str, name: str) -> str:

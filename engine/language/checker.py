@@ -16,11 +16,11 @@ from datetime import date
 from decimal import Decimal
 from typing import Iterator
 
-from . import nodes as n
-from .errors import ConditionTypeError, PolicyError, UnknownNameError, raise_all, suggest
-from .parser import Origin
-from .types import ANY, BOOL, DATE, DURATION, NONE, NUMBER, TEXT, Type, Vocabulary, list_of
-from .values import Duration
+from engine.language import nodes as n
+from engine.errors import ConditionTypeError, PolicyError, UnknownNameError, raise_all, suggest
+from engine.language.parser import Origin
+from engine.language.types import ANY, BOOL, DATE, DURATION, NONE, NUMBER, TEXT, Type, Vocabulary, list_of
+from engine.values import Duration
 
 FUNCTIONS = {"age": "age(BIRTH_DATE, ON_DATE)", "min": "min(A, B, ...)", "max": "max(A, B, ...)",
              "count": "count(LIST)"}

@@ -23,14 +23,14 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Iterable
 
-from . import schema
-from .errors import PolicyError, RuleFileError, suggest
-from .facts import Mismatch, coerce
-from .language import Expression
-from .model import (EFFECTIVE, Amendment, Change, DateRef, LegalSource, Member, Parameter,
+from engine.sources import schema
+from engine.errors import PolicyError, RuleFileError, suggest
+from engine.sources.facts import Mismatch, coerce
+from engine.language.expression import Expression
+from engine.rules.model import (EFFECTIVE, Amendment, Change, DateRef, LegalSource, Member, Parameter,
                     ParameterVersion, Rule, RuleVersion, ValueSet)
-from .types import BOOL, DATE, Declaration, Type, Vocabulary, list_of, parse_type, TEXT
-from .yamlsource import Document, read_document
+from engine.language.types import BOOL, DATE, Declaration, Type, Vocabulary, list_of, parse_type, TEXT
+from engine.sources.yamlsource import Document, read_document
 
 RULE_FILE_SCHEMA = "rulefile.schema.json"
 SUFFIXES = (".yaml", ".yml", ".json")

@@ -14,11 +14,11 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from . import nodes as n
-from . import semantics as sem
-from .errors import EvaluationError
-from .parser import Origin
-from .values import Unknown, age_on
+from engine.language import nodes as n
+from engine.language import semantics as sem
+from engine.errors import EvaluationError
+from engine.language.parser import Origin
+from engine.values import Unknown, age_on
 
 Compiled = Callable[[sem.Scope], Any]
 _MISSING = object()

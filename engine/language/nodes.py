@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterator, Union
 
-from .values import Duration
+from engine.values import Duration
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,8 +15,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .evaluator import Evaluation
-from .values import Unknown, render, to_json
+from engine.evaluation.general import Evaluation
+from engine.values import Unknown, render, to_json
 
 
 @dataclass

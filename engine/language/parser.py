@@ -22,9 +22,9 @@ from typing import Any
 from lark import Lark, Token, Transformer
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
-from . import nodes as n
-from .errors import ConditionSyntaxError, LimitError, PolicyError, Source, Span
-from .values import Duration
+from engine.language import nodes as n
+from engine.errors import ConditionSyntaxError, LimitError, PolicyError, Source, Span
+from engine.values import Duration
 
 MAX_LENGTH = 4000
 MAX_DEPTH = 40

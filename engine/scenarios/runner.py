@@ -14,10 +14,10 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 from typing import Callable, Iterable
 
-from .coverage import CoverageReport
-from .errors import PolicyError
-from .fixtures import Outcome, Scenario, iter_all, run
-from .ruleset import RuleSet
+from engine.reports.coverage import CoverageReport
+from engine.errors import PolicyError
+from engine.scenarios.fixtures import Outcome, Scenario, iter_all, run
+from engine.ruleset import RuleSet
 
 
 def load_scenarios(ruleset: RuleSet, paths: Iterable[str | Path]) -> tuple[list[Scenario], list[PolicyError]]:

@@ -7,11 +7,11 @@ of proposals) and holds what does not depend on the person:
 
 - :class:`OutputTree`: for each output, the rules that set it, grouped by priority, and
   each rule's exceptions;
-- the **output functions**, written by :mod:`engine.fastpath` on first use: each decides
+- the **output functions**, written by :mod:`engine.evaluation.codegen` on first use: each decides
   one output with plain values, finding the state of each rule on its way (reference
   date, version in force, condition) and recording it as a :class:`RuleState` in the
   evaluation's memo, exceptions first; at the first unknown it hands the output to the
-  general path of :mod:`engine.evaluator`, which carries sets of possible outcomes;
+  general path of :mod:`engine.evaluation.general`, which carries sets of possible outcomes;
 - the **probes**, one function per rule, for the general path and for explanations;
 - a run function that decides the public outputs in the graph's order.
 
@@ -25,13 +25,13 @@ from dataclasses import dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, NamedTuple
 
-from . import fastpath
-from .model import Rule, RuleVersion
-from .timeline import Consolidation
-from .values import Unknown
+from engine.evaluation import codegen as fastpath
+from engine.rules.model import Rule, RuleVersion
+from engine.rules.timeline import Consolidation
+from engine.values import Unknown
 
 if TYPE_CHECKING:
-    from .evaluator import Evaluation, RuleScope
+    from engine.evaluation.general import Evaluation, RuleScope
 
 ANY = ("<any value>",)  # the key of a value that is itself unknown
 
@@ -106,7 +106,7 @@ def _groups(rules: Iterable[Rule]) -> tuple[tuple[str, ...], ...]:
 class Plan:
     """A consolidation with its probes and deciders; shared by every evaluation with it.
 
-    Probes and deciders are generated (:mod:`engine.fastpath`) on first use, so a large
+    Probes and deciders are generated (:mod:`engine.evaluation.codegen`) on first use, so a large
     rule set pays only for what its evaluations reach; two threads racing to generate
     one keep either, harmlessly.
     """
@@ -137,7 +137,7 @@ class Plan:
     def run_function(self, outputs: tuple[str, ...], report: tuple[tuple[str, bool], ...],
                      decision: type) -> Callable[..., dict[str, Any]]:
         """A function that decides ``outputs`` (given in the graph's order) and reports
-        those of ``report`` (see :func:`engine.fastpath.run_function`)."""
+        those of ``report`` (see :func:`engine.evaluation.codegen.run_function`)."""
         found = self.runs.get(outputs)
         if found is None:
             found = self.runs[outputs] = fastpath.run_function(outputs, self, report, decision)

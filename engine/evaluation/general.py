@@ -20,9 +20,9 @@ from __future__ import annotations
 from datetime import date
 from typing import Any
 
-from .errors import ConflictError
-from .plan import ANY, OutputTree, Plan, RuleState, key_of
-from .values import Unknown, render
+from engine.errors import ConflictError
+from engine.evaluation.plan import ANY, OutputTree, Plan, RuleState, key_of
+from engine.values import Unknown, render
 
 EMPTY = ("<not applicable>",)  # the key of "no rule gives a value"
 _MISSING = object()
@@ -100,7 +100,7 @@ class Evaluation:
     def value_of(self, output: str) -> Any:
         """An output as expressions see it: its value, none, or unknown.
 
-        The output's function (:mod:`engine.fastpath`) decides it with plain values; at
+        The output's function (:mod:`engine.evaluation.codegen`) decides it with plain values; at
         the first unknown on its way it hands the output to :meth:`resolve`.
         """
         value = self.values.get(output, _MISSING)

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Iterable, Mapping
 
-from .errors import Span
+from engine.errors import Span
 
 BASES = ("bool", "number", "text", "date", "duration")
 

@@ -2,18 +2,18 @@
 
 It is written for clarity, not speed: every node is visited as the language documents
 it, with no shortcuts. The conformance suite and the property tests check that the
-compiled closures of :mod:`engine.compiler` agree with it on every case.
+compiled closures of :mod:`engine.language.closures` agree with it on every case.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from . import nodes as n
-from . import semantics as sem
-from .errors import EvaluationError
-from .parser import Origin
-from .values import Unknown
+from engine.language import nodes as n
+from engine.language import semantics as sem
+from engine.errors import EvaluationError
+from engine.language.parser import Origin
+from engine.values import Unknown
 
 
 def interpret(node: n.Node, scope: sem.Scope, origin: Origin) -> Any:

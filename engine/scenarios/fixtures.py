@@ -17,13 +17,13 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
-from . import schema
-from .errors import InputError, PolicyError, Span, flatten, suggest
-from .facts import Mismatch, coerce
-from .ruleset import Decision, Result, RuleSet
-from .types import DATE
-from .values import render
-from .yamlsource import Document, read_document
+from engine.sources import schema
+from engine.errors import InputError, PolicyError, Span, flatten, suggest
+from engine.sources.facts import Mismatch, coerce
+from engine.ruleset import Decision, Result, RuleSet
+from engine.language.types import DATE
+from engine.values import render
+from engine.sources.yamlsource import Document, read_document
 
 FIXTURE_SCHEMA = "fixture.schema.json"
 
@@ -227,7 +227,7 @@ def run(scenario: Scenario, ruleset: RuleSet, explain: bool = True) -> Outcome:
         if decision.status != "not_applicable":
             outcome.mismatches.append(Mismatched(name, "not applicable", _actual_text(decision)))
     if explain and outcome.mismatches:
-        from .explain import explain as explain_output, render_text
+        from engine.reports.explain import explain as explain_output, render_text
 
         for mismatch in outcome.mismatches:
             mismatch.explanation = render_text(explain_output(result, mismatch.output))

@@ -12,9 +12,9 @@ from __future__ import annotations
 from datetime import date
 from typing import Any, Mapping
 
-from .errors import InputError, suggest
-from .model import ParameterVersion, RuleVersion
-from .values import render
+from engine.errors import InputError, suggest
+from engine.rules.model import ParameterVersion, RuleVersion
+from engine.values import render
 
 
 def render_timeline(ruleset: Any, rule_id: str, proposals: Mapping[str, date | None], on: date | None) -> str:

@@ -17,9 +17,9 @@ from dataclasses import dataclass, replace
 from datetime import date
 from typing import Any, Generic, Iterator, Mapping, TypeVar
 
-from .errors import PolicyError, RuleFileError, Span
-from .loader import LoadedRules
-from .model import EFFECTIVE, Amendment, DateRef, ParameterVersion, Rule, RuleVersion, Window
+from engine.errors import PolicyError, RuleFileError, Span
+from engine.rules.loader import LoadedRules
+from engine.rules.model import EFFECTIVE, Amendment, DateRef, ParameterVersion, Rule, RuleVersion, Window
 
 V = TypeVar("V", RuleVersion, ParameterVersion)
 _Version = TypeVar("_Version", bound="RuleVersion | ParameterVersion")

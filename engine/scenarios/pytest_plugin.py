@@ -15,9 +15,9 @@ from typing import Any, Iterator
 
 import pytest
 
-from .errors import PolicyError, flatten
-from .fixtures import Outcome, Scenario, read_fixtures, run
-from .ruleset import RuleSet
+from engine.errors import PolicyError, flatten
+from engine.scenarios.fixtures import Outcome, Scenario, read_fixtures, run
+from engine.ruleset import RuleSet
 
 _RULESET = pytest.StashKey["RuleSet | PolicyError"]()
 

@@ -13,14 +13,14 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Mapping
 
-from . import nodes as n
-from .checker import check
-from .compiler import Compiled, compile_node
-from .interpreter import interpret
-from .parser import Origin, parse
-from .semantics import Scope
-from .types import Type, Vocabulary
-from .values import Unknown
+from engine.language import nodes as n
+from engine.language.checker import check
+from engine.language.closures import Compiled, compile_node
+from engine.language.interpreter import interpret
+from engine.language.parser import Origin, parse
+from engine.language.semantics import Scope
+from engine.language.types import Type, Vocabulary
+from engine.values import Unknown
 
 __all__ = ["Expression", "Origin", "TestScope", "Vocabulary"]
 
@@ -43,7 +43,7 @@ class Expression:
 
         Not at load: a large rule set then holds no closures it never runs (they are
         most of the objects Python's collector walks while the set loads), and the
-        generated fast path (engine.fastpath) needs them only to fall back to. Two
+        generated fast path (engine.evaluation.codegen) needs them only to fall back to. Two
         threads compiling at once make equal closures and keep either."""
         closure = self.closure
         if closure is None:

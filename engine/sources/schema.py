@@ -21,10 +21,10 @@ import jsonschema
 from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import ValidationError, best_match
 
-from .errors import PolicyError, suggest
-from .yamlsource import Document
+from engine.errors import PolicyError, suggest
+from engine.sources.yamlsource import Document
 
-SCHEMA_DIR = Path(__file__).resolve().parent.parent / "schemas"
+SCHEMA_DIR = Path(__file__).resolve().parents[2] / "schemas"
 
 
 def _is_string(checker: Any, instance: Any) -> bool:

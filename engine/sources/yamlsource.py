@@ -35,8 +35,8 @@ from yaml.events import (AliasEvent, DocumentEndEvent, Event, MappingEndEvent, M
                          SequenceEndEvent, SequenceStartEvent, StreamEndEvent)
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from .errors import InputError, PolicyError, PolicyErrors, Source, Span
-from .parser import Origin
+from engine.errors import InputError, PolicyError, PolicyErrors, Source, Span
+from engine.language.parser import Origin
 
 Path_ = tuple[Any, ...]
 # where a value stands, as plain integers (a tuple of ints costs the garbage collector

@@ -21,7 +21,7 @@ from decimal import (ROUND_HALF_EVEN, Context, Decimal, DivisionByZero as Divisi
                      InvalidOperation, Overflow)
 from typing import Any, Callable, Protocol
 
-from .values import Duration, Unknown, add_duration, age_on
+from engine.values import Duration, Unknown, add_duration, age_on
 
 
 class Scope(Protocol):

@@ -1,0 +1,1 @@
+"""The condition language: parse (Lark at the border) -> nodes -> check -> closures / interpreter."""

@@ -1,0 +1,1 @@
+"""What people read: explanations, a provision's time line, coverage."""

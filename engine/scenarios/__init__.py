@@ -1,0 +1,1 @@
+"""Scenario fixtures: reading them, running them, JUnit, the pytest plugin."""

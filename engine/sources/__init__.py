@@ -1,0 +1,1 @@
+"""Reading inputs: YAML with positions, the JSON Schemas, facts files."""
