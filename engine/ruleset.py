@@ -23,6 +23,7 @@ import networkx as nx
 from engine.rules import graph as graphs
 from engine.errors import InputError, PolicyError, PolicyErrors, RuleFileError, Span, flatten, suggest
 from engine.evaluation.general import Evaluation
+from engine.sources.asof import Events, as_of
 from engine.sources.facts import iter_fact_errors, read_facts, with_defaults
 from engine.rules.loader import LoadedRules, load
 from engine.rules.model import Amendment
@@ -92,6 +93,7 @@ class RuleSet:
         self.graph = graph
         self.warnings = warnings
         self.vocabulary: Vocabulary = loaded.vocabulary
+        self.events = Events.of(loaded.vocabulary)  # facts read as of the evaluation date
         self.content_hash = loaded.content_hash
         # outputs are decided in the graph's order, each after the outputs it uses (the
         # memo fills bottom-up); results list them in the vocabulary's order
@@ -209,7 +211,7 @@ class RuleSet:
             plan = self.plan(proposals)
         else:
             plan = self._plans.get(_NO_PROPOSALS) or self.plan({})
-        given = dict(facts) if validated else read_facts(facts, self.vocabulary)
+        given = as_of(dict(facts) if validated else read_facts(facts, self.vocabulary), on, self.events)
         evaluation = Evaluation(plan, given, on, partial=len(given) < self._fact_count)
         if outputs is None:
             wanted = self.public_outputs

@@ -96,6 +96,10 @@ class Declaration:
     default: object = None  # a fact's default when not given (None: no default)
     has_default: bool = False
     internal: bool = False  # an intermediate output, not part of the public result
+    # a date fact that records when an event happened: on an evaluation date before it,
+    # the event has not happened (engine.sources.asof)
+    event: bool = False
+    event_of: str | None = None  # a fact that describes the event of this event fact
 
 
 @dataclass(frozen=True)

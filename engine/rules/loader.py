@@ -131,7 +131,31 @@ class _Builder:
                                     document.span(("parameters", i)), entry["title"]),
                         document, ("parameters", i, "id"))
         self.vocab = Vocabulary(names)
+        self._check_events(documents)
         return self.vocab
+
+    def _check_events(self, documents: list[Document]) -> None:
+        """``event`` only on date facts; ``event_of`` names a fact declared ``event: true``."""
+        for document in documents:
+            for name, entry in ((document.data.get("vocabulary") or {}).get("facts") or {}).items():
+                path = ("vocabulary", "facts", name)
+                declared = self.vocab.get(name)
+                if entry.get("event") and declared is not None and declared.type != DATE:
+                    self.fail(f"'event: true' marks the date of an event; '{name}' is a {declared.type}, not a date",
+                              document, path + ("event",))
+                target = entry.get("event_of")
+                if target is None:
+                    continue
+                event = self.vocab.get(target)
+                if event is None or event.kind != "fact":
+                    facts = [d.name for d in self.vocab.of_kind("fact") if d.event]
+                    self.fail(f"'event_of' names unknown fact '{target}'{suggest(target, facts)}",
+                              document, path + ("event_of",))
+                elif not event.event:
+                    self.fail(f"'event_of' must name an event fact; '{target}' is not declared with 'event: true'",
+                              document, path + ("event_of",))
+                elif target == name:
+                    self.fail(f"'{name}' cannot describe its own event", document, path + ("event_of",))
 
     def _declaration(self, name: str, kind: str, entry: dict[str, Any], document: Document,
                      path: tuple[Any, ...]) -> Declaration | None:
@@ -146,7 +170,8 @@ class _Builder:
             except Mismatch as problem:
                 self.fail(f"default of '{name}': {problem}", document, path + ("default",))
         return Declaration(name, kind, declared_type, document.span(path, key=True), entry.get("description", ""),
-                           values, default, has_default, bool(entry.get("internal", False)))
+                           values, default, has_default, bool(entry.get("internal", False)),
+                           event=bool(entry.get("event", False)), event_of=entry.get("event_of"))
 
     # -- contents ---------------------------------------------------------------
 
