@@ -155,3 +155,14 @@ def test_event_is_not_an_output_key(tmp_path: Path) -> None:
     vocabulary = VOCABULARY.replace("ingeschreven: {type: bool}", "ingeschreven: {type: bool, event: true}")
     errors = _errors(write_set(tmp_path, vocabulary))
     assert "unknown key 'event'; expected one of: description, internal, type, values" in [e.message for e in errors]
+
+
+def test_explain_says_which_facts_were_read_as_none_and_why(ruleset: RuleSet) -> None:
+    from engine.reports.explain import render_text
+
+    facts = {"inschrijving.datum": date(2025, 1, 1), "inschrijving.gewest": "vlaanderen"}
+    explanation = ruleset.evaluate(facts, date(2024, 12, 31)).explain("ingeschreven")
+    why = ("it describes an event that has not happened: inschrijving.datum (2025-01-01) lies after the "
+           "evaluation date 2024-12-31")
+    assert explanation.to_json()["decided_by"]["read_as_none"] == {"inschrijving.gewest": why}
+    assert f"inschrijving.gewest read as none: {why}" in [line.strip() for line in render_text(explanation).splitlines()]

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engine.evaluation.general import Evaluation
+from engine.sources.asof import withdrawn
 from engine.values import Unknown, render, to_json
 
 
@@ -37,6 +38,7 @@ class RuleStep:
     condition: str = ""
     expression: str = ""  # the expression that computed the value, if computed
     facts: dict[str, Any] = field(default_factory=dict)
+    read_as_none: dict[str, str] = field(default_factory=dict)  # fact -> why, as of the evaluation date
     uses: list["Explanation"] = field(default_factory=list)
     exceptions: list["RuleStep"] = field(default_factory=list)
     order: int = 0
@@ -54,6 +56,8 @@ class RuleStep:
         if self.expression:
             data["expression"] = self.expression
         data["facts"] = {name: _fact_json(value) for name, value in sorted(self.facts.items())}
+        if self.read_as_none:
+            data["read_as_none"] = dict(sorted(self.read_as_none.items()))
         data["uses"] = [u.to_json() for u in self.uses]
         data["exceptions"] = [e.to_json() for e in self.exceptions]
         return data
@@ -193,6 +197,8 @@ class _Explainer:
             for name in sorted(rule.reference_date.free_names):
                 if "." in name:
                     step.facts[name] = evaluation.facts.get(name, Unknown(frozenset({name})))
+        later = withdrawn(evaluation.facts)
+        step.read_as_none = {name: later[name] for name in step.facts if name in later}
         tree = evaluation.trees[output]
         for group in tree.exceptions.get(rule_id, ()):
             for child in group:
@@ -267,6 +273,8 @@ def _render_step(step: RuleStep, indent: str, lines: list[str], brief: bool = Fa
     if step.facts:
         shown = ", ".join(f"{name} = {render(value)}" for name, value in step.facts.items())
         lines.append(f"{indent}  facts: {shown}")
+    for name, why in step.read_as_none.items():
+        lines.append(f"{indent}  {name} read as none: {why}")
     if not brief:
         for used in step.uses:
             _render_output(used, indent + "  ", lines)
