@@ -158,7 +158,7 @@ def test_event_is_not_an_output_key(tmp_path: Path) -> None:
 
 
 def test_explain_says_which_facts_were_read_as_none_and_why(ruleset: RuleSet) -> None:
-    from engine.reports.explain import render_text
+    from engine.reports.explain import render_summary, render_text
 
     facts = {"inschrijving.datum": date(2025, 1, 1), "inschrijving.gewest": "vlaanderen"}
     explanation = ruleset.evaluate(facts, date(2024, 12, 31)).explain("ingeschreven")
@@ -166,3 +166,4 @@ def test_explain_says_which_facts_were_read_as_none_and_why(ruleset: RuleSet) ->
            "evaluation date 2024-12-31")
     assert explanation.to_json()["decided_by"]["read_as_none"] == {"inschrijving.gewest": why}
     assert f"inschrijving.gewest read as none: {why}" in [line.strip() for line in render_text(explanation).splitlines()]
+    assert "  using: inschrijving.gewest = none (read as of the evaluation date)" in render_summary(explanation)

@@ -311,7 +311,8 @@ def render_summary(explanation: Explanation) -> str:
         lines.append(f"  when: {' '.join(step.condition.split())}")
     if step.expression:
         lines.append(f"  value: {' '.join(step.expression.split())}")
-    used = [f"{name} = {render(value)}" for name, value in step.facts.items()]
+    used = [f"{name} = {render(value)}" + (" (read as of the evaluation date)" if name in step.read_as_none else "")
+            for name, value in step.facts.items()]
     used += [f"{u.output} = {_value_text(u)}" for u in step.uses]
     if used:
         lines.append(f"  using: {', '.join(used)}")
