@@ -12,17 +12,14 @@ from __future__ import annotations
 
 import sys
 from datetime import date
-from pathlib import Path
 from typing import Any, Callable, NoReturn
 
 import click
 
 from engine.errors import InputError, PolicyError, PolicyErrors, flatten
-from engine.ruleset import Result, RuleSet
+from engine.ruleset import Result, RuleSet, default_rules
 from engine.values import dumps
 from engine.sources.yamlsource import Document, parse_document, read_document
-
-PACKAGED_RULES = Path(__file__).resolve().parent.parent / "rules"
 
 
 class Failure(Exception):
@@ -60,11 +57,6 @@ def _print_problems(problems: list[PolicyError]) -> None:
     errors = sum(1 for p in problems if p.severity == "error")
     if errors > 1:
         click.echo(f"{errors} errors", err=True)
-
-
-def default_rules() -> Path:
-    local = Path("rules")
-    return local if local.is_dir() else PACKAGED_RULES
 
 
 def load_rules(path: str | None) -> RuleSet:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
+from importlib import resources
 from pathlib import Path
 from typing import Any, Callable, Iterable, Mapping, NamedTuple
 
@@ -33,6 +34,18 @@ from engine.values import Unknown, to_json
 from engine.sources.yamlsource import Document
 
 Proposals = Mapping[str, "date | None"]
+
+
+def packaged_rules() -> Path:
+    """The decree's rule set shipped inside the package (``engine/decree_rules``, a link
+    to the top-level ``rules/`` in a checkout; the files themselves in a wheel)."""
+    return Path(str(resources.files("engine") / "decree_rules"))
+
+
+def default_rules() -> Path:
+    """``rules/`` of the working directory when there is one, else the packaged rule set."""
+    local = Path("rules")
+    return local if local.is_dir() else packaged_rules()
 
 
 class Decision(NamedTuple):
@@ -120,7 +133,7 @@ class RuleSet:
     @classmethod
     def check(cls, *paths: str | Path) -> tuple["RuleSet | None", list[PolicyError]]:
         """Load, and return the rule set (None when unusable) with every problem and warning."""
-        loaded, problems = load(paths or ("rules",))
+        loaded, problems = load(paths or (default_rules(),))
         problems = flatten(problems)
         if loaded is None:
             return None, problems

@@ -1,6 +1,8 @@
 """Validate documents against the JSON Schemas in ``schemas/``, with positions.
 
-The schemas are the ones editors use for completion (``yaml-language-server``). Our
+The schemas are the ones editors use for completion (``yaml-language-server``); they are
+read as package data (``engine/schemas`` links to the top-level ``schemas/``, and a wheel
+holds the files), so validation works wherever the package is installed. Our
 documents hold dates as ``datetime.date`` and numbers as ``Decimal``, so the validator's
 type checker accepts those where the schema says ``string`` (with ``format: date``),
 ``number`` or ``integer``. Each error is mapped back to the place of the offending value
@@ -14,7 +16,7 @@ import json
 import re
 from datetime import date
 from decimal import Decimal
-from pathlib import Path
+from importlib import resources
 from typing import Any, Callable, Iterator, Mapping
 
 import jsonschema
@@ -24,7 +26,7 @@ from jsonschema.exceptions import ValidationError, best_match
 from engine.errors import PolicyError, suggest
 from engine.sources.yamlsource import Document
 
-SCHEMA_DIR = Path(__file__).resolve().parents[2] / "schemas"
+SCHEMAS = resources.files("engine") / "schemas"
 
 
 def _is_string(checker: Any, instance: Any) -> bool:
@@ -93,7 +95,7 @@ def _is_date(instance: Any) -> bool:
 
 @functools.cache
 def validator(name: str) -> Any:
-    schema = json.loads((SCHEMA_DIR / name).read_text(encoding="utf-8"))
+    schema = json.loads((SCHEMAS / name).read_text(encoding="utf-8"))
     return _Validator(_inline(schema, schema.get("$defs", {})), format_checker=_FORMATS)
 
 
