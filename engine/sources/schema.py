@@ -295,6 +295,10 @@ def iter_errors_with_paths(document: Document, schema_name: str,
 
 def _explain(document: Document, problem: ValidationError, error: type[PolicyError]) -> Iterator[PolicyError]:
     path = tuple(problem.absolute_path)
+    expected_date = _date_expected(problem)
+    if expected_date:
+        yield error(f"{_where(path)}{_written(problem.instance)} is not a date: {expected_date}", document.span(path))
+        return
     if problem.validator == "additionalProperties" and isinstance(problem.instance, dict):
         allowed = set(_schema(problem).get("properties", {}))
         for key in problem.instance:
@@ -327,6 +331,56 @@ def _explain(document: Document, problem: ValidationError, error: type[PolicyErr
         yield error(f"{problem.instance!r} is not a valid {problem.validator_value}", document.span(path))
         return
     yield error(f"{_where(path)}{_message(problem)}", document.span(path))
+
+
+def _date_expected(problem: ValidationError) -> str:
+    """What a date field expects, with an example, when ``problem`` is a badly written
+    date (jsonschema would say "Decimal('2014') is not of type string" of ``from: 2014``,
+    or "'effective' was expected" of ``from: 2014/01/01``); empty for other problems."""
+    schema = problem.schema
+    if not isinstance(schema, Mapping) or isinstance(problem.instance, (dict, list, bool)) or problem.instance is None:
+        return ""
+    example = _example_date(problem.instance)
+    if problem.validator == "anyOf" and _is_date_or_effective(schema):
+        return f"write YYYY-MM-DD (e.g. {example}), or 'effective' (an amendment's effective date)"
+    if problem.validator in ("type", "format") and _is_date_schema(schema):
+        return f"write YYYY-MM-DD (e.g. {example})"
+    return ""
+
+
+def _is_date_schema(schema: Any) -> bool:
+    return isinstance(schema, Mapping) and schema.get("format") == "date"
+
+
+def _is_date_or_effective(schema: Mapping[str, Any]) -> bool:
+    branches = schema.get("anyOf", [])
+    return any(_is_date_schema(b) for b in branches) and any(b == {"const": "effective"} for b in branches)
+
+
+_DATE_PARTS = (re.compile(r"^(?P<y>\d{4})(?:\D(?P<m>\d{1,2})(?:\D(?P<d>\d{1,2}))?)?$"),
+               re.compile(r"^(?P<d>\d{1,2})\D(?P<m>\d{1,2})\D(?P<y>\d{4})$"))
+
+
+def _example_date(instance: Any) -> str:
+    """The date the author probably meant, as YYYY-MM-DD (2014 -> 2014-01-01,
+    2014/3/1 and 1/3/2014 -> 2014-03-01); a fixed example when no date shows through."""
+    text = str(instance).strip()
+    for pattern in _DATE_PARTS:
+        match = pattern.match(text)
+        if match:
+            try:
+                return date(int(match["y"]), int(match["m"] or 1), int(match["d"] or 1)).isoformat()
+            except ValueError:
+                break
+    return "2024-03-01"
+
+
+def _written(instance: Any) -> str:
+    """A value as the author wrote it: numbers bare, texts quoted."""
+    if isinstance(instance, (int, Decimal)) and not isinstance(instance, bool):
+        return str(instance)
+    shown = repr(instance)
+    return shown if len(shown) <= 40 else shown[:37] + "..."
 
 
 def _schema(problem: ValidationError) -> Mapping[str, Any]:
