@@ -120,3 +120,159 @@ def test_a_type_error_underlines_the_operands(tmp_path: Path, when: str, message
         f"            when: persoon.leeftijd >= 18 and {when}",
         " " * 45 + "^" * len(operation),
         "1 error, 0 warnings"]
+
+
+# -- cycles -----------------------------------------------------------------------------
+# (the cycle across three files: tests/test_graph.py, asserted in full there)
+
+
+def test_a_cycle_error_stands_on_the_use_that_closes_it(tmp_path: Path) -> None:
+    write(tmp_path, {"rules.yaml": """\
+        vocabulary:
+          outputs:
+            p: {type: number}
+            q: {type: number}
+        rules:
+          - id: regel.p
+            title: P
+            source: {instrument: Decreet}
+            versions:
+              - {from: 2014-01-01, compute: {p: 2 * q + 1}}
+          - id: regel.q
+            title: Q
+            source: {instrument: Decreet}
+            versions:
+              - {from: 2014-01-01, when: p > 0, compute: {q: "1"}}
+        """})
+    code, stderr = check(tmp_path)
+    assert code == 1
+    assert stderr.splitlines() == [
+        "rules.yaml:15:34: error: dependency cycle: output:p -> rule:regel.p -> output:q -> rule:regel.q -> output:p, "
+        "closed by the use of 'p' in 'regel.q' (rules: 'regel.p' at rules.yaml:6; 'regel.q' at rules.yaml:11)",
+        "          - {from: 2014-01-01, when: p > 0, compute: {q: \"1\"}}",
+        "    " + " " * 33 + "^",
+        "1 error, 0 warnings"]
+
+
+# -- keep going -------------------------------------------------------------------------
+
+ONE_FILE = VOCABULARY.replace("    bedrag: {type: number}\n", "    p: {type: number}\n    q: {type: number}\n") + """\
+rules:
+  - id: regel.p
+    title: P
+    source: {instrument: Decreet}
+    versions:
+      - {from: 2014-01-01, compute: {p: q + 1}}
+  - id: regel.q
+    title: Q
+    title: Q again
+    source: {instrument: Decreet}
+    versions:
+      - {from: 2014-01-01, compute: {q: p + 1}}
+  - id: regel.r
+    title: R
+    source: {instrument: Decreet}
+    versions:
+      - {from: 2014-01-01, until: 2020-01-01, set: {verplicht: true}}
+      - {from: 2019-01-01, set: {verplicht: false}}
+  - id: regel.s
+    titel: S
+    source: {instrument: Decreet}
+    versions:
+      - {from: 2014-01-01, set: {verplicht: true}}
+"""
+
+
+def test_a_yaml_or_schema_error_leaves_the_other_errors_of_its_file_reported(tmp_path: Path) -> None:
+    write(tmp_path, {"rules.yaml": ONE_FILE})
+    code, stderr = check(tmp_path)
+    assert code == 1
+    assert stderr.splitlines() == [
+        "rules.yaml:17:5: error: duplicate key 'title' (first at line 16)",
+        "        title: Q again",
+        "        ^",
+        "rules.yaml:27:5: error: 'title' is a required property",
+        "      - id: regel.s",
+        "        ^",
+        "rules.yaml:28:5: error: unknown key 'titel'; did you mean 'title'?",
+        "        titel: S",
+        "        ^^^^^",
+        "rules.yaml:20:41: error: dependency cycle: output:p -> rule:regel.p -> output:q -> rule:regel.q -> output:p, "
+        "closed by the use of 'p' in 'regel.q' (rules: 'regel.p' at rules.yaml:10; 'regel.q' at rules.yaml:15)",
+        "          - {from: 2014-01-01, compute: {q: p + 1}}",
+        "                                            ^",
+        "rules.yaml:26:9: error: 'regel.r': the window [2019-01-01, ...) overlaps [2014-01-01, 2020-01-01) "
+        "of the version at rules.yaml:25",
+        "          - {from: 2019-01-01, set: {verplicht: false}}",
+        "            ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^",
+        "5 errors, 0 warnings"]
+
+
+OTHER_FILES = {
+    "vocabulary.yaml": VOCABULARY.replace("bedrag: {type: number}", "bedrag: {type: nummer}"),
+    "basis.yaml": """\
+        rules:
+          - id: doelgroep.basis
+            titel: Doelgroep
+            source: {instrument: Decreet}
+            versions:
+              - {from: 2014-01-01, when: persoon.leeftijd >= 18, set: {verplicht: true}}
+        """,
+    "uitzonderingen.yaml": """\
+        rules:
+          - id: doelgroep.ziek
+            title: Zieken
+            source: {instrument: Decreet}
+            exception_to: doelgroep.basis
+            versions:
+              - {from: 2014-01-01, when: persoon.ziek and bedrag > 0, set: {verplicht: false}}
+          - id: doelgroep.kind
+            title: Kinderen
+            source: {instrument: Decreet}
+            exception_to: doelgroep.basiss
+            versions:
+              - {from: 2014-01-01, when: persoon.leeftijd < 18 and onbekend.feit, set: {verplicht: false}}
+        """,
+    "kapot.yaml": """\
+        rules:
+          - id: brussel.basis
+            title: [unclosed
+        """,
+    "brussel.yaml": """\
+        rules:
+          - id: brussel.uitzondering
+            title: Brussel
+            source: {instrument: Ordonnantie}
+            exception_to: brussel.basis
+            versions:
+              - {from: 2014-01-01, when: persoon.leeftijd > 64, set: {verplicht: false}}
+        """,
+}
+
+
+def test_no_error_is_caused_only_by_another_files_failure(tmp_path: Path) -> None:
+    # the failures: a declaration of a bad type (bedrag), a rule entry with a schema error
+    # (doelgroep.basis), a file that is not YAML (defining brussel.basis); what only echoes
+    # them is not reported, what is wrong in its own right still is
+    write(tmp_path, OTHER_FILES)
+    code, stderr = check(tmp_path)
+    assert code == 1
+    assert stderr.splitlines() == [
+        "basis.yaml:2:5: error: 'title' is a required property",
+        "      - id: doelgroep.basis",
+        "        ^",
+        "basis.yaml:3:5: error: unknown key 'titel'; did you mean 'title'?",
+        "        titel: Doelgroep",
+        "        ^^^^^",
+        "kapot.yaml:4:1: error: YAML: did not find expected ',' or ']' (while parsing a flow sequence)",
+        "vocabulary.yaml:7:20: error: type: 'nummer' is not a valid name here "
+        "(pattern ^((list|set) of )*(bool|number|text|date|duration)$)",
+        "        bedrag: {type: nummer}",
+        "                       ^^^^^^",
+        "uitzonderingen.yaml:13:60: error: unknown fact 'onbekend.feit'",
+        "          - {from: 2014-01-01, when: persoon.leeftijd < 18 and onbekend.feit, set: {verplicht: false}}",
+        "    " + " " * 59 + "^" * len("onbekend.feit"),
+        "uitzonderingen.yaml:8:9: error: rule 'doelgroep.kind' is an exception to unknown rule 'doelgroep.basiss'",
+        "      - id: doelgroep.kind",
+        "            ^^^^^^^^^^^^^^",
+        "6 errors, 0 warnings"]

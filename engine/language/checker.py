@@ -82,7 +82,10 @@ class _Checker:
             hint = suggest(node.name, self.vocabulary.names)
             kind = Vocabulary.kind_of_name(node.name)
             what = {"fact": "fact", "output": "output", "set": "value set or parameter"}[kind]
-            return self.fail(f"unknown {what} '{node.name}'{hint}", node.start, node.end, UnknownNameError)
+            problem = UnknownNameError(f"unknown {what} '{node.name}'{hint}", self.origin.span(node.start, node.end))
+            problem.name = node.name
+            self.errors.append(problem)
+            return ANY
         return declaration.type
 
     def visit_Special(self, node: n.Special) -> Type:

@@ -284,27 +284,29 @@ def iter_errors(document: Document, schema_name: str, error: type[PolicyError]) 
 
 def iter_errors_with_paths(document: Document, schema_name: str,
                            error: type[PolicyError]) -> Iterator[tuple[PolicyError, tuple[Any, ...]]]:
-    """Each schema problem with the path of the value it concerns."""
+    """Each schema problem with the path of the value it concerns (of an unknown key:
+    the path to that key), so a reader can set aside just the part that is wrong."""
     valid = quick_check(schema_name)
     if valid is not None and valid(document.data):
         return
     for problem in sorted(validator(schema_name).iter_errors(document.data), key=lambda e: list(map(str, e.path))):
-        for explained in _explain(document, problem, error):
-            yield explained, tuple(problem.absolute_path)
+        yield from _explain(document, problem, error)
 
 
-def _explain(document: Document, problem: ValidationError, error: type[PolicyError]) -> Iterator[PolicyError]:
+def _explain(document: Document, problem: ValidationError,
+             error: type[PolicyError]) -> Iterator[tuple[PolicyError, tuple[Any, ...]]]:
     path = tuple(problem.absolute_path)
     expected_date = _date_expected(problem)
     if expected_date:
-        yield error(f"{_where(path)}{_written(problem.instance)} is not a date: {expected_date}", document.span(path))
+        yield error(f"{_where(path)}{_written(problem.instance)} is not a date: {expected_date}",
+                    document.span(path)), path
         return
     if problem.validator == "additionalProperties" and isinstance(problem.instance, dict):
         allowed = set(_schema(problem).get("properties", {}))
         for key in problem.instance:
             if key not in allowed:
                 hint = suggest(str(key), allowed) or f"; expected one of: {', '.join(sorted(allowed))}"
-                yield error(f"unknown key '{key}'{hint}", document.span(path + (key,), key=True))
+                yield error(f"unknown key '{key}'{hint}", document.span(path + (key,), key=True)), path + (key,)
         return
     if problem.validator in ("oneOf", "anyOf") and problem.context:
         if isinstance(problem.instance, dict) and problem.validator == "oneOf":
@@ -312,7 +314,7 @@ def _explain(document: Document, problem: ValidationError, error: type[PolicyErr
             if keys and len(problem.instance) == 1 and next(iter(problem.instance)) not in keys:
                 key = next(iter(problem.instance))
                 hint = suggest(str(key), keys) or f"; expected one of: {', '.join(sorted(keys))}"
-                yield error(f"unknown change '{key}'{hint}", document.span(path + (key,), key=True))
+                yield error(f"unknown change '{key}'{hint}", document.span(path + (key,), key=True)), path + (key,)
                 return
         context = list(problem.context)
         if isinstance(problem.instance, (dict, list)):
@@ -325,12 +327,12 @@ def _explain(document: Document, problem: ValidationError, error: type[PolicyErr
             yield from _explain(document, deepest, error)
             return
     if problem.validator == "required":
-        yield error(f"{_where(path)}{problem.message}", document.span(path))
+        yield error(f"{_where(path)}{problem.message}", document.span(path)), path
         return
     if problem.validator == "format":
-        yield error(f"{problem.instance!r} is not a valid {problem.validator_value}", document.span(path))
+        yield error(f"{problem.instance!r} is not a valid {problem.validator_value}", document.span(path)), path
         return
-    yield error(f"{_where(path)}{_message(problem)}", document.span(path))
+    yield error(f"{_where(path)}{_message(problem)}", document.span(path)), path
 
 
 def _date_expected(problem: ValidationError) -> str:
@@ -416,4 +418,4 @@ def _message(problem: ValidationError) -> str:
 def _show(value: Any) -> str:
     if isinstance(value, (dict, list)):
         return "a mapping" if isinstance(value, dict) else "a list"
-    return repr(value)
+    return _written(value)
