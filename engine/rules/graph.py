@@ -129,10 +129,11 @@ def iter_cycle_errors(graph: nx.DiGraph[str], rules: dict[str, Rule]) -> Iterato
             path = cycle + [cycle[0]]
             involved = [rules[p.split(":", 1)[1]] for p in cycle if p.startswith("rule:")]
             where = "; ".join(f"'{r.id}' at {r.span.file}:{r.span.line}" for r in involved)
-            closing = _closing_use(path, rules) if what == "dependency" else None
+            closing = _closing_use(path, rules) if what == "dependency" else _closing_exception(path, rules)
             if closing is not None:
                 rule, name, span = closing
-                yield RuleFileError(f"{what} cycle: {' -> '.join(path)}, closed by the use of '{name}' in "
+                use = f"the use of '{name}'" if what == "dependency" else f"'exception_to: {name}'"
+                yield RuleFileError(f"{what} cycle: {' -> '.join(path)}, closed by {use} in "
                                     f"'{rule.id}' (rules: {where})", span)
                 continue
             first = involved[0] if involved else None
@@ -150,6 +151,18 @@ def _from_first_loaded(cycle: list[str], loaded: dict[str, int]) -> list[str]:
     if first > 0 and cycle[first - 1].startswith("output:"):
         first -= 1
     return cycle[first:] + cycle[:first]
+
+
+def _closing_exception(path: list[str], rules: dict[str, Rule]) -> tuple[Rule, str, Span] | None:
+    """The rule whose ``exception_to`` closes ``path`` (``... -> rule:R -> rule:F``), the
+    rule it names and where that name is written."""
+    if len(path) < 2 or not (path[-2].startswith("rule:") and path[-1].startswith("rule:")):
+        return None
+    rule = rules[path[-2].split(":", 1)[1]]
+    name = path[-1].split(":", 1)[1]
+    if name not in rule.exception_to or len(rule.exception_spans) != len(rule.exception_to):
+        return None
+    return rule, name, rule.exception_spans[rule.exception_to.index(name)]
 
 
 def _closing_use(path: list[str], rules: dict[str, Rule]) -> tuple[Rule, str, Span] | None:

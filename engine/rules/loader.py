@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from engine.sources import schema
-from engine.errors import PolicyError, RuleFileError, UnknownNameError, suggest
+from engine.errors import PolicyError, RuleFileError, Span, UnknownNameError, suggest
 from engine.sources.facts import Mismatch, coerce
 from engine.language.expression import Expression
 from engine.rules.model import (EFFECTIVE, Amendment, Change, DateRef, LegalSource, Member, Parameter,
@@ -323,12 +323,17 @@ class _Builder:
             reference = self.expression(document, path + ("reference_date",), DATE)
         versions = tuple(self.version(entry["id"], v, document, path + ("versions", i), amendment)
                          for i, v in enumerate(entry["versions"]))
+        exception_spans: tuple[Span, ...]
+        if isinstance(exception_to, str):
+            exception_spans = (document.span(path + ("exception_to",)),)
+        else:
+            exception_spans = tuple(document.span(path + ("exception_to", i)) for i in range(len(exception_to)))
         return Rule(
             id=entry["id"], title=entry["title"], source=LegalSource.from_data(entry["source"]),  # type: ignore[arg-type]
             versions=versions, span=document.span(path + ("id",)), description=entry.get("description", ""),
             reference_date=reference,
             exception_to=(exception_to,) if isinstance(exception_to, str) else tuple(exception_to),
-            order=int(entry.get("order", 0)), amendment=amendment)
+            order=int(entry.get("order", 0)), amendment=amendment, exception_spans=exception_spans)
 
     def version(self, rule_id: str, entry: dict[str, Any], document: Document, path: tuple[Any, ...],
                 amendment: str, start: DateRef | None = None) -> RuleVersion:
