@@ -7,7 +7,7 @@ come from this project's own environment through a ``.pth`` file naming its
 site-packages: CI needs no network for this test, and the package itself can only come
 from the wheel (a path line in a ``.pth`` file does not run the editable install's
 finder, which lives in that site-packages). Then, in an empty folder (no ``rules/``, no
-``schemas/``), ``decree check``, ``eval``, ``explain``, ``test`` and ``graph`` run, and
+``schemas/``), ``decree check``, ``eval``, ``explain``, ``test``, ``graph`` and ``show`` run, and
 ``mypy --strict`` checks a small consumer module against the installed package.
 """
 
@@ -148,6 +148,9 @@ def test_eval_explain_and_graph_from_an_empty_folder(installed: dict[str, Path],
     done = decree(installed, "graph", "--format", "mermaid", "--output", "status")
     assert done.returncode == 0, done.stderr
     assert done.stdout.startswith("flowchart") and "status" in done.stdout
+    done = decree(installed, "show", "doelgroep.basis")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.startswith("doelgroep.basis: ")
 
 
 def test_test_runs_a_scenario_of_the_folder(installed: dict[str, Path], tmp_path: Path) -> None:
