@@ -193,11 +193,14 @@ def _usable_part(document: Document, bad: set[tuple[Any, ...]], failed: _Failed)
 def _defined_by(entry: Any, document: Document, path: tuple[Any, ...], failed: _Failed) -> None:
     """Note the names an entry set aside defines: its id, the ids of the rules a change
     adds; its text when they cannot be read."""
-    ids = [entry.get("id")] if isinstance(entry, dict) else []
-    if isinstance(entry, dict) and isinstance(entry.get("add_rules"), list):
-        ids = [rule.get("id") if isinstance(rule, dict) else None for rule in entry["add_rules"]]
-    elif isinstance(entry, dict) and "id" not in entry and len(entry) == 1:
-        ids = []  # a change of an existing rule defines nothing
+    ids: list[Any] = []
+    if isinstance(entry, dict):
+        if isinstance(entry.get("add_rules"), list):
+            ids = [rule.get("id") if isinstance(rule, dict) else None for rule in entry["add_rules"]]
+        elif len(entry) == 1 and "id" not in entry:
+            return  # a change of an existing rule defines nothing
+        else:
+            ids = [entry.get("id")]
     names = [i for i in ids if isinstance(i, str)]
     if ids and len(names) == len(ids):
         failed.names.update(names)
