@@ -159,6 +159,10 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, Done
     conftest = project(tmp_path_factory.mktemp("conftest"), {"wrong_value.yaml": WRONG_VALUE}, ini="[pytest]\n")
     (conftest / "conftest.py").write_text('decree_rules = "rules"\n', encoding="utf-8")
     jobs["conftest"] = (conftest, ("--collect-only",))
+    # naming only the scenario directory asks for the plugin too, with rules/
+    jobs["scenarios only"] = (project(tmp_path_factory.mktemp("scenarios_only"), {"wrong_value.yaml": WRONG_VALUE},
+                                      ini="[pytest]\ndecree_scenarios = checks\n", directory="checks"),
+                              ("--collect-only",))
     with ThreadPoolExecutor(max_workers=2) as pool:
         futures = {key: (root, pool.submit(pytest_in, root, *args)) for key, (root, args) in jobs.items()}
         return {key: (root, future.result()) for key, (root, future) in futures.items()}
@@ -265,3 +269,9 @@ def test_a_conftest_can_name_the_rule_set(runs: dict[str, tuple[Path, Done]]) ->
     assert done.returncode == 0, done.stdout + done.stderr
     assert sorted(collected(done)) == sorted(f"tests/scenarios/wrong_value.yaml::{name}"
                                              for name in names(WRONG_VALUE))
+
+
+def test_naming_only_the_scenarios_uses_rules_of_the_root(runs: dict[str, tuple[Path, Done]]) -> None:
+    _, done = runs["scenarios only"]
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert sorted(collected(done)) == sorted(f"checks/wrong_value.yaml::{name}" for name in names(WRONG_VALUE))

@@ -6,7 +6,7 @@ either in its pytest configuration::
 
     [pytest]
     decree_rules = rules                 # the rule set, relative to pytest's root directory
-    decree_scenarios = tests/scenarios   # optional; this is the default
+    decree_scenarios = tests/scenarios   # the default; setting only this one means rules/
 
 or in a ``conftest.py`` that names the rule set (relative to that file's directory)::
 
@@ -33,6 +33,7 @@ from engine.ruleset import RuleSet
 _RULESET = pytest.StashKey["RuleSet | PolicyError"]()
 _SETTING = pytest.StashKey["tuple[Path, Path]"]()
 DEFAULT_SCENARIOS = "tests/scenarios"
+DEFAULT_RULES = "rules"
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -51,6 +52,7 @@ def setting(config: pytest.Config) -> tuple[Path, Path] | None:
     root = Path(str(config.rootpath))
     rules: Path | None = None
     named = str(config.getini("decree_rules") or "")
+    scenarios = str(config.getini("decree_scenarios") or "")
     if named:
         rules = root / named
     else:
@@ -59,7 +61,8 @@ def setting(config: pytest.Config) -> tuple[Path, Path] | None:
                     and plugin.__name__.endswith("conftest") and plugin.__file__:
                 rules = Path(plugin.__file__).parent / plugin.decree_rules
                 break
-    scenarios = str(config.getini("decree_scenarios") or "")
+    if rules is None and scenarios:
+        rules = root / DEFAULT_RULES  # naming the scenarios is asking too
     if rules is None:
         return None
     chosen = config.stash[_SETTING] = (rules, (root / (scenarios or DEFAULT_SCENARIOS)).resolve())
