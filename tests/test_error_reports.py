@@ -276,3 +276,18 @@ def test_no_error_is_caused_only_by_another_files_failure(tmp_path: Path) -> Non
         "      - id: doelgroep.kind",
         "            ^^^^^^^^^^^^^^",
         "6 errors, 0 warnings"]
+
+
+def test_a_misspelt_section_does_not_make_its_names_unknown_elsewhere(tmp_path: Path) -> None:
+    write(tmp_path, {"vocabulary.yaml": VOCABULARY.replace("vocabulary:", "vocabularry:"),
+                     "rules.yaml": rule(when="persoon.leeftijd >= 18 and persoon.zwanger")})
+    code, stderr = check(tmp_path)
+    assert code == 1
+    assert stderr.splitlines() == [
+        "vocabulary.yaml:1:1: error: unknown key 'vocabularry'; did you mean 'vocabulary'?",
+        "    vocabularry:",
+        "    ^^^^^^^^^^^",
+        "rules.yaml:7:42: error: unknown fact 'persoon.zwanger'",
+        "            when: persoon.leeftijd >= 18 and persoon.zwanger",
+        "    " + " " * 41 + "^" * len("persoon.zwanger"),
+        "2 errors, 0 warnings"]

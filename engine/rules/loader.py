@@ -164,7 +164,10 @@ def _usable_part(document: Document, bad: set[tuple[Any, ...]], failed: _Failed)
     entries: set[tuple[Any, ...]] = set()
     for path in bad:
         if len(path) == 1 and path[0] not in known:
-            continue  # an unknown top-level key: nothing reads it
+            # nothing reads an unknown top-level key, but a misspelt 'vocabulary' or
+            # 'rules' may hold what other files use
+            failed.texts.append(_text_of(document, path))
+            continue
         entry = _entry_of(path)
         if entry is None or not isinstance(data, dict):
             failed.texts.append(document.source.text)
@@ -205,8 +208,13 @@ def _defined_by(entry: Any, document: Document, path: tuple[Any, ...], failed: _
     if ids and len(names) == len(ids):
         failed.names.update(names)
         return
+    failed.texts.append(_text_of(document, path))
+
+
+def _text_of(document: Document, path: tuple[Any, ...]) -> str:
+    """The lines of the value at ``path``."""
     span = document.span(path)
-    failed.texts.append("\n".join(document.source.line(n) for n in range(span.line, max(span.line, span.end_line) + 1)))
+    return "\n".join(document.source.line(n) for n in range(span.line, max(span.line, span.end_line) + 1))
 
 
 class _Builder:
