@@ -3,7 +3,8 @@
 Every :class:`PolicyError` becomes ``FILE:LINE:COL: error: MESSAGE`` with the source line
 and a caret on standard error, and an exit code, in one place (:func:`_run`). Exit codes
 follow docs (``../shared/spec/contracts.md``): ``check`` 0 clean / 1 problems; ``eval``,
-``explain`` and ``show`` 0 / 2 bad input; ``test`` 0 / 1 failures / 2 bad files. No
+``explain`` and ``show`` 0 / 2 bad input; ``test`` 0 / 1 failures / 2 bad files / 5 no
+scenario selected. No
 Python traceback reaches the user: an unexpected exception is reported as an internal
 error with exit code 3.
 """
@@ -12,17 +13,14 @@ from __future__ import annotations
 
 import sys
 from datetime import date
-from pathlib import Path
 from typing import Any, Callable, NoReturn
 
 import click
 
 from engine.errors import InputError, PolicyError, PolicyErrors, flatten
-from engine.ruleset import Result, RuleSet
+from engine.ruleset import Result, RuleSet, default_rules
 from engine.values import dumps
 from engine.sources.yamlsource import Document, parse_document, read_document
-
-PACKAGED_RULES = Path(__file__).resolve().parent.parent / "rules"
 
 
 class Failure(Exception):
@@ -60,11 +58,6 @@ def _print_problems(problems: list[PolicyError]) -> None:
     errors = sum(1 for p in problems if p.severity == "error")
     if errors > 1:
         click.echo(f"{errors} errors", err=True)
-
-
-def default_rules() -> Path:
-    local = Path("rules")
-    return local if local.is_dir() else PACKAGED_RULES
 
 
 def load_rules(path: str | None) -> RuleSet:
@@ -290,19 +283,22 @@ def show(rule: str, on: str | None, proposals: tuple[str, ...], rules_path: str 
 @click.option("--junit", "junit", metavar="FILE", help="write a JUnit XML report")
 @click.option("--coverage", is_flag=True, help="report which rule versions, conditions and exceptions were exercised")
 @click.option("--coverage-json", metavar="FILE", help="write the coverage report as JSON")
+@click.option("--coverage-lcov", metavar="FILE", help="write rule-version coverage as LCOV (for editors and CI)")
 @click.option("--fail-under", type=float, default=None, metavar="N",
               help="fail when rule-version coverage is below N percent")
 @click.option("-k", "keyword", metavar="TEXT", help="only scenarios whose name contains TEXT")
 @rules_option
 def test_command(paths: tuple[str, ...], junit: str | None, coverage: bool, coverage_json: str | None,
-                 fail_under: float | None, keyword: str | None, rules_path: str | None) -> None:
+                 coverage_lcov: str | None, fail_under: float | None, keyword: str | None,
+                 rules_path: str | None) -> None:
     """Run scenario fixtures (default: tests/scenarios/)."""
     from engine.scenarios.runner import run_cli
 
     def action() -> int:
         ruleset = load_rules(rules_path)
         return run_cli(ruleset, paths or ("tests/scenarios",), junit=junit, coverage=coverage,
-                       coverage_json=coverage_json, fail_under=fail_under, keyword=keyword, echo=click.echo)
+                       coverage_json=coverage_json, fail_under=fail_under, keyword=keyword, echo=click.echo,
+                       coverage_lcov=coverage_lcov)
 
     _run(action)
 

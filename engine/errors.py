@@ -107,6 +107,7 @@ class ConditionSyntaxError(PolicyError):
 
 class UnknownNameError(PolicyError):
     kind = "name"
+    name = ""  # the name that is not known, where the checker gives it
 
 
 class ConditionTypeError(PolicyError):

@@ -14,9 +14,10 @@ race between threads builds one twice, harmlessly, and keeps either.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, datetime
+from importlib import resources
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, NamedTuple
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, NamedTuple
 
 import networkx as nx
 
@@ -33,7 +34,38 @@ from engine.language.types import Vocabulary
 from engine.values import Unknown, to_json
 from engine.sources.yamlsource import Document
 
+if TYPE_CHECKING:
+    from engine.reports.explain import Explanation
+
 Proposals = Mapping[str, "date | None"]
+
+
+def expect(value: Any, kind: type | tuple[type, ...], argument: str, expected: str) -> None:
+    """Raise an :class:`InputError` saying what ``argument`` expects unless ``value`` is a
+    ``kind`` (a caller of the Python API learns what to pass, not a TypeError from deep
+    inside; a bool is no number and a datetime is no date here)."""
+    wrong = not isinstance(value, kind) or (isinstance(value, bool) and bool not in _as_tuple(kind)) or (
+        isinstance(value, datetime) and datetime not in _as_tuple(kind))
+    if wrong:
+        shown = repr(value)
+        shown = shown if len(shown) <= 60 else shown[:57] + "..."
+        raise InputError(f"{argument}: expected {expected}, got {type(value).__name__} {shown}")
+
+
+def _as_tuple(kind: type | tuple[type, ...]) -> tuple[type, ...]:
+    return kind if isinstance(kind, tuple) else (kind,)
+
+
+def packaged_rules() -> Path:
+    """The decree's rule set shipped inside the package (``engine/decree_rules``, a link
+    to the top-level ``rules/`` in a checkout; the files themselves in a wheel)."""
+    return Path(str(resources.files("engine") / "decree_rules"))
+
+
+def default_rules() -> Path:
+    """``rules/`` of the working directory when there is one, else the packaged rule set."""
+    local = Path("rules")
+    return local if local.is_dir() else packaged_rules()
 
 
 class Decision(NamedTuple):
@@ -79,9 +111,14 @@ class Result:
             "not_applicable": self.not_applicable,
         }
 
-    def explain(self, output: str) -> Any:
+    def explain(self, output: str) -> "Explanation":
+        """The derivation of one output of this result (``render_text()``, ``to_json()``)."""
         from engine.reports.explain import explain
 
+        expect(output, str, "explain(output)", "an output name (a text)")
+        if output not in self.decisions:
+            known = list(self.decisions)
+            raise InputError(f"explain(output): '{output}' is not an output of this result{suggest(output, known)}")
         return explain(self, output)
 
 
@@ -122,7 +159,9 @@ class RuleSet:
     @classmethod
     def check(cls, *paths: str | Path) -> tuple["RuleSet | None", list[PolicyError]]:
         """Load, and return the rule set (None when unusable) with every problem and warning."""
-        loaded, problems = load(paths or ("rules",))
+        for path in paths:
+            expect(path, (str, Path), "RuleSet.load(paths)", "rule directories or files (str or pathlib.Path)")
+        loaded, problems = load(paths or (default_rules(),))
         problems = flatten(problems)
         if loaded is None:
             return None, problems
@@ -205,6 +244,7 @@ class RuleSet:
         fact is left out, never given as an unknown). ``proposals`` maps a proposal to
         its effective date, or to None for its assumed date.
         """
+        self._check_arguments(facts, on, proposals, outputs)
         if proposals:
             proposals = dict(proposals)
             self.check_proposals(proposals)
@@ -231,6 +271,23 @@ class RuleSet:
             decisions = {name: self._decision(name, evaluation.values[name], evaluation.deciders.get(name))
                          for name in wanted}
         return Result(on, dict(plan.consolidation.proposals), self.content_hash, decisions, evaluation, self)
+
+    @staticmethod
+    def _check_arguments(facts: Any, on: Any, proposals: Any, outputs: Any) -> None:
+        expect(facts, Mapping, "evaluate(facts)", "a mapping of dotted fact names to values")
+        expect(on, date, "evaluate(on)", "a datetime.date, e.g. date(2024, 3, 1)")
+        if proposals is not None:
+            expect(proposals, Mapping, "evaluate(proposals)",
+                   "a mapping of proposal names to a datetime.date or None, e.g. {'arbeidsmigranten': None}")
+            for name, day in proposals.items():
+                expect(name, str, "evaluate(proposals)", "proposal names as texts")
+                if day is not None:
+                    expect(day, date, f"evaluate(proposals['{name}'])", "a datetime.date or None")
+        if outputs is not None:
+            expect(outputs, (list, tuple, set, frozenset), "evaluate(outputs)",
+                   "a list of output names, e.g. ['status']")
+            for name in outputs:
+                expect(name, str, "evaluate(outputs)", "output names as texts")
 
     def _decision(self, name: str, value: Any, rule: str | None) -> Decision:
         """The decision on one output; those of a boolean, a text or none are few, and are

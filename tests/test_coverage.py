@@ -160,3 +160,45 @@ def test_fail_under_with_the_table(tmp_path: Path) -> None:
 def test_failing_scenarios_fail_whatever_the_coverage() -> None:
     got, _, _ = decree_test(f"{CASES}/failing/wrong_value.yaml", "--fail-under", "0")
     assert got == 1
+
+
+def lcov_records(text: str) -> dict[str, list[str]]:
+    """The lines of each LCOV record, by source file."""
+    records: dict[str, list[str]] = {}
+    for block in text.split("end_of_record\n"):
+        if not block.strip():
+            continue
+        lines = block.strip().splitlines()
+        assert lines[0] == "TN:decree" and lines[1].startswith("SF:"), lines[:2]
+        records[lines[1].removeprefix("SF:")] = lines[2:]
+    assert text.endswith("end_of_record\n")
+    return records
+
+
+def test_lcov_has_a_line_per_rule_version_hit_where_used(tmp_path: Path) -> None:
+    out = tmp_path / "coverage.lcov"
+    code, stdout, stderr = decree_test("--coverage-lcov", str(out), COVERAGE)
+    assert code == 0, stdout + stderr
+    records = lcov_records(out.read_text(encoding="utf-8"))
+    assert set(records) == {RULES_FILE, AMENDMENT}
+    hits = {(file, int(line)): int(count) for file, lines in records.items()
+            for line, count in (entry.removeprefix("DA:").split(",") for entry in lines if entry.startswith("DA:"))}
+    assert {key for key, count in hits.items() if count == 0} == {(file, line) for _, file, line in UNCOVERED}
+    assert {key for key, count in hits.items() if count > 0} == {(RULES_FILE, line) for _, line in COVERED}
+    assert records[AMENDMENT][-2:] == ["LF:1", "LH:0"]
+    assert records[RULES_FILE][-2:] == ["LF:9", "LH:5"]
+    # three conditions, two branches each; vrijstelling.ziek (line 27) is never true
+    branches = {tuple(map(int, entry.removeprefix("BRDA:").split(",")[:3])): entry.split(",")[3]
+                for entry in records[RULES_FILE] if entry.startswith("BRDA:")}
+    assert {(line, branch) for line, _, branch in branches} == {(9, 0), (9, 1), (18, 0), (18, 1), (27, 0), (27, 1)}
+    assert branches[(27, 2, 0)] == "0" and int(branches[(27, 2, 1)]) > 0
+    assert "BRF:6" in records[RULES_FILE] and "BRH:5" in records[RULES_FILE]
+
+
+def test_lcov_marks_conditions_never_evaluated(tmp_path: Path) -> None:
+    out = tmp_path / "coverage.lcov"
+    code, _, _ = decree_test("--coverage-lcov", str(out), COVERAGE, "-k", "total")
+    assert code == 0
+    records = lcov_records(out.read_text(encoding="utf-8"))
+    assert "BRDA:27,2,0,-" in records[RULES_FILE] and "BRDA:27,2,1,-" in records[RULES_FILE]
+    assert "BRH:0" in records[RULES_FILE]

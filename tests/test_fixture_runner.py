@@ -248,9 +248,15 @@ def test_k_selects_scenarios_by_name() -> None:
     assert set(across_files.reports()) == set(failing)
 
 
-def test_k_matching_nothing_runs_nothing() -> None:
+def test_k_matching_nothing_runs_nothing_and_exits_5_as_pytest() -> None:
     run = decree_test(WRONG_VALUE, "-k", "no scenario has this name")
-    assert run.summary == (0, 0)
+    assert (run.code, run.summary, run.stdout) == (5, None, "")
+    assert run.stderr == f"no scenario selected by -k 'no scenario has this name' in {WRONG_VALUE}\n"
+
+
+def test_a_directory_without_scenarios_exits_5(tmp_path: Path) -> None:
+    run = decree_test(str(tmp_path))
+    assert (run.code, run.stderr) == (5, f"no scenario selected in {tmp_path}\n")
 
 
 def test_a_directory_runs_every_file_in_it() -> None:

@@ -3,7 +3,10 @@
 One ``testsuite`` per fixture file, one ``testcase`` per scenario (named after it, with
 the file as dotted ``classname``); a wrong value is a ``failure`` carrying the mismatch
 as its message and the full report as its text; an evaluation error (a rule that cannot
-be evaluated) is an ``error``. Parsed with ``xml.etree``.
+be evaluated) is an ``error``. Parsed with ``xml.etree``, and validated against the
+common ``junit-10.xsd`` (``tests/data/``) with ``xmlschema``: strict CI servers reject
+other attributes, so the file and line of a scenario are in the suite's ``file`` and in
+the failure text, and every test case has its time.
 """
 
 from __future__ import annotations
@@ -14,6 +17,7 @@ import xml.etree.ElementTree as ET
 from pathlib import Path
 
 import pytest
+import xmlschema
 from click.testing import CliRunner
 
 from engine.cli import main
@@ -24,6 +28,13 @@ RULES = f"{CASES}/rules"
 PASSING = f"{CASES}/passing/comparisons.yaml"
 WRONG_VALUE = f"{CASES}/failing/wrong_value.yaml"
 EVALUATION_ERROR = f"{CASES}/failing/evaluation_error.yaml"
+JUNIT_XSD = ROOT / "tests" / "data" / "junit-10.xsd"
+TIME = re.compile(r"^[0-9]+\.[0-9]{3}$")
+
+
+@pytest.fixture(scope="module")
+def junit_schema() -> xmlschema.XMLSchema:
+    return xmlschema.XMLSchema(JUNIT_XSD)
 
 
 def names(path: str) -> list[str]:
@@ -81,7 +92,35 @@ def test_test_cases_are_named_after_scenarios_with_the_file_as_classname(mixed: 
     case = root.find(".//testcase[@name='wrong on purpose - a Dutch adult is obliged']")
     assert case is not None
     assert case.get("classname") == "tests.fixture_cases.failing.wrong_value"
-    assert (case.get("file"), case.get("line")) == (WRONG_VALUE, "8")
+    assert set(case.attrib) == {"name", "classname", "time"}
+    assert {suite.get("name"): suite.get("file") for suite in root.findall("testsuite")} == {
+        PASSING: PASSING, WRONG_VALUE: WRONG_VALUE, EVALUATION_ERROR: EVALUATION_ERROR}
+    failure = case.find("failure")
+    assert failure is not None and (failure.text or "").startswith(f"{WRONG_VALUE}:8: FAILED: ")
+
+
+def test_the_report_is_valid_junit(mixed: tuple[int, ET.Element], junit_schema: xmlschema.XMLSchema) -> None:
+    _, root = mixed
+    errors = [str(error.reason) for error in junit_schema.iter_errors(ET.tostring(root, encoding="unicode"))]
+    assert errors == []
+
+
+def test_the_schema_rejects_what_strict_servers_reject(junit_schema: xmlschema.XMLSchema) -> None:
+    # the form of earlier reports: the validator does see such attributes
+    old = ('<testsuites><testsuite name="f" tests="1" failures="0" errors="0">'
+           '<testcase name="n" classname="c" file="f.yaml" line="8"/></testsuite></testsuites>')
+    reasons = [str(error.reason) for error in junit_schema.iter_errors(old)]
+    assert len(reasons) == 2 and all("attribute" in reason for reason in reasons), reasons
+
+
+def test_every_test_case_and_suite_has_its_time(mixed: tuple[int, ET.Element]) -> None:
+    _, root = mixed
+    cases = root.findall(".//testcase")
+    assert cases and all(TIME.match(case.get("time") or "") for case in cases)
+    for suite in root.findall("testsuite"):
+        total = sum(float(case.get("time") or "nan") for case in suite.findall("testcase"))
+        assert abs(float(suite.get("time") or "nan") - total) < 0.002 * len(suite.findall("testcase")) + 1e-9
+    assert TIME.match(root.get("time") or "")
 
 
 def test_passing_cases_have_no_failure_or_error(mixed: tuple[int, ET.Element]) -> None:
@@ -140,6 +179,19 @@ def test_k_limits_the_report_to_the_selected_scenarios(tmp_path: Path) -> None:
     assert counts(root) == (2, 1, 0)
     assert [case.get("name") for case in root.iter("testcase")] == [
         "an adult is obliged", "wrong on purpose - a Dutch adult is obliged"]
+
+
+def test_no_scenario_selected_exits_5_without_a_report(tmp_path: Path) -> None:
+    out = tmp_path / "report.xml"
+    before = os.getcwd()
+    os.chdir(ROOT)
+    try:
+        result = CliRunner().invoke(main, ["test", "--rules", RULES, "--junit", str(out), PASSING, "-k", "NOTHING"])
+    finally:
+        os.chdir(before)
+    assert result.exit_code == 5
+    assert result.stderr == f"no scenario selected by -k 'NOTHING' in {PASSING}\n"
+    assert not out.exists()
 
 
 def test_classname_of_an_absolute_path_has_no_empty_segment(tmp_path: Path) -> None:

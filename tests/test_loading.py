@@ -99,8 +99,8 @@ rules:
 """)
     error = only_error(root)
     assert error.kind == "type"
-    # line 10 is "            and persoon.ziek == 3": the caret stands under '=='
-    assert_rendered(error, root / "rules.yaml", 10, 30, "cannot compare bool with number", width=2)
+    # line 10 is "            and persoon.ziek == 3": the caret underlines both operands
+    assert_rendered(error, root / "rules.yaml", 10, 17, "cannot compare bool with number", width=17)
 
 
 def test_unknown_name_on_a_later_line_of_a_block_scalar(tmp_path: Path) -> None:
@@ -456,7 +456,7 @@ BROKEN_ERRORS = [
     ("duplicate.yaml", 7, 15, "impossible date '2022-02-30': day is out of range for month"),
     ("expressions.yaml", 7, 42, "unknown fact 'persoon.zeik'; did you mean 'persoon.ziek'?"),
     ("expressions.yaml", 9, 9, "rule 'blok' is an exception to unknown rule 'basiss'; did you mean 'basis'?"),
-    ("expressions.yaml", 18, 30, "cannot compare bool with number"),
+    ("expressions.yaml", 18, 17, "cannot compare bool with number"),
     ("expressions.yaml", 19, 33, "unknown output 'verplight'; did you mean 'verplicht'?"),
     ("expressions.yaml", 19, 57, "output 'grond' does not take the value 'ziik'; did you mean 'ziek'?"),
     ("expressions.yaml", 23, 45, None),  # a syntax error: unexpected 'monhts'

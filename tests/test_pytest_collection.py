@@ -38,7 +38,7 @@ def names(case: str) -> list[str]:
     return re.findall(r"^  - name: (.*)$", (CASES / case).read_text(encoding="utf-8"), re.M)
 
 
-def project(root: Path, scenarios: dict[str, str], ini: str = "[pytest]\n", rules: str = "rules",
+def project(root: Path, scenarios: dict[str, str], ini: str = "[pytest]\ndecree_rules = rules\n", rules: str = "rules",
             directory: str = "tests/scenarios") -> Path:
     """A project in ``root``: the rule set as ``rules``, fixture cases copied into ``directory``."""
     shutil.copytree(CASES / "rules", root / rules)
@@ -91,6 +91,21 @@ def reports(output: str, prefix: str = "") -> dict[str, str]:
     return found
 
 
+FOREIGN_YAML = """\
+# a scenario of some other tool, not a decree fixture
+scenarios:
+  - steps: [open, login]
+    expect: {page: home}
+"""
+
+FOREIGN_TEST = """\
+from pathlib import Path
+
+
+def test_own_scenarios_are_read_by_the_project():
+    assert "login" in (Path(__file__).parent / "scenarios" / "login.yaml").read_text()
+"""
+
 BOTH = {"comparisons.yaml": PASSING, "wrong_value.yaml": WRONG_VALUE, "failing.yaml": FAILING,
         "evaluation_error.yaml": EVALUATION_ERROR, "two_mismatches.yaml": TWO_MISMATCHES}
 
@@ -111,7 +126,7 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, Done
     """Every project of this module and what pytest printed in each, by key; pytest runs
     as subprocesses, two at a time."""
     jobs: dict[str, tuple[Path, tuple[str, ...]]] = {}
-    # an empty pytest.ini: the defaults rules/ and tests/scenarios/
+    # pytest.ini names rules/; tests/scenarios/ is the default
     collect = project(tmp_path_factory.mktemp("collect"), {"comparisons.yaml": PASSING,
                                                            "wrong_value.yaml": WRONG_VALUE})
     # a fixture file outside tests/scenarios/ is not collected, even a bad one
@@ -132,6 +147,22 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, Done
                                          rules="policy", directory="checks"), ("--collect-only",))
     jobs["json"] = (project(tmp_path_factory.mktemp("json"), {"scenarios.json": "json/scenarios.json",
                                                               "wrong_value.yaml": WRONG_VALUE}), ("--collect-only",))
+    # a project that does not ask for decree: its own YAML under tests/scenarios is its own
+    foreign = tmp_path_factory.mktemp("foreign")
+    (foreign / "tests" / "scenarios").mkdir(parents=True)
+    (foreign / "tests" / "scenarios" / "login.yaml").write_text(FOREIGN_YAML, encoding="utf-8")
+    (foreign / "tests" / "scenarios" / "data.json").write_text('{"steps": [1, 2]}', encoding="utf-8")
+    (foreign / "tests" / "test_own.py").write_text(FOREIGN_TEST, encoding="utf-8")
+    (foreign / "pytest.ini").write_text("[pytest]\n", encoding="utf-8")
+    jobs["foreign"] = (foreign, ("-v", "-v"))  # -q comes first
+    # a conftest.py names the rule set instead of the ini file
+    conftest = project(tmp_path_factory.mktemp("conftest"), {"wrong_value.yaml": WRONG_VALUE}, ini="[pytest]\n")
+    (conftest / "conftest.py").write_text('decree_rules = "rules"\n', encoding="utf-8")
+    jobs["conftest"] = (conftest, ("--collect-only",))
+    # naming only the scenario directory asks for the plugin too, with rules/
+    jobs["scenarios only"] = (project(tmp_path_factory.mktemp("scenarios_only"), {"wrong_value.yaml": WRONG_VALUE},
+                                      ini="[pytest]\ndecree_scenarios = checks\n", directory="checks"),
+                              ("--collect-only",))
     with ThreadPoolExecutor(max_workers=2) as pool:
         futures = {key: (root, pool.submit(pytest_in, root, *args)) for key, (root, args) in jobs.items()}
         return {key: (root, future.result()) for key, (root, future) in futures.items()}
@@ -221,3 +252,26 @@ def test_json_fixture_files_are_collected_as_decree_test_runs_them(runs: dict[st
         "a scenario written as JSON", "a JSON number is a decimal", "a failing scenario written as JSON")]
     expected += [f"tests/scenarios/wrong_value.yaml::{name}" for name in names(WRONG_VALUE)]
     assert sorted(collected(done)) == sorted(expected)
+
+
+def test_a_foreign_project_keeps_its_yaml_to_itself(runs: dict[str, tuple[Path, Done]]) -> None:
+    _, done = runs["foreign"]
+    output = done.stdout + done.stderr
+    assert done.returncode == 0, output
+    assert [line.split()[:2] for line in collected(done)] == [
+        ["tests/test_own.py::test_own_scenarios_are_read_by_the_project", "PASSED"]]
+    assert "1 passed" in done.stdout
+    assert "error" not in output.lower()
+
+
+def test_a_conftest_can_name_the_rule_set(runs: dict[str, tuple[Path, Done]]) -> None:
+    _, done = runs["conftest"]
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert sorted(collected(done)) == sorted(f"tests/scenarios/wrong_value.yaml::{name}"
+                                             for name in names(WRONG_VALUE))
+
+
+def test_naming_only_the_scenarios_uses_rules_of_the_root(runs: dict[str, tuple[Path, Done]]) -> None:
+    _, done = runs["scenarios only"]
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert sorted(collected(done)) == sorted(f"checks/wrong_value.yaml::{name}" for name in names(WRONG_VALUE))

@@ -82,7 +82,10 @@ class _Checker:
             hint = suggest(node.name, self.vocabulary.names)
             kind = Vocabulary.kind_of_name(node.name)
             what = {"fact": "fact", "output": "output", "set": "value set or parameter"}[kind]
-            return self.fail(f"unknown {what} '{node.name}'{hint}", node.start, node.end, UnknownNameError)
+            problem = UnknownNameError(f"unknown {what} '{node.name}'{hint}", self.origin.span(node.start, node.end))
+            problem.name = node.name
+            self.errors.append(problem)
+            return ANY
         return declaration.type
 
     def visit_Special(self, node: n.Special) -> Type:
@@ -156,16 +159,17 @@ class _Checker:
         result = table.get((node.op, left.name, right.name))
         return result if result is not None else self._bad_operands(node, left, right)
 
+    # a type error of a binary operation underlines the whole operation: the operands are
+    # what is wrong, and the caret shows both of them with the operator between
     def _bad_operands(self, node: n.Binary, left: Type, right: Type) -> Type:
-        return self.fail(f"'{node.op}' cannot combine {left} and {right}", node.op_start, node.op_end)
+        return self.fail(f"'{node.op}' cannot combine {left} and {right}", node.start, node.end)
 
     def _comparison(self, node: n.Binary, left: Type, right: Type) -> Type:
         if left.join(right) is None:
-            return self.fail(f"cannot compare {left} with {right}", node.op_start, node.op_end)
+            return self.fail(f"cannot compare {left} with {right}", node.start, node.end)
         if node.op not in ("==", "!=") and "none" not in (left.name, right.name):
             if left.name not in ORDERED:
-                return self.fail(f"'{node.op}' orders numbers, dates and texts, not {left}",
-                                 node.op_start, node.op_end)
+                return self.fail(f"'{node.op}' orders numbers, dates and texts, not {left}", node.start, node.end)
         self._check_enumerated(node.left, node.right)
         self._check_enumerated(node.right, node.left)
         return BOOL
@@ -182,7 +186,7 @@ class _Checker:
                 return self.fail("the left side is a list: write 'any LIST in SET' to test whether some "
                                  "element is in the set", node.left.start, node.left.end)
             if not right.element.fits(left) and not left.fits(right.element):
-                return self.fail(f"cannot look for {left} in {right}", node.op_start, node.op_end)
+                return self.fail(f"cannot look for {left} in {right}", node.start, node.end)
             self._check_enumerated(node.left, node.right)
             return BOOL
         if left.name == "none":
@@ -191,7 +195,7 @@ class _Checker:
             return self.fail(f"'any' needs a list on its left, not {left}", node.left.start, node.left.end)
         assert left.element is not None
         if left.element.join(right.element) is None:
-            return self.fail(f"cannot look for elements of {left} in {right}", node.op_start, node.op_end)
+            return self.fail(f"cannot look for elements of {left} in {right}", node.start, node.end)
         return BOOL
 
     def _check_enumerated(self, name: n.Node, other: n.Node) -> None:

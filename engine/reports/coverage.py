@@ -11,11 +11,18 @@ Three measures, per file and in total:
 
 Scenarios evaluate only the outputs they check (and what those depend on), so coverage
 measures what the fixtures actually verify, not what they happen to compute.
+
+Besides the table and the project's JSON, :meth:`CoverageReport.to_lcov` writes LCOV
+(``decree test --coverage-lcov FILE``), which editors and CI servers show over the
+files: a version is a line (``DA``: the line of its ``from``-entry, with the number of
+scenarios that used it), and a version's condition is a branch pair (``BRDA``: how often
+it was true, how often false).
 """
 
 from __future__ import annotations
 
 import json
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any, Iterable
 
@@ -34,6 +41,9 @@ class CoverageReport:
     seen_false: set[VersionKey] = field(default_factory=set)
     exceptions: dict[str, str] = field(default_factory=dict)  # rule id -> file
     fired: set[str] = field(default_factory=set)
+    hits: Counter[VersionKey] = field(default_factory=Counter)  # evaluations that used each version
+    true_count: Counter[VersionKey] = field(default_factory=Counter)
+    false_count: Counter[VersionKey] = field(default_factory=Counter)
 
     @classmethod
     def for_rules(cls, ruleset: RuleSet) -> "CoverageReport":
@@ -59,11 +69,14 @@ class CoverageReport:
                 continue
             key = _key(version)
             self.used.add(key)
+            self.hits[key] += 1
             if version.when is not None:
                 if state.applies is True:
                     self.seen_true.add(key)
+                    self.true_count[key] += 1
                 elif state.applies is False:
                     self.seen_false.add(key)
+                    self.false_count[key] += 1
             if state.applies is True and state.rule.exception_to:
                 self.fired.add(state.rule.id)
 
@@ -144,6 +157,33 @@ class CoverageReport:
         for rule in sorted(set(self.exceptions) - self.fired):
             lines.append(f"{self.exceptions[rule]}: exception '{rule}' never fired")
         return "\n".join(lines) + "\n"
+
+    def to_lcov(self) -> str:
+        """LCOV tracefile: per rule file, a line per version (the line of its entry),
+        hit once per evaluation that used it; a version's condition as two branches."""
+        by_file: dict[str, list[VersionKey]] = {}
+        for key in self.versions:
+            by_file.setdefault(key[1], []).append(key)
+        records = []
+        for file, keys in sorted(by_file.items()):
+            lines = ["TN:decree", f"SF:{file}"]
+            conditions = sorted((key for key in keys if self.versions[key].when is not None), key=lambda k: k[2])
+            for index, key in enumerate(conditions):
+                used = key in self.used
+                for branch, counts in enumerate((self.true_count, self.false_count)):
+                    lines.append(f"BRDA:{key[2]},{index},{branch},{counts[key] if used else '-'}")
+            if conditions:
+                lines.append(f"BRF:{2 * len(conditions)}")
+                lines.append(f"BRH:{sum((k in self.seen_true) + (k in self.seen_false) for k in conditions)}")
+            hit_by_line: dict[int, int] = {}
+            for key in keys:
+                hit_by_line[key[2]] = hit_by_line.get(key[2], 0) + self.hits[key]
+            lines.extend(f"DA:{line},{count}" for line, count in sorted(hit_by_line.items()))
+            lines.append(f"LF:{len(hit_by_line)}")
+            lines.append(f"LH:{sum(1 for count in hit_by_line.values() if count)}")
+            lines.append("end_of_record")
+            records.append("\n".join(lines))
+        return "\n".join(records) + "\n" if records else ""
 
     def dump(self, path: str) -> None:
         with open(path, "w", encoding="utf-8") as handle:

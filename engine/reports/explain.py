@@ -93,6 +93,10 @@ class Explanation:
         data["considered"] = [step.to_json() for step in self.considered]
         return data
 
+    def render_text(self) -> str:
+        """The derivation as text, as ``decree explain`` prints it."""
+        return render_text(self)
+
 
 def _plain(value: Any) -> Any:
     return None if type(value) is Unknown else value

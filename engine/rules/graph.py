@@ -21,7 +21,8 @@ from typing import Callable, Iterable, Iterator
 
 import networkx as nx
 
-from engine.errors import PolicyError, RuleFileError
+from engine.errors import PolicyError, RuleFileError, Span
+from engine.language.nodes import Name, walk
 from engine.rules.loader import LoadedRules
 from engine.rules.model import Rule
 from engine.language.types import Vocabulary
@@ -109,7 +110,12 @@ def _topological(successors: dict[str, list[str]]) -> list[str]:
 
 
 def iter_cycle_errors(graph: nx.DiGraph[str], rules: dict[str, Rule]) -> Iterator[PolicyError]:
-    """One error per cycle of dependencies, and per cycle of exceptions."""
+    """One error per cycle of dependencies, and per cycle of exceptions.
+
+    A cycle is told from the rule loaded first (file order): it closes where the last
+    rule of the path uses the output that rule decides, and the error stands on that
+    use, the name in the condition, since that is what an author edits to break it."""
+    loaded = {rule_id: index for index, rule_id in enumerate(rules)}
     for what, keep in (("dependency", _is_dependency), ("exception", _is_exception)):
         successors = _successors(graph, keep)
         if len(_topological(successors)) == len(successors):
@@ -118,13 +124,59 @@ def iter_cycle_errors(graph: nx.DiGraph[str], rules: dict[str, Rule]) -> Iterato
         for component in nx.strongly_connected_components(subgraph):
             if len(component) < 2 and not any(subgraph.has_edge(n, n) for n in component):
                 continue
-            cycle = nx.find_cycle(subgraph.subgraph(component))
-            path = [u for u, _ in cycle] + [cycle[0][0]]
-            involved = [rules[p.split(":", 1)[1]] for p in path[:-1] if p.startswith("rule:")]
+            cycle = [u for u, _ in nx.find_cycle(subgraph.subgraph(component))]
+            cycle = _from_first_loaded(cycle, loaded)
+            path = cycle + [cycle[0]]
+            involved = [rules[p.split(":", 1)[1]] for p in cycle if p.startswith("rule:")]
             where = "; ".join(f"'{r.id}' at {r.span.file}:{r.span.line}" for r in involved)
+            closing = _closing_use(path, rules) if what == "dependency" else _closing_exception(path, rules)
+            if closing is not None:
+                rule, name, span = closing
+                use = f"the use of '{name}'" if what == "dependency" else f"'exception_to: {name}'"
+                yield RuleFileError(f"{what} cycle: {' -> '.join(path)}, closed by {use} in "
+                                    f"'{rule.id}' (rules: {where})", span)
+                continue
             first = involved[0] if involved else None
             message = f"{what} cycle: {' -> '.join(path)} (rules: {where})"
             yield RuleFileError(message, first.span if first else rules[next(iter(rules))].span)
+
+
+def _from_first_loaded(cycle: list[str], loaded: dict[str, int]) -> list[str]:
+    """The cycle rotated to begin just before its first-loaded rule (at the output that
+    rule decides, in a dependency cycle)."""
+    positions = [i for i, n in enumerate(cycle) if n.startswith("rule:")]
+    if not positions:
+        return cycle
+    first = min(positions, key=lambda i: loaded.get(cycle[i].split(":", 1)[1], len(loaded)))
+    if first > 0 and cycle[first - 1].startswith("output:"):
+        first -= 1
+    return cycle[first:] + cycle[:first]
+
+
+def _closing_exception(path: list[str], rules: dict[str, Rule]) -> tuple[Rule, str, Span] | None:
+    """The rule whose ``exception_to`` closes ``path`` (``... -> rule:R -> rule:F``), the
+    rule it names and where that name is written."""
+    if len(path) < 2 or not (path[-2].startswith("rule:") and path[-1].startswith("rule:")):
+        return None
+    rule = rules[path[-2].split(":", 1)[1]]
+    name = path[-1].split(":", 1)[1]
+    if name not in rule.exception_to or len(rule.exception_spans) != len(rule.exception_to):
+        return None
+    return rule, name, rule.exception_spans[rule.exception_to.index(name)]
+
+
+def _closing_use(path: list[str], rules: dict[str, Rule]) -> tuple[Rule, str, Span] | None:
+    """The rule whose use of an output closes ``path`` (``... -> rule:R -> output:O``,
+    the first node), that output's name and the place of its first use in R."""
+    if len(path) < 3 or not (path[-2].startswith("rule:") and path[-1].startswith("output:")):
+        return None
+    rule = rules[path[-2].split(":", 1)[1]]
+    name = path[-1].split(":", 1)[1]
+    for expression in rule.expressions():
+        for found in walk(expression.node):
+            if isinstance(found, Name) and found.name == name:
+                return rule, name, expression.origin.span(found.start, found.end)
+    return None
 
 
 def evaluation_order(graph: nx.DiGraph[str]) -> list[str]:

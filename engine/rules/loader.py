@@ -18,13 +18,14 @@ previous load, so a failed load never disturbs a rule set in use.
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 from typing import Any, Iterable
 
 from engine.sources import schema
-from engine.errors import PolicyError, RuleFileError, suggest
+from engine.errors import PolicyError, RuleFileError, Span, UnknownNameError, suggest
 from engine.sources.facts import Mismatch, coerce
 from engine.language.expression import Expression
 from engine.rules.model import (EFFECTIVE, Amendment, Change, DateRef, LegalSource, Member, Parameter,
@@ -58,9 +59,17 @@ def rule_files(root: Path) -> list[Path]:
 
 
 def load(paths: Iterable[str | Path]) -> tuple[LoadedRules | None, list[PolicyError]]:
-    """Read the rule files under ``paths``; returns the rules (None if unusable) and problems."""
+    """Read the rule files under ``paths``; returns the rules (None if unusable) and problems.
+
+    A file with a YAML or schema error still counts with its other entries: each rule,
+    set, parameter, change or declaration that holds an error is set aside (the whole file
+    only when the error concerns it as a whole), the rest is built and checked, and an
+    error that only echoes what was set aside (an exception to a rule whose entry failed,
+    a name declared there) is not reported.
+    """
     errors: list[PolicyError] = []
     documents: list[Document] = []
+    failed = _Failed()
     digest = hashlib.sha256()
     roots = [Path(p) for p in paths]
     for root in roots:
@@ -72,17 +81,27 @@ def load(paths: Iterable[str | Path]) -> tuple[LoadedRules | None, list[PolicyEr
                 document = read_document(path, RuleFileError, keep_going=True)
             except PolicyError as problem:
                 errors.extend(problem.errors if hasattr(problem, "errors") else [problem])
+                failed.unreadable(path)
                 continue
             errors.extend(document.problems)
             digest.update(str(path.relative_to(root) if root.is_dir() else path.name).encode())
             digest.update(document.source.text.encode())
-            problems = list(schema.iter_errors(document, RULE_FILE_SCHEMA, RuleFileError))
-            errors.extend(problems)
-            if not problems and not document.problems and isinstance(document.data, dict):
-                documents.append(document)
-            elif document.data is None:
+            # an impossible value reads as None: its entry is set aside, and the schema's
+            # complaint about the None is not reported (YAML's report says what is wrong);
+            # a mapping with a duplicate key keeps its first value and stays in use
+            unreadable = {p for p in document.bad_paths if _value_at(document, p) is None}
+            bad = set(unreadable)
+            for mismatch, where in schema.iter_errors_with_paths(document, RULE_FILE_SCHEMA, RuleFileError):
+                bad.add(where)
+                if where not in unreadable:
+                    errors.append(mismatch)
+            if document.data is None:
                 errors.append(RuleFileError("the file is empty", document.span(())))
-    builder = _Builder(errors)
+                continue
+            usable = _usable_part(document, bad, failed)
+            if usable is not None:
+                documents.append(usable)
+    builder = _Builder(errors, failed)
     vocabulary = builder.vocabulary(documents)
     loaded = LoadedRules(roots[0] if roots else Path("."), vocabulary,
                          files=[d.source.name for d in documents], content_hash=digest.hexdigest()[:16])
@@ -92,9 +111,116 @@ def load(paths: Iterable[str | Path]) -> tuple[LoadedRules | None, list[PolicyEr
     return loaded, errors
 
 
+def _value_at(document: Document, path: tuple[Any, ...]) -> Any:
+    try:
+        return document.data_at(path)
+    except (KeyError, IndexError, TypeError):
+        return None
+
+
+ENTRY_LISTS = ("rules", "sets", "parameters", "changes")
+_UNREADABLE_TEXT_LIMIT = 1_000_000  # bytes of an unreadable file searched for the names it defines
+
+
+@dataclass
+class _Failed:
+    """What was set aside: the names its entries define, where they could be read, and
+    the texts of what could not be read at all (a name found there may be defined there)."""
+
+    names: set[str] = field(default_factory=set)
+    texts: list[str] = field(default_factory=list)
+
+    def covers(self, name: str) -> bool:
+        """Whether an error about ``name`` may be caused only by what was set aside."""
+        if name in self.names:
+            return True
+        if not self.texts:
+            return False
+        pattern = re.compile(rf"(?<![\w.]){re.escape(name)}(?![\w.])")
+        return any(pattern.search(text) for text in self.texts)
+
+    def unreadable(self, path: Path) -> None:
+        try:
+            if path.stat().st_size <= _UNREADABLE_TEXT_LIMIT:
+                self.texts.append(path.read_text(encoding="utf-8", errors="replace"))
+        except OSError:
+            pass
+
+
+def _entry_of(path: tuple[Any, ...]) -> tuple[Any, ...] | None:
+    """The entry (a rule, set, parameter, change or declaration) that ``path`` lies in."""
+    if len(path) >= 2 and path[0] in ENTRY_LISTS and isinstance(path[1], int):
+        return path[:2]
+    if len(path) >= 3 and path[0] == "vocabulary" and path[1] in ("facts", "outputs"):
+        return path[:3]
+    return None
+
+
+def _usable_part(document: Document, bad: set[tuple[Any, ...]], failed: _Failed) -> Document | None:
+    """``document`` with every entry that holds an error set aside (None in its list, so
+    positions stay right), or None when an error concerns the document as a whole."""
+    data = document.data
+    known = schema.validator(RULE_FILE_SCHEMA).schema.get("properties", {})
+    entries: set[tuple[Any, ...]] = set()
+    for path in bad:
+        if len(path) == 1 and path[0] not in known:
+            # nothing reads an unknown top-level key, but a misspelt 'vocabulary' or
+            # 'rules' may hold what other files use
+            failed.texts.append(_text_of(document, path))
+            continue
+        entry = _entry_of(path)
+        if entry is None or not isinstance(data, dict):
+            failed.texts.append(document.source.text)
+            return None
+        entries.add(entry)
+    if not entries:
+        return document
+    kept = dict(data)
+    for key in ENTRY_LISTS:
+        aside = {entry[1] for entry in entries if entry[0] == key}
+        if aside and isinstance(data.get(key), list):
+            kept[key] = [None if i in aside else item for i, item in enumerate(data[key])]
+            for i in aside:
+                _defined_by(data[key][i], document, (key, i), failed)
+    vocabulary = data.get("vocabulary")
+    if isinstance(vocabulary, dict):
+        kept["vocabulary"] = dict(vocabulary)
+        for kind in ("facts", "outputs"):
+            aside_names = {entry[2] for entry in entries if entry[:2] == ("vocabulary", kind)}
+            if aside_names and isinstance(vocabulary.get(kind), dict):
+                kept["vocabulary"][kind] = {n: v for n, v in vocabulary[kind].items() if n not in aside_names}
+                failed.names.update(str(name) for name in aside_names)
+    return replace(document, data=kept)
+
+
+def _defined_by(entry: Any, document: Document, path: tuple[Any, ...], failed: _Failed) -> None:
+    """Note the names an entry set aside defines: its id, the ids of the rules a change
+    adds; its text when they cannot be read."""
+    ids: list[Any] = []
+    if isinstance(entry, dict):
+        if isinstance(entry.get("add_rules"), list):
+            ids = [rule.get("id") if isinstance(rule, dict) else None for rule in entry["add_rules"]]
+        elif len(entry) == 1 and "id" not in entry:
+            return  # a change of an existing rule defines nothing
+        else:
+            ids = [entry.get("id")]
+    names = [i for i in ids if isinstance(i, str)]
+    if ids and len(names) == len(ids):
+        failed.names.update(names)
+        return
+    failed.texts.append(_text_of(document, path))
+
+
+def _text_of(document: Document, path: tuple[Any, ...]) -> str:
+    """The lines of the value at ``path``."""
+    span = document.span(path)
+    return "\n".join(document.source.line(n) for n in range(span.line, max(span.line, span.end_line) + 1))
+
+
 class _Builder:
-    def __init__(self, errors: list[PolicyError]) -> None:
+    def __init__(self, errors: list[PolicyError], failed: "_Failed | None" = None) -> None:
         self.errors = errors
+        self.failed = failed or _Failed()
         self.vocab = Vocabulary()
         self.act: LegalSource | None = None  # while reading an amendment: its legal source
 
@@ -123,10 +249,14 @@ class _Builder:
                     if declared is not None:
                         declare(declared, document, path)
             for i, entry in enumerate(data.get("sets") or []):
+                if entry is None:
+                    continue  # set aside: it has an error
                 element = parse_type(entry.get("element_type", "text"))
                 declare(Declaration(entry["id"], "set", Type("set", element), document.span(("sets", i)),
                                     entry["title"]), document, ("sets", i, "id"))
             for i, entry in enumerate(data.get("parameters") or []):
+                if entry is None:
+                    continue
                 declare(Declaration(entry["id"], "parameter", parse_type(entry["type"]),
                                     document.span(("parameters", i)), entry["title"]),
                         document, ("parameters", i, "id"))
@@ -179,11 +309,17 @@ class _Builder:
         data = document.data
         amendment_id = (data.get("amendment") or {}).get("id", "")
         for i, entry in enumerate(data.get("rules") or []):
+            if entry is None:
+                continue  # set aside: it has an error
             self.add_rule(self.rule(entry, document, ("rules", i), ""), loaded, document, ("rules", i))
         for i, entry in enumerate(data.get("sets") or []):
+            if entry is None:
+                continue
             value_set = self.value_set(entry, document, ("sets", i))
             loaded.sets[value_set.id] = value_set
         for i, entry in enumerate(data.get("parameters") or []):
+            if entry is None:
+                continue
             parameter = self.parameter(entry, document, ("parameters", i), "")
             if parameter is not None:
                 loaded.parameters[parameter.id] = parameter
@@ -205,7 +341,8 @@ class _Builder:
         try:
             return Expression.compile(str(document.data_at(path)), self.vocab, document.origin(path), expected)
         except PolicyError as problem:
-            self.errors.extend(getattr(problem, "errors", [problem]))
+            self.errors.extend(e for e in getattr(problem, "errors", [problem])
+                               if not (isinstance(e, UnknownNameError) and self.failed.covers(e.name)))
             return None
 
     def date_ref(self, value: Any, document: Document, path: tuple[Any, ...], amendment: str) -> DateRef:
@@ -222,12 +359,17 @@ class _Builder:
             reference = self.expression(document, path + ("reference_date",), DATE)
         versions = tuple(self.version(entry["id"], v, document, path + ("versions", i), amendment)
                          for i, v in enumerate(entry["versions"]))
+        exception_spans: tuple[Span, ...]
+        if isinstance(exception_to, str):
+            exception_spans = (document.span(path + ("exception_to",)),)
+        else:
+            exception_spans = tuple(document.span(path + ("exception_to", i)) for i in range(len(exception_to)))
         return Rule(
             id=entry["id"], title=entry["title"], source=LegalSource.from_data(entry["source"]),  # type: ignore[arg-type]
             versions=versions, span=document.span(path + ("id",)), description=entry.get("description", ""),
             reference_date=reference,
             exception_to=(exception_to,) if isinstance(exception_to, str) else tuple(exception_to),
-            order=int(entry.get("order", 0)), amendment=amendment)
+            order=int(entry.get("order", 0)), amendment=amendment, exception_spans=exception_spans)
 
     def version(self, rule_id: str, entry: dict[str, Any], document: Document, path: tuple[Any, ...],
                 amendment: str, start: DateRef | None = None) -> RuleVersion:
@@ -265,6 +407,8 @@ class _Builder:
 
     def output(self, name: str, document: Document, path: tuple[Any, ...]) -> Declaration | None:
         declared = self.vocab.get(name)
+        if declared is None and self.failed.covers(name):
+            return None  # declared, perhaps, in what was set aside
         if declared is None or declared.kind != "output":
             outputs = [d.name for d in self.vocab.of_kind("output")]
             self.fail(f"unknown output '{name}'{suggest(name, outputs)}", document, path, key=True)
@@ -314,6 +458,8 @@ class _Builder:
         self.act = LegalSource.from_data(head["source"])  # versions it makes carry its source
         changes = []
         for i, entry in enumerate(data["changes"]):
+            if entry is None:
+                continue  # set aside: it has an error
             path = ("changes", i)
             kind = next(iter(entry))
             body = entry[kind]
@@ -354,6 +500,8 @@ class _Builder:
     def references(self, loaded: LoadedRules) -> None:
         for rule in loaded.rules.values():
             for parent in rule.exception_to:
+                if parent not in loaded.rules and self.failed.covers(parent):
+                    continue  # defined, perhaps, in what was set aside
                 if parent not in loaded.rules:
                     self.errors.append(RuleFileError(
                         f"rule '{rule.id}' is an exception to unknown rule '{parent}'"
@@ -365,6 +513,8 @@ class _Builder:
                 if change.kind == "add_rules":
                     continue
                 if change.target not in loaded.rules and change.target not in loaded.parameters:
+                    if self.failed.covers(change.target):
+                        continue
                     known = list(loaded.rules) + list(loaded.parameters)
                     self.errors.append(RuleFileError(
                         f"{change.kind} changes unknown rule or parameter '{change.target}'"

@@ -109,6 +109,7 @@ class Rule:
     exception_to: tuple[str, ...] = ()
     order: int = 0
     amendment: str = ""  # the amendment that added this rule, if any
+    exception_spans: tuple[Span, ...] = ()  # where each name of exception_to is written
 
     @property
     def outputs(self) -> frozenset[str]:

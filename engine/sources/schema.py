@@ -1,6 +1,8 @@
 """Validate documents against the JSON Schemas in ``schemas/``, with positions.
 
-The schemas are the ones editors use for completion (``yaml-language-server``). Our
+The schemas are the ones editors use for completion (``yaml-language-server``); they are
+read as package data (``engine/schemas`` links to the top-level ``schemas/``, and a wheel
+holds the files), so validation works wherever the package is installed. Our
 documents hold dates as ``datetime.date`` and numbers as ``Decimal``, so the validator's
 type checker accepts those where the schema says ``string`` (with ``format: date``),
 ``number`` or ``integer``. Each error is mapped back to the place of the offending value
@@ -14,7 +16,7 @@ import json
 import re
 from datetime import date
 from decimal import Decimal
-from pathlib import Path
+from importlib import resources
 from typing import Any, Callable, Iterator, Mapping
 
 import jsonschema
@@ -24,7 +26,7 @@ from jsonschema.exceptions import ValidationError, best_match
 from engine.errors import PolicyError, suggest
 from engine.sources.yamlsource import Document
 
-SCHEMA_DIR = Path(__file__).resolve().parents[2] / "schemas"
+SCHEMAS = resources.files("engine") / "schemas"
 
 
 def _is_string(checker: Any, instance: Any) -> bool:
@@ -93,7 +95,7 @@ def _is_date(instance: Any) -> bool:
 
 @functools.cache
 def validator(name: str) -> Any:
-    schema = json.loads((SCHEMA_DIR / name).read_text(encoding="utf-8"))
+    schema = json.loads((SCHEMAS / name).read_text(encoding="utf-8"))
     return _Validator(_inline(schema, schema.get("$defs", {})), format_checker=_FORMATS)
 
 
@@ -282,23 +284,29 @@ def iter_errors(document: Document, schema_name: str, error: type[PolicyError]) 
 
 def iter_errors_with_paths(document: Document, schema_name: str,
                            error: type[PolicyError]) -> Iterator[tuple[PolicyError, tuple[Any, ...]]]:
-    """Each schema problem with the path of the value it concerns."""
+    """Each schema problem with the path of the value it concerns (of an unknown key:
+    the path to that key), so a reader can set aside just the part that is wrong."""
     valid = quick_check(schema_name)
     if valid is not None and valid(document.data):
         return
     for problem in sorted(validator(schema_name).iter_errors(document.data), key=lambda e: list(map(str, e.path))):
-        for explained in _explain(document, problem, error):
-            yield explained, tuple(problem.absolute_path)
+        yield from _explain(document, problem, error)
 
 
-def _explain(document: Document, problem: ValidationError, error: type[PolicyError]) -> Iterator[PolicyError]:
+def _explain(document: Document, problem: ValidationError,
+             error: type[PolicyError]) -> Iterator[tuple[PolicyError, tuple[Any, ...]]]:
     path = tuple(problem.absolute_path)
+    expected_date = _date_expected(problem)
+    if expected_date:
+        yield error(f"{_where(path)}{_written(problem.instance)} is not a date: {expected_date}",
+                    document.span(path)), path
+        return
     if problem.validator == "additionalProperties" and isinstance(problem.instance, dict):
         allowed = set(_schema(problem).get("properties", {}))
         for key in problem.instance:
             if key not in allowed:
                 hint = suggest(str(key), allowed) or f"; expected one of: {', '.join(sorted(allowed))}"
-                yield error(f"unknown key '{key}'{hint}", document.span(path + (key,), key=True))
+                yield error(f"unknown key '{key}'{hint}", document.span(path + (key,), key=True)), path + (key,)
         return
     if problem.validator in ("oneOf", "anyOf") and problem.context:
         if isinstance(problem.instance, dict) and problem.validator == "oneOf":
@@ -306,7 +314,7 @@ def _explain(document: Document, problem: ValidationError, error: type[PolicyErr
             if keys and len(problem.instance) == 1 and next(iter(problem.instance)) not in keys:
                 key = next(iter(problem.instance))
                 hint = suggest(str(key), keys) or f"; expected one of: {', '.join(sorted(keys))}"
-                yield error(f"unknown change '{key}'{hint}", document.span(path + (key,), key=True))
+                yield error(f"unknown change '{key}'{hint}", document.span(path + (key,), key=True)), path + (key,)
                 return
         context = list(problem.context)
         if isinstance(problem.instance, (dict, list)):
@@ -319,12 +327,62 @@ def _explain(document: Document, problem: ValidationError, error: type[PolicyErr
             yield from _explain(document, deepest, error)
             return
     if problem.validator == "required":
-        yield error(f"{_where(path)}{problem.message}", document.span(path))
+        yield error(f"{_where(path)}{problem.message}", document.span(path)), path
         return
     if problem.validator == "format":
-        yield error(f"{problem.instance!r} is not a valid {problem.validator_value}", document.span(path))
+        yield error(f"{problem.instance!r} is not a valid {problem.validator_value}", document.span(path)), path
         return
-    yield error(f"{_where(path)}{_message(problem)}", document.span(path))
+    yield error(f"{_where(path)}{_message(problem)}", document.span(path)), path
+
+
+def _date_expected(problem: ValidationError) -> str:
+    """What a date field expects, with an example, when ``problem`` is a badly written
+    date (jsonschema would say "Decimal('2014') is not of type string" of ``from: 2014``,
+    or "'effective' was expected" of ``from: 2014/01/01``); empty for other problems."""
+    schema = problem.schema
+    if not isinstance(schema, Mapping) or isinstance(problem.instance, (dict, list, bool)) or problem.instance is None:
+        return ""
+    example = _example_date(problem.instance)
+    if problem.validator == "anyOf" and _is_date_or_effective(schema):
+        return f"write YYYY-MM-DD (e.g. {example}), or 'effective' (an amendment's effective date)"
+    if problem.validator in ("type", "format") and _is_date_schema(schema):
+        return f"write YYYY-MM-DD (e.g. {example})"
+    return ""
+
+
+def _is_date_schema(schema: Any) -> bool:
+    return isinstance(schema, Mapping) and schema.get("format") == "date"
+
+
+def _is_date_or_effective(schema: Mapping[str, Any]) -> bool:
+    branches = schema.get("anyOf", [])
+    return any(_is_date_schema(b) for b in branches) and any(b == {"const": "effective"} for b in branches)
+
+
+_DATE_PARTS = (re.compile(r"^(?P<y>\d{4})(?:\D(?P<m>\d{1,2})(?:\D(?P<d>\d{1,2}))?)?$"),
+               re.compile(r"^(?P<d>\d{1,2})\D(?P<m>\d{1,2})\D(?P<y>\d{4})$"))
+
+
+def _example_date(instance: Any) -> str:
+    """The date the author probably meant, as YYYY-MM-DD (2014 -> 2014-01-01,
+    2014/3/1 and 1/3/2014 -> 2014-03-01); a fixed example when no date shows through."""
+    text = str(instance).strip()
+    for pattern in _DATE_PARTS:
+        match = pattern.match(text)
+        if match:
+            try:
+                return date(int(match["y"]), int(match["m"] or 1), int(match["d"] or 1)).isoformat()
+            except ValueError:
+                break
+    return "2024-03-01"
+
+
+def _written(instance: Any) -> str:
+    """A value as the author wrote it: numbers bare, texts quoted."""
+    if isinstance(instance, (int, Decimal)) and not isinstance(instance, bool):
+        return str(instance)
+    shown = repr(instance)
+    return shown if len(shown) <= 40 else shown[:37] + "..."
 
 
 def _schema(problem: ValidationError) -> Mapping[str, Any]:
@@ -360,4 +418,4 @@ def _message(problem: ValidationError) -> str:
 def _show(value: Any) -> str:
     if isinstance(value, (dict, list)):
         return "a mapping" if isinstance(value, dict) else "a list"
-    return repr(value)
+    return _written(value)
