@@ -3,7 +3,7 @@
 uvicorn's graceful shutdown on SIGTERM (stop accepting, let the requests in flight
 finish, run the lifespan's end) is what drains the service. After shutting down,
 uvicorn raises the signal again so that the process ends "killed by SIGTERM"; the handler
-installed here first turns that second delivery into nothing, so ``decree serve`` ends
+installed here turns that second delivery (and any later one) into nothing, so ``decree serve`` ends
 with exit code 0, as an orchestrator expects of a clean stop.
 
 The event loop is uvloop and the HTTP parser httptools when installed (the ``serve``
@@ -17,7 +17,6 @@ import logging
 import signal
 import sys
 from types import FrameType
-from typing import Any
 
 from engine.service.app import Settings, create_app
 
@@ -41,11 +40,9 @@ def run(settings: Settings, host: str = "127.0.0.1", port: int = 8000, access_lo
                             loop=_best("uvloop", "auto"), http=_best("httptools", "auto"),
                             server_header=False)
     server = uvicorn.Server(config)
-    previous: Any = signal.signal(signal.SIGTERM, _ignore)
-    try:
-        server.run()
-    finally:
-        signal.signal(signal.SIGTERM, previous)
+    # kept to the end of the process: a SIGTERM during the last clean-up is not a crash either
+    signal.signal(signal.SIGTERM, _ignore)
+    server.run()
     return 0 if server.started else 1
 
 

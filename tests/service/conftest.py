@@ -108,9 +108,9 @@ class Server:
     def signal(self, signum: int) -> None:
         self.process.send_signal(signum)
 
-    def stop(self) -> int:
-        """SIGTERM, and the exit code."""
-        if self.process.poll() is None:
+    def stop(self, signalled: bool = False) -> int:
+        """SIGTERM (unless ``signalled`` already), and the exit code."""
+        if self.process.poll() is None and not signalled:
             self.process.send_signal(signal.SIGTERM)
         try:
             return self.process.wait(timeout=30)
