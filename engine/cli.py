@@ -319,9 +319,13 @@ def test_command(paths: tuple[str, ...], junit: str | None, coverage: bool, cove
 @click.option("--max-body", default=1 << 20, show_default=True, type=int, help="bytes of one request")
 @click.option("--max-batch", default=10_000, show_default=True, type=int, help="persons in one batch")
 @click.option("--access-log", is_flag=True, help="log every request")
+@click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default="info")
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="worker processes on one socket (each holds its own rule set)")
 @rules_option
 def serve(host: str, port: int, decision_log: str | None, watch: float | None, admin_token_file: str | None,
-          max_body: int, max_batch: int, access_log: bool, rules_path: str | None) -> None:
+          max_body: int, max_batch: int, access_log: bool, log_level: str, workers: int,
+          rules_path: str | None) -> None:
     """Serve decisions over HTTP (needs the serve extra: pip install 'decree[serve]')."""
 
     def action() -> int:
@@ -338,7 +342,7 @@ def serve(host: str, port: int, decision_log: str | None, watch: float | None, a
                             Path(decision_log) if decision_log else None, token, max_body,
                             max(max_body, 16 << 20), max_batch, watch)
         try:
-            return run(settings, host, port, access_log)
+            return run(settings, host, port, access_log, log_level, workers)
         except PolicyErrorsAtStart as error:
             raise Failure(2, error.problems, "the rule set has errors; the service does not start") from None
 

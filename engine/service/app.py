@@ -58,6 +58,7 @@ class Settings:
     max_batch: int = 10_000  # persons in one batch
     watch: float | None = None  # seconds between polls of the rules directory
     durable: bool = True  # fsync each decision log write
+    supervised: bool = False  # one of several workers (engine.service.server)
 
 
 @dataclass

@@ -60,10 +60,10 @@ class RuleStore:
     def keep(self, copy: Path, version: str) -> Path:
         """File a snapshot that loaded clean under its version (once per version)."""
         target = self.root / version
-        if target.exists():
-            shutil.rmtree(copy, ignore_errors=True)
-        else:
+        try:
             copy.rename(target)
+        except OSError:  # filed already (by an earlier load, or by another worker just now)
+            shutil.rmtree(copy, ignore_errors=True)
         return target
 
     def discard(self, copy: Path) -> None:
@@ -104,9 +104,17 @@ class DecisionLog:
         self._fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o640)
         self._lock = threading.Lock()
         self._index: dict[str, int] = {}
-        offset = 0
-        with open(path, "rb") as existing:
+        self._end = 0
+        self._catch_up()
+
+    def _catch_up(self) -> None:
+        """Index the lines past the end seen so far (written by another worker, or before)."""
+        with open(self.path, "rb") as existing:
+            existing.seek(self._end)
+            offset = self._end
             for line in existing:
+                if not line.endswith(b"\n"):
+                    break  # a line still being written
                 identifier = _decision_id(line)
                 if identifier:
                     self._index[identifier] = offset
@@ -122,14 +130,22 @@ class DecisionLog:
                 written += os.write(self._fd, data[written:])
             if self.durable:
                 os.fsync(self._fd)
-            offset = self._end
-            for record, line in zip(records, lines):
-                self._index[record["decision_id"]] = offset
-                offset += len(line)
-            self._end = offset
+            end = os.lseek(self._fd, 0, os.SEEK_END)
+            if end - len(data) != self._end:  # another worker wrote between: index those lines too
+                self._catch_up()
+            else:
+                offset = self._end
+                for record, line in zip(records, lines):
+                    self._index[record["decision_id"]] = offset
+                    offset += len(line)
+                self._end = offset
 
     def find(self, decision_id: str) -> dict[str, Any] | None:
         offset = self._index.get(decision_id)
+        if offset is None:
+            with self._lock:
+                self._catch_up()
+                offset = self._index.get(decision_id)
         if offset is None:
             return None
         with open(self.path, "rb") as log:

@@ -39,6 +39,8 @@ _QUOTED_MARK = json.dumps(_MARK)[:-1]  # the marker as json.dumps writes it, ope
 
 def canonical_json(data: Any, *, sort_keys: bool = False) -> str:
     """Compact ASCII JSON in which decimal numbers keep every digit."""
+    if not _has_number(data):  # most answers hold whole numbers only: json.dumps alone
+        return json.dumps(data, separators=(",", ":"), sort_keys=sort_keys, allow_nan=False)
     numbers: list[str] = []
 
     def mark(part: Any) -> Any:
@@ -51,16 +53,25 @@ def canonical_json(data: Any, *, sort_keys: bool = False) -> str:
             return f"{_MARK}{len(numbers) - 1}\x00"
         return part
 
-    marked = mark(data)
-    text = json.dumps(marked, separators=(",", ":"), sort_keys=sort_keys, allow_nan=False)
-    if not numbers:
-        return text
+    text = json.dumps(mark(data), separators=(",", ":"), sort_keys=sort_keys, allow_nan=False)
     parts = text.split(_QUOTED_MARK)
     out = [parts[0]]
     for part in parts[1:]:
         index, _, rest = part.partition("\\u0000\"")
         out.append(numbers[int(index)] + rest)
     return "".join(out)
+
+
+def _has_number(part: Any) -> bool:
+    """Whether ``part`` holds a decimal that json.dumps cannot write exactly."""
+    kind = type(part)
+    if kind is str or kind is int or kind is bool or part is None:
+        return False
+    if kind is dict:
+        return any(_has_number(item) for item in part.values())
+    if kind is list or kind is tuple:
+        return any(_has_number(item) for item in part)
+    return isinstance(part, (JsonNumber, Decimal))
 
 
 def _decimal_text(number: Decimal) -> str:

@@ -242,6 +242,10 @@ async def reload(request: Request) -> Response:
     if scheme.lower() != "bearer" or not hmac.compare_digest(secret.strip().encode(), token.encode()):
         raise Problem(401, "Unauthorized", "give the admin token as 'Authorization: Bearer TOKEN'", "unauthorized")
     outcome = await service.holder.reload("admin request")
+    if service.settings.supervised:  # the other workers reload too
+        from engine.service.server import ask_supervisor_to_reload
+
+        ask_supervisor_to_reload()
     if outcome.status == "refused":
         raise Problem(409, "The new rule set has errors", f"still serving rules {outcome.rules_version}",
                       "reload-refused", extra={"rules_version": outcome.rules_version,
