@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import os
 from datetime import date
 from typing import Any
 
@@ -256,7 +257,8 @@ async def reload(request: Request) -> Response:
 # -- operations --------------------------------------------------------------------
 
 async def healthz(request: Request) -> Response:
-    return answer({"status": "ok"}, _service(request).holder.current.version)
+    """GET /healthz: the process answers (its pid tells workers apart)."""
+    return answer({"status": "ok", "pid": os.getpid()}, _service(request).holder.current.version)
 
 
 async def readyz(request: Request) -> Response:

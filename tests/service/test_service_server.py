@@ -154,3 +154,30 @@ def test_replay_reproduces_every_logged_decision(serve: Any, tmp_path: Path, rul
     tampered = CliRunner().invoke(main, ["replay", str(log)])
     assert tampered.exit_code == 1
     assert "4 reproduced, 1 differ" in tampered.output and "differs at byte" in tampered.output
+
+
+def test_several_workers_reload_together_and_share_one_log(serve: Any, tmp_path: Path, rules_copy: Path,
+                                                           example_facts: Any) -> None:
+    log = tmp_path / "decisions.jsonl"
+    server = serve("--rules", str(rules_copy), "--workers", "2", "--decision-log", str(log))
+    first = httpx.get(server.url + "/readyz").json()["rules_version"]
+    pids: set[int] = set()
+    wait_for(lambda: pids.add(httpx.get(server.url + "/healthz").json()["pid"]) or len(pids) == 2)
+    ids = [httpx.post(server.url + "/v1/evaluate", json={"facts": example_facts, "on": ON}).json()["decision_id"]
+           for _ in range(12)]
+    for identifier in ids:  # a decision written by one worker is found by either
+        assert httpx.get(server.url + f"/v1/decisions/{identifier}").json()["reproduced"] is True
+    assert [json.loads(line)["decision_id"] for line in log.read_text().splitlines()] == ids
+    touch_rules(rules_copy, "for both workers")
+    swapped = httpx.post(server.url + "/v1/admin/reload", headers={"Authorization": f"Bearer {TOKEN}"}).json()
+    assert swapped["status"] == "swapped"
+    seen: dict[int, str] = {}
+
+    def both_reloaded() -> bool:
+        answer = httpx.get(server.url + "/healthz")
+        seen[answer.json()["pid"]] = answer.headers["Decree-Rules-Version"]
+        return len(seen) == 2 and set(seen.values()) == {swapped["rules_version"]}
+
+    wait_for(both_reloaded)
+    assert swapped["rules_version"] != first
+    assert server.stop() == 0
