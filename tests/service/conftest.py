@@ -1,17 +1,10 @@
 """Fixtures of the service tests: the example person as JSON, a copy of the rules, the
-application in process, and real ``decree serve`` processes on 127.0.0.1."""
+application in process, and real ``decree serve`` processes (helpers in ``support``)."""
 
 from __future__ import annotations
 
-import json
-import os
 import shutil
-import signal
-import socket
-import subprocess
-import sys
-import time
-from datetime import date
+import warnings
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -21,21 +14,11 @@ import yaml
 
 from engine.service import Settings, create_app
 
-ROOT = Path(__file__).resolve().parents[2]
-RULES = ROOT / "rules"
-EXAMPLE = ROOT / "examples" / "persoon.yaml"
-TOKEN = "s3cret-admin-token"
+from .support import EXAMPLE, RULES, TOKEN, Server, as_json
 
-
-def as_json(value: Any) -> Any:
-    """YAML data as JSON data (dates as ISO text)."""
-    if isinstance(value, dict):
-        return {key: as_json(item) for key, item in value.items()}
-    if isinstance(value, list):
-        return [as_json(item) for item in value]
-    if isinstance(value, date):
-        return value.isoformat()
-    return value
+with warnings.catch_warnings():  # Starlette now prefers httpx2 for its TestClient; httpx still works
+    warnings.simplefilter("ignore", DeprecationWarning)
+    from starlette.testclient import TestClient
 
 
 @pytest.fixture(scope="session")
@@ -51,72 +34,11 @@ def rules_copy(tmp_path: Path) -> Path:
     return copy
 
 
-def touch_rules(rules: Path, note: str) -> None:
-    """Another good rule set: the same rules with a comment changed (another content hash)."""
-    path = rules / "parameters.yaml"
-    path.write_text(path.read_text(encoding="utf-8") + f"\n# {note}\n", encoding="utf-8")
-
-
-def break_rules(rules: Path) -> None:
-    path = rules / "parameters.yaml"
-    path.write_text(path.read_text(encoding="utf-8") + "\n  - id: [unclosed\n", encoding="utf-8")
-
-
 @pytest.fixture(scope="session")
 def app_client() -> Iterator[httpx.Client]:
     """The application in process (no lifespan, no log), for fast tests."""
-    from starlette.testclient import TestClient
-
     with TestClient(create_app(Settings(RULES, admin_token=TOKEN)), raise_server_exceptions=False) as client:
         yield client
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
-
-
-class Server:
-    """A ``decree serve`` process on 127.0.0.1 and a free port."""
-
-    def __init__(self, cwd: Path, *args: str) -> None:
-        self.port = free_port()
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.log = cwd / f"serve-{self.port}.err"
-        env = {**os.environ, "DECREE_ADMIN_TOKEN": TOKEN}
-        self.process = subprocess.Popen([sys.executable, "-m", "engine", "serve", "--port", str(self.port), *args],
-                                        cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=self.log.open("wb"))
-        deadline = time.monotonic() + 30
-        while True:
-            if self.process.poll() is not None:
-                raise AssertionError(f"decree serve exited {self.process.returncode}: {self.errors()}")
-            try:
-                if httpx.get(self.url + "/readyz", timeout=1).status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            if time.monotonic() > deadline:
-                self.process.kill()
-                raise AssertionError(f"decree serve did not get ready: {self.errors()}")
-            time.sleep(0.05)
-
-    def errors(self) -> str:
-        return self.log.read_text(errors="replace")
-
-    def signal(self, signum: int) -> None:
-        self.process.send_signal(signum)
-
-    def stop(self, signalled: bool = False) -> int:
-        """SIGTERM (unless ``signalled`` already), and the exit code."""
-        if self.process.poll() is None and not signalled:
-            self.process.send_signal(signal.SIGTERM)
-        try:
-            return self.process.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            raise
 
 
 @pytest.fixture
@@ -134,7 +56,3 @@ def serve(tmp_path: Path) -> Iterator[Any]:
         if server.process.poll() is None:
             server.process.kill()
             server.process.wait()
-
-
-def jsonl(rows: list[dict[str, Any]]) -> bytes:
-    return "".join(json.dumps(row) + "\n" for row in rows).encode()

@@ -17,7 +17,7 @@ from engine.cli import main
 from engine.service import Settings, create_app
 from engine.service.decisions import canonical_json
 
-from .conftest import EXAMPLE, RULES, TOKEN, break_rules, jsonl, touch_rules
+from .support import EXAMPLE, RULES, TOKEN, break_rules, jsonl, touch_rules
 
 ON = "2024-03-01"
 

@@ -21,7 +21,7 @@ from schemathesis.specs.openapi.checks import (content_type_conformance, respons
 from engine.ruleset import RuleSet
 from engine.service.openapi import document
 
-from .conftest import RULES, Server
+from .support import RULES, Server
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 MAX_BATCH = 50

@@ -17,7 +17,7 @@ from click.testing import CliRunner
 from engine.cli import main
 from engine.ruleset import RuleSet
 
-from .conftest import TOKEN, break_rules, touch_rules
+from .support import TOKEN, break_rules, touch_rules
 
 ON = "2024-03-01"
 
