@@ -17,7 +17,7 @@ from engine.service import Settings, create_app
 from .support import EXAMPLE, RULES, TOKEN, Server, as_json
 
 with warnings.catch_warnings():  # Starlette now prefers httpx2 for its TestClient; httpx still works
-    warnings.simplefilter("ignore", DeprecationWarning)
+    warnings.simplefilter("ignore")
     from starlette.testclient import TestClient
 
 
