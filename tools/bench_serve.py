@@ -10,8 +10,8 @@ time. It prints decisions per second, median and p99 latency and failed requests
     reload        the same, with a reload every 2 s (the rules directory changed, then
                   POST /v1/admin/reload; each reload swaps in a new rules_version)
 
-once with one worker process and once with two (``--workers 2``; the load generator
-shares the same two cores), and, as the baseline timed in the same run, the in-process
+with one worker process, with two (``--workers 2``; the load generator shares the same
+two cores), and with two and a decision log, and, as the baseline timed in the same run, the in-process
 rate: facts validated and all outputs decided and turned into JSON, as the service does
 for one request. Goals (issue 12): >= 2,000 decisions/s with p99 < 20 ms; during
 reloads 0 failures and p99 < 50 ms.
@@ -145,10 +145,10 @@ def free_port() -> int:
         return port
 
 
-def start(rules: Path, port: int, workers: int) -> subprocess.Popen[bytes]:
+def start(rules: Path, port: int, workers: int, *more: str) -> subprocess.Popen[bytes]:
     env = {**os.environ, "DECREE_ADMIN_TOKEN": TOKEN}
     process = subprocess.Popen([sys.executable, "-m", "engine", "serve", "--rules", str(rules), "--port", str(port),
-                                "--log-level", "warning", "--workers", str(workers)],
+                                "--log-level", "warning", "--workers", str(workers), *more],
                                env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
@@ -200,13 +200,15 @@ def main() -> None:
         runner: Any = uvloop.run
     except ImportError:
         runner = asyncio.run
-    for workers in (1, 2):
-        print(f"{workers} worker{'s' if workers > 1 else ''}:")
+    for workers, logged in ((1, False), (2, False), (2, True)):
+        print(f"{workers} worker{'s' if workers > 1 else ''}" + (", decision log (fsync per decision)" if logged else "")
+              + ":")
         with tempfile.TemporaryDirectory() as scratch:
             rules = Path(scratch) / "rules"
             shutil.copytree(ROOT / "rules", rules)
+            more = ("--decision-log", str(Path(scratch) / "decisions.jsonl")) if logged else ()
             port = free_port()
-            process = start(rules, port, workers)
+            process = start(rules, port, workers, *more)
             try:
                 rate, during = runner(measure(port, rules, body, options.connections, options.seconds))
             finally:
