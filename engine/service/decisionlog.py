@@ -4,8 +4,9 @@ The log (``decree serve --decision-log FILE``) holds one JSON line per decision:
 receipt (``decision_id``, ``input_hash``, ``rules_version``, ``evaluated_at``), the kind
 (``evaluate``, ``explain``, ``batch``), the canonical request (dotted facts, ``on``,
 ``proposals``, ``outputs``, ``explain``) and the ``result`` as it was answered. Lines are
-appended with one ``write`` to a file opened with ``O_APPEND``, then flushed to the disk
-(``fsync``) before the response is sent: a decision a caller holds is on the disk.
+appended with one ``write`` to a file opened with ``O_APPEND`` (so workers can share
+it), then flushed to the disk (``fsync``) before the response is sent: a decision a
+caller holds is on the disk. Concurrent requests share one write and one ``fsync``.
 
 Next to the log, ``FILE.rules/`` is a content-addressed store: ``FILE.rules/VERSION/``
 holds the rule files of every rule set that was served, at their paths, so loading that
@@ -22,6 +23,7 @@ start); a log is not rotated by the service.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import shutil
@@ -106,6 +108,41 @@ class DecisionLog:
         self._index: dict[str, int] = {}
         self._end = 0
         self._catch_up()
+        self._pending: list[tuple[list[dict[str, Any]], asyncio.Future[None]]] = []
+        self._flushing = False
+
+    async def record(self, records: list[dict[str, Any]]) -> None:
+        """Append ``records`` and return once they are on the disk.
+
+        Group commit: the records of requests that arrive while a write is under way
+        are written and flushed together by the next one, in a worker thread, so the
+        event loop goes on deciding while the disk syncs. A failed write fails every
+        request whose records it held (an unlogged decision is never answered).
+        """
+        loop = asyncio.get_running_loop()
+        done: asyncio.Future[None] = loop.create_future()
+        self._pending.append((records, done))
+        if not self._flushing:
+            self._flushing = True
+            loop.create_task(self._flush_pending())
+        await done
+
+    async def _flush_pending(self) -> None:
+        try:
+            while self._pending:
+                group, self._pending = self._pending, []
+                try:
+                    await asyncio.to_thread(self.append, [r for records, _ in group for r in records])
+                except Exception as error:  # handed to each waiting request, which answers 500
+                    for _, done in group:
+                        if not done.done():
+                            done.set_exception(error)
+                else:
+                    for _, done in group:
+                        if not done.done():
+                            done.set_result(None)
+        finally:
+            self._flushing = False
 
     def _catch_up(self) -> None:
         """Index the lines past the end seen so far (written by another worker, or before)."""

@@ -59,7 +59,7 @@ async def evaluate(request: Request) -> Response:
     receipt = Receipt.of(canonical, served.version).to_json()
     service.holder.remember(canonical)
     if service.decisions is not None:
-        service.decisions.append([record("evaluate", receipt, canonical, decision)])
+        await service.decisions.record([record("evaluate", receipt, canonical, decision)])
     decision.update(receipt)
     return answer(decision, served.version)
 
@@ -78,7 +78,7 @@ async def explain(request: Request) -> Response:
     canonical = ask.canonical()
     receipt = Receipt.of(canonical, served.version).to_json()
     if service.decisions is not None:
-        service.decisions.append([record("explain", receipt, canonical, found, output=output)])
+        await service.decisions.record([record("explain", receipt, canonical, found, output=output)])
     found.update(receipt)
     return answer(found, served.version)
 
@@ -137,7 +137,7 @@ async def batch(request: Request) -> Response:
             result = {key: value for key, value in row.items() if key != "id"}
             records.append(record("batch", Receipt.of(canonical, served.version).to_json(), canonical, result,
                                   id=row["id"], batch_id=batch_id))
-        service.decisions.append(records)
+        await service.decisions.record(records)
     if lines:
         text = "".join(canonical_json(row) + "\n" for row in decided)
         return answer(text, served.version, media_type="application/x-ndjson")

@@ -117,6 +117,7 @@ def _supervise(settings: Settings, host: str, port: int, access_log: bool, log_l
                 log.error("worker %s ended (exit code %s); starting another", process.pid, process.exitcode)
                 processes[index] = context.Process(target=_worker, args=args, daemon=False)
                 processes[index].start()
+                time.sleep(1)  # a worker that cannot start is not restarted in a tight loop
     for process in processes:
         if process.pid is not None and process.is_alive():
             os.kill(process.pid, signal.SIGTERM)

@@ -266,3 +266,45 @@ def test_canonical_json_keeps_every_digit_and_cannot_be_spoofed() -> None:
     assert canonical_json({"a": JsonNumber("12.50"), "b": [Decimal("0.10"), 3]}) == '{"a":12.50,"b":[0.10,3]}'
     assert canonical_json({"t": "\x00123\x00"}) == '{"t":"\\u0000123\\u0000"}'
     assert json.loads(canonical_json({"é": "\ud800"})) == {"é": "\ud800"}
+
+
+def test_concurrent_decisions_share_writes_and_all_reach_the_log(tmp_path: Path, example_facts: Any,
+                                                                 monkeypatch: Any) -> None:
+    from engine.service.decisionlog import DecisionLog
+
+    log = tmp_path / "decisions.jsonl"
+    app = create_app(Settings(RULES, decision_log=log))
+    writes: list[int] = []
+    append = DecisionLog.append
+
+    def counted(self: DecisionLog, records: list[dict[str, Any]]) -> None:
+        writes.append(len(records))
+        append(self, records)
+
+    monkeypatch.setattr(DecisionLog, "append", counted)
+
+    async def scenario() -> list[httpx.Response]:
+        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://test") as client:
+            return await asyncio.gather(*(client.post("/v1/evaluate", json={"facts": example_facts, "on": ON})
+                                          for _ in range(30)))
+
+    answers = asyncio.run(scenario())
+    assert {answer.status_code for answer in answers} == {200}
+    logged = [json.loads(line)["decision_id"] for line in log.read_text().splitlines()]
+    assert sorted(logged) == sorted(answer.json()["decision_id"] for answer in answers)
+    assert sum(writes) == 30 and len(writes) < 30  # grouped
+
+
+def test_a_decision_that_cannot_be_logged_is_not_answered(tmp_path: Path, example_facts: Any,
+                                                          monkeypatch: Any) -> None:
+    from engine.service.decisionlog import DecisionLog
+    from starlette.testclient import TestClient
+
+    def full(self: DecisionLog, records: list[dict[str, Any]]) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(DecisionLog, "append", full)
+    with TestClient(create_app(Settings(RULES, decision_log=tmp_path / "d.jsonl")),
+                    raise_server_exceptions=False) as client:
+        body = problem(client.post("/v1/evaluate", json={"facts": example_facts, "on": ON}), 500)
+    assert "decision_id" not in body
