@@ -95,6 +95,18 @@ async def batch(request: Request) -> Response:
     settings = service.settings
     body = await read_body(request.stream(), request.headers.get("content-length"), settings.max_batch_body)
     lines = any(kind in request.headers.get("content-type", "") for kind in ("ndjson", "jsonl", "json-seq"))
+    on, proposals = request.query_params.get("on"), _query_proposals(request)
+    # reading, checking and deciding thousands of persons: off the event loop
+    text, records = await asyncio.to_thread(_decide_batch, served, body, lines, on, proposals, settings.max_batch,
+                                            service.decisions is not None)
+    if service.decisions is not None:
+        await service.decisions.record(records)
+    return answer(text, served.version, media_type="application/x-ndjson" if lines else "application/json")
+
+
+def _decide_batch(served: Any, body: bytes, lines: bool, on: str | None, proposals: dict[str, Any], limit: int,
+                  logged: bool) -> tuple[str, list[dict[str, Any]]]:
+    """The answer's text and, when ``logged``, the decision log's records."""
     if lines:
         rows: Any = [parse_json(line, f"line {number}") for number, line in enumerate(body.splitlines(), 1)
                      if line.strip()]
@@ -102,11 +114,9 @@ async def batch(request: Request) -> Response:
         rows = parse_json(body)
         if not isinstance(rows, list):
             raise invalid([{"pointer": "#", "detail": "expected a list of rows {id, on, facts}"}])
-    if len(rows) > settings.max_batch:
-        raise Problem(413, "Too many persons", f"a batch holds at most {settings.max_batch} persons, "
-                      f"not {len(rows)}", "too-large", extra={"limit": settings.max_batch})
-    on = request.query_params.get("on")
-    proposals = _query_proposals(request)
+    if len(rows) > limit:
+        raise Problem(413, "Too many persons", f"a batch holds at most {limit} persons, not {len(rows)}",
+                      "too-large", extra={"limit": limit})
     asks, ids, errors = [], [], []
     for index, row in enumerate(rows):
         if not isinstance(row, dict):
@@ -128,20 +138,18 @@ async def batch(request: Request) -> Response:
             errors.extend(problem.errors)
     if errors:
         raise invalid(errors)
-    decided = await asyncio.to_thread(_decided, lambda: [batch_row(served.ruleset, i, a) for i, a in zip(ids, asks)])
-    if service.decisions is not None:
+    decided = _decided(lambda: [batch_row(served.ruleset, i, a) for i, a in zip(ids, asks)])
+    records = []
+    if logged:
         batch_id = Receipt.of({}, served.version).decision_id
-        records = []
         for ask, row in zip(asks, decided):
             canonical = ask.canonical()
             result = {key: value for key, value in row.items() if key != "id"}
             records.append(record("batch", Receipt.of(canonical, served.version).to_json(), canonical, result,
                                   id=row["id"], batch_id=batch_id))
-        await service.decisions.record(records)
     if lines:
-        text = "".join(canonical_json(row) + "\n" for row in decided)
-        return answer(text, served.version, media_type="application/x-ndjson")
-    return answer(decided, served.version)
+        return "".join(canonical_json(row) + "\n" for row in decided), records
+    return canonical_json(decided), records
 
 
 def _query_proposals(request: Request) -> dict[str, Any]:

@@ -99,7 +99,7 @@ class RuleHolder:
         self.recent: deque[dict[str, Any]] = deque(maxlen=WARM_REQUESTS)
         self._lock = asyncio.Lock()
         self._watched = ""
-        served, problems = self._prepare()
+        served, problems = self._prepare([])
         if served is None:
             raise PolicyErrorsAtStart(problems)
         self.current: ServedRules = served
@@ -107,8 +107,9 @@ class RuleHolder:
 
     # -- loading beside the running rule set -----------------------------------
 
-    def _prepare(self) -> tuple[ServedRules | None, list[PolicyError]]:
-        """Load, check and warm a rule set from the rules directory; never raises for its errors."""
+    def _prepare(self, samples: list[dict[str, Any]]) -> tuple[ServedRules | None, list[PolicyError]]:
+        """Load, check and warm (with ``samples``) a rule set from the rules directory;
+        never raises for its errors."""
         source = self.store.snapshot(self.rules) if self.store is not None else self.rules
         try:
             ruleset, problems = RuleSet.check(source)
@@ -121,14 +122,13 @@ class RuleHolder:
             return None, errors or [RuleFileError("no rules found")]
         if self.store is not None:
             source = self.store.keep(source, ruleset.content_hash)
-        self._warm(ruleset)
+        self._warm(ruleset, samples)
         now = datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
         return ServedRules(ruleset, ruleset.content_hash, now, source), []
 
-    def _warm(self, ruleset: RuleSet) -> None:
-        """Evaluate recent requests (and one without facts) so the fast path is compiled."""
-        samples = list(self.recent) or [{"facts": {}, "on": date.today().isoformat()}]
-        for sample in samples:
+    def _warm(self, ruleset: RuleSet, samples: list[dict[str, Any]]) -> None:
+        """Evaluate recent requests (or one without facts) so the fast path is compiled."""
+        for sample in samples or [{"facts": {}, "on": date.today().isoformat()}]:
             try:
                 decide(ruleset, evaluation_request(sample, ruleset))
             except (Problem, PolicyError):
@@ -142,7 +142,8 @@ class RuleHolder:
         """Load beside the running rule set; swap only a clean one."""
         async with self._lock:
             previous = self.current
-            served, errors = await asyncio.to_thread(self._prepare)
+            # the samples are copied here: the event loop keeps adding to ``recent``
+            served, errors = await asyncio.to_thread(self._prepare, list(self.recent))
             shown = self.store.root if self.store is not None else None
             if served is None:
                 self.pending_errors = [problem_json(e, self.rules, _snapshot_root(e, shown)) for e in errors]
