@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -308,3 +309,27 @@ def test_a_decision_that_cannot_be_logged_is_not_answered(tmp_path: Path, exampl
                     raise_server_exceptions=False) as client:
         body = problem(client.post("/v1/evaluate", json={"facts": example_facts, "on": ON}), 500)
     assert "decision_id" not in body
+
+
+def test_a_new_rule_set_is_warmed_with_recent_requests_before_it_is_swapped_in(rules_copy: Path,
+                                                                               example_facts: Any,
+                                                                               monkeypatch: Any) -> None:
+    """The first evaluation of a rule set compiles its fast path; callers must not wait for it."""
+    import engine.service.served as served
+
+    warmed: list[tuple[str, Any]] = []
+    decide = served.decide
+
+    def recording(ruleset: Any, request: Any) -> Any:
+        warmed.append((ruleset.content_hash, request.given.get("persoon.geboortedatum")))
+        return decide(ruleset, request)
+
+    from starlette.testclient import TestClient
+
+    with TestClient(create_app(Settings(rules_copy, admin_token=TOKEN))) as client:
+        client.post("/v1/evaluate", json={"facts": example_facts, "on": ON})
+        monkeypatch.setattr(served, "decide", recording)
+        touch_rules(rules_copy, "warm me")
+        swapped = client.post("/v1/admin/reload", headers={"Authorization": f"Bearer {TOKEN}"}).json()
+    assert swapped["status"] == "swapped"
+    assert warmed == [(swapped["rules_version"], date(1990, 5, 1))]
