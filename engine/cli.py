@@ -337,7 +337,10 @@ def serve(host: str, port: int, decision_log: str | None, watch: float | None, a
                                      "pip install 'decree[serve]'") from None
         token = os.environ.get("DECREE_ADMIN_TOKEN") or None
         if admin_token_file:
-            token = Path(admin_token_file).read_text().strip() or None
+            try:
+                token = Path(admin_token_file).read_text(encoding="utf-8").strip() or None
+            except OSError as error:
+                raise Failure(2, message=f"--admin-token-file: {error.strerror}: {admin_token_file}") from None
         settings = Settings(Path(rules_path) if rules_path else default_rules(),
                             Path(decision_log) if decision_log else None, token, max_body,
                             max(max_body, 16 << 20), max_batch, watch)

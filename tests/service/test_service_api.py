@@ -333,3 +333,10 @@ def test_a_new_rule_set_is_warmed_with_recent_requests_before_it_is_swapped_in(r
         swapped = client.post("/v1/admin/reload", headers={"Authorization": f"Bearer {TOKEN}"}).json()
     assert swapped["status"] == "swapped"
     assert warmed == [(swapped["rules_version"], date(1990, 5, 1))]
+
+
+def test_serve_and_replay_refuse_bad_arguments_without_a_traceback(tmp_path: Path) -> None:
+    missing = CliRunner().invoke(main, ["serve", "--admin-token-file", str(tmp_path / "none")])
+    assert missing.exit_code == 2 and "--admin-token-file" in missing.output and "Traceback" not in missing.output
+    no_log = CliRunner().invoke(main, ["replay", str(tmp_path / "none.jsonl")])
+    assert no_log.exit_code == 2 and "no such decision log" in no_log.output
