@@ -144,7 +144,8 @@ def document(ruleset: Any, max_batch: int) -> dict[str, Any]:
             {"200": _json(evaluate_answer, "the decision and its receipt")}, invalid=True, large=True)},
         "/v1/explain/{output}": {"post": _operation(
             "explain", "The derivation of one output, with legal references", _body("ExplainRequest"),
-            {"200": _json({"$ref": "#/components/schemas/Explanation"}, "the explanation")},
+            {"200": _json({"allOf": [{"$ref": "#/components/schemas/Explanation"},
+                                     {"$ref": "#/components/schemas/Receipt"}]}, "the explanation and its receipt")},
             invalid=True, large=True, missing=True,
             parameters=[{"name": "output", "in": "path", "required": True,
                          "schema": {"type": "string", "enum": every_output}}])},
