@@ -34,6 +34,8 @@ from dataclasses import replace
 from types import FrameType
 from typing import Any
 
+import uvicorn
+
 from engine.service.app import Settings, create_app
 
 log = logging.getLogger("decree.serve")
@@ -43,9 +45,7 @@ def _ignore(signum: int, frame: FrameType | None) -> None:
     """The second delivery of SIGTERM (uvicorn re-raises it after its shutdown): done."""
 
 
-def _config(app: Any, host: str, port: int, access_log: bool, log_level: str) -> Any:
-    import uvicorn
-
+def _config(app: Any, host: str, port: int, access_log: bool, log_level: str) -> uvicorn.Config:
     return uvicorn.Config(app, host=host, port=port, access_log=access_log, log_level=log_level,
                           timeout_graceful_shutdown=30, lifespan="on", loop=_best("uvloop", "auto"),
                           http=_best("httptools", "auto"), server_header=False)
@@ -62,8 +62,6 @@ def run(settings: Settings, host: str = "127.0.0.1", port: int = 8000, access_lo
     _logging(log_level)
     if workers > 1:
         return _supervise(settings, host, port, access_log, log_level, workers)
-    import uvicorn
-
     server = uvicorn.Server(_config(create_app(settings), host, port, access_log, log_level))
     # kept to the end of the process: a SIGTERM during the last clean-up is not a crash either
     signal.signal(signal.SIGTERM, _ignore)
@@ -74,8 +72,6 @@ def run(settings: Settings, host: str = "127.0.0.1", port: int = 8000, access_lo
 def _worker(settings: Settings, listening: socket.socket, host: str, port: int, access_log: bool,
             log_level: str) -> None:
     """One worker process: its own rule set, uvicorn on the shared socket."""
-    import uvicorn
-
     _logging(log_level)
     signal.signal(signal.SIGTERM, _ignore)
     try:

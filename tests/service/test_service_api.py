@@ -340,3 +340,13 @@ def test_serve_and_replay_refuse_bad_arguments_without_a_traceback(tmp_path: Pat
     assert missing.exit_code == 2 and "--admin-token-file" in missing.output and "Traceback" not in missing.output
     no_log = CliRunner().invoke(main, ["replay", str(tmp_path / "none.jsonl")])
     assert no_log.exit_code == 2 and "no such decision log" in no_log.output
+
+
+def test_without_the_serve_extra_serve_says_what_to_install(monkeypatch: Any) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "uvicorn", None)  # as if not installed
+    monkeypatch.delitem(sys.modules, "engine.service.server", raising=False)
+    result = CliRunner().invoke(main, ["serve"])
+    assert result.exit_code == 2
+    assert "uvicorn is missing: install the serve extra, pip install 'decree[serve]'" in result.output
