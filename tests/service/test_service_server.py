@@ -181,3 +181,30 @@ def test_several_workers_reload_together_and_share_one_log(serve: Any, tmp_path:
     wait_for(both_reloaded)
     assert swapped["rules_version"] != first
     assert server.stop() == 0
+
+
+def test_a_request_in_flight_finishes_on_the_rule_set_it_started_with(serve: Any, rules_copy: Path,
+                                                                      example_facts: Any) -> None:
+    server = serve("--rules", str(rules_copy))
+    first = httpx.get(server.url + "/readyz").json()["rules_version"]
+    rows = [{"id": n, "facts": example_facts} for n in range(6000)]
+    outcome: dict[str, Any] = {}
+
+    def post() -> None:
+        response = httpx.post(server.url + f"/v1/batch?on={ON}", json=rows, timeout=120)
+        outcome["answered_at"] = time.monotonic()
+        outcome["versions"] = {row["rules_version"] for row in response.json()}
+
+    sender = threading.Thread(target=post)
+    sender.start()
+    time.sleep(0.3)
+    touch_rules(rules_copy, "while a batch is decided")
+    swapped = httpx.post(server.url + "/v1/admin/reload", headers={"Authorization": f"Bearer {TOKEN}"},
+                         timeout=60).json()
+    swapped_at = time.monotonic()
+    sender.join()
+    assert swapped["status"] == "swapped"
+    assert swapped_at < outcome["answered_at"], "the batch was not in flight during the reload; make it larger"
+    assert outcome["versions"] == {first}
+    assert httpx.get(server.url + "/readyz").json()["rules_version"] == swapped["rules_version"] != first
+    assert server.stop() == 0
