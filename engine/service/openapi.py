@@ -93,6 +93,9 @@ def document(ruleset: Any, max_batch: int) -> dict[str, Any]:
     public = [vocabulary.names[name] for name in ruleset.public_outputs]
     every_output = [d.name for d in vocabulary.of_kind("output")]
     proposals = sorted(a.id for a in ruleset.amendments.values() if a.proposed)
+    loaded = ruleset.loaded
+    in_force = [r.id for r in loaded.rules.values()
+                if not (r.amendment and loaded.amendments[r.amendment].proposed)] + list(loaded.parameters)
     day = {"type": "string", "format": "date", "pattern": r"^\d{4}-\d{2}-\d{2}$"}
     proposal_names: dict[str, Any] = {"type": "string", "enum": proposals} if proposals else {"type": "string"}
     schemas: dict[str, Any] = {
@@ -167,7 +170,9 @@ def document(ruleset: Any, max_batch: int) -> dict[str, Any]:
             "rule", "The consolidated time line of a rule or parameter, or its version on a date", None,
             {"200": _json({"type": "object", "required": ["id", "rules_version", "timeline"]}, "the time line")},
             invalid=True, missing=True,
-            parameters=[{"name": "id", "in": "path", "required": True, "schema": {"type": "string"}},
+            parameters=[{"name": "id", "in": "path", "required": True,
+                         "description": "a rule or parameter id (rules added by a proposal need ?proposal=)",
+                         "schema": {"type": "string", "examples": in_force[:20]}},
                         {"name": "on", "in": "query", "required": False, "schema": day},
                         {"name": "proposal", "in": "query", "required": False,
                          "schema": {"type": "array", "items": proposal_names}, "style": "form", "explode": True}])},
