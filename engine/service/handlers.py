@@ -75,7 +75,7 @@ async def explain(request: Request) -> Response:
     data = await _json_body(request, service.settings.max_body)
     ask = evaluation_request(data, served.ruleset, fields=("facts", "on", "proposals"))
     found = _decided(lambda: explanation(served.ruleset, ask, output))
-    canonical = ask.canonical()
+    canonical = {**ask.canonical(), "outputs": [output]}  # the output explained is part of what was asked
     receipt = Receipt.of(canonical, served.version).to_json()
     if service.decisions is not None:
         await service.decisions.record([record("explain", receipt, canonical, found, output=output)])

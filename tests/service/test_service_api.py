@@ -350,3 +350,9 @@ def test_without_the_serve_extra_serve_says_what_to_install(monkeypatch: Any) ->
     result = CliRunner().invoke(main, ["serve"])
     assert result.exit_code == 2
     assert "uvicorn is missing: install the serve extra, pip install 'decree[serve]'" in result.output
+
+
+def test_the_output_explained_is_part_of_the_input_hash(app_client: Any, example_facts: Any) -> None:
+    first, other, again = (app_client.post(f"/v1/explain/{output}", json={"facts": example_facts, "on": ON})
+                           .json()["input_hash"] for output in ("status", "regime", "status"))
+    assert first == again != other
