@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
 from engine.errors import InputError, PolicyError, suggest
-from engine.reports.show import render_timeline
+from engine.reports.show import render_timeline, timeline_json
 from engine.service.app import Service, answer
 from engine.service.decisionlog import record, replay_record
 from engine.service.decisions import Receipt, batch_row, canonical_json, decide, explanation
@@ -207,7 +207,8 @@ def _listing(ruleset: Any) -> dict[str, Any]:
 
 
 async def rule(request: Request) -> Response:
-    """GET /v1/rules/{id}?on=DATE&proposal=NAME: a provision's time line, as ``decree show``."""
+    """GET /v1/rules/{id}?on=DATE&proposal=NAME: a provision's time line, as ``decree show``
+    writes it (``timeline``) and as data (``versions``)."""
     served = _service(request).holder.current
     rule_id = request.path_params["id"]
     wanted = {"on": request.query_params.get("on") or "2000-01-01", "proposals": _query_proposals(request)}
@@ -215,11 +216,12 @@ async def rule(request: Request) -> Response:
     on = ask.on if request.query_params.get("on") else None
     try:
         timeline = render_timeline(served.ruleset, rule_id, ask.proposals, on)
+        data = timeline_json(served.ruleset, rule_id, ask.proposals, on)
     except InputError as error:
         raise Problem(404, "No such rule", error.message, "unknown-rule") from None
     return answer({"id": rule_id, "rules_version": served.version, "on": on.isoformat() if on else None,
                    "proposals": {k: v.isoformat() if v else None for k, v in ask.proposals.items()},
-                   "timeline": timeline}, served.version)
+                   **data, "timeline": timeline}, served.version)
 
 
 async def decision(request: Request) -> Response:

@@ -168,7 +168,11 @@ def document(ruleset: Any, max_batch: int) -> dict[str, Any]:
                                                           "pending_errors"]}, "the rule set")})},
         "/v1/rules/{id}": {"get": _operation(
             "rule", "The consolidated time line of a rule or parameter, or its version on a date", None,
-            {"200": _json({"type": "object", "required": ["id", "rules_version", "timeline"]}, "the time line")},
+            {"200": _json({"type": "object", "required": ["id", "rules_version", "kind", "title", "versions", "timeline"],
+                           "properties": {"versions": {"type": "array", "items": {
+                               "type": "object", "required": ["version", "from", "until"]}},
+                                          "timeline": {"type": "string", "description": "as decree show writes it"}}},
+                          "the time line")},
             invalid=True, missing=True,
             parameters=[{"name": "id", "in": "path", "required": True,
                          "description": "a rule or parameter id (rules added by a proposal need ?proposal=)",

@@ -182,6 +182,12 @@ def test_the_rule_set_is_described(app_client: Any) -> None:
     assert body["pending_errors"] == []
     timeline = app_client.get("/v1/rules/status.verplicht", params={"on": "2024-01-01"}).json()
     assert timeline["id"] == "status.verplicht" and "in force on 2024-01-01" in timeline["timeline"]
+    assert len(timeline["versions"]) == 1 and timeline["versions"][0]["from"] <= "2024-01-01"
+    shown = CliRunner().invoke(main, ["show", "status.verplicht", "--on", "2024-01-01", "--rules", str(RULES)])
+    assert timeline["timeline"] == shown.output
+    whole = app_client.get("/v1/rules/status.verplicht").json()
+    assert [v["version"] for v in whole["versions"]] == list(range(1, len(whole["versions"]) + 1))
+    assert whole["kind"] == "rule" and whole["title"] and whole["versions"][0]["sets"] == {"status": "verplicht"}
     assert "did you mean 'status.verplicht'" in problem(app_client.get("/v1/rules/status.verplicht2"), 404)["detail"]
 
 
