@@ -103,7 +103,6 @@ class RuleHolder:
         if served is None:
             raise PolicyErrorsAtStart(problems)
         self.current: ServedRules = served
-        self.warnings = len(served.ruleset.warnings)
 
     # -- loading beside the running rule set -----------------------------------
 
@@ -143,7 +142,11 @@ class RuleHolder:
         async with self._lock:
             previous = self.current
             # the samples are copied here: the event loop keeps adding to ``recent``
-            served, errors = await asyncio.to_thread(self._prepare, list(self.recent))
+            try:
+                served, errors = await asyncio.to_thread(self._prepare, list(self.recent))
+            except Exception as error:  # a bug met while loading must not end the watch, nor serve anything new
+                log.exception("reload (%s) failed", reason)
+                served, errors = None, [RuleFileError(f"internal error while loading: {type(error).__name__}")]
             shown = self.store.root if self.store is not None else None
             if served is None:
                 self.pending_errors = [problem_json(e, self.rules, _snapshot_root(e, shown)) for e in errors]
