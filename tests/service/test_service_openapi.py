@@ -41,6 +41,6 @@ def test_the_document_is_the_one_served(served: Server) -> None:
 
 
 @schema.parametrize()
-@settings(max_examples=40, deadline=None, suppress_health_check=list(HealthCheck))
+@settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
 def test_every_answer_matches_the_document(case: Any, served: Server) -> None:
     case.call_and_validate(base_url=served.url, checks=CHECKS)
