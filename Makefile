@@ -14,7 +14,7 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	touch $@
 
 $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,serve]'
 	touch $@ $(VENV)/.installed
 
 demo: $(VENV)/.installed
@@ -34,6 +34,7 @@ test: $(VENV)/.installed-dev
 bench: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/run.py
 	$(BIN)/python -m tools.bench_asof
+	$(BIN)/python -m tools.bench_serve
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis

@@ -11,6 +11,7 @@ error with exit code 3.
 
 from __future__ import annotations
 
+import os
 import sys
 from datetime import date
 from typing import Any, Callable, NoReturn
@@ -299,6 +300,75 @@ def test_command(paths: tuple[str, ...], junit: str | None, coverage: bool, cove
         return run_cli(ruleset, paths or ("tests/scenarios",), junit=junit, coverage=coverage,
                        coverage_json=coverage_json, fail_under=fail_under, keyword=keyword, echo=click.echo,
                        coverage_lcov=coverage_lcov)
+
+    _run(action)
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--decision-log", "decision_log", metavar="FILE", help="log every decision to FILE (JSON lines)")
+@click.option("--watch", "watch", type=float, default=None, metavar="SECONDS",
+              help="reload when the rules directory changes, polled every SECONDS")
+@click.option("--admin-token-file", metavar="FILE",
+              help="enables POST /v1/admin/reload for this token (or set DECREE_ADMIN_TOKEN)")
+@click.option("--max-body", default=1 << 20, show_default=True, type=int, help="bytes of one request")
+@click.option("--max-batch", default=10_000, show_default=True, type=int, help="persons in one batch")
+@click.option("--access-log", is_flag=True, help="log every request")
+@click.option("--log-level", type=click.Choice(["debug", "info", "warning", "error"]), default="info")
+@click.option("--workers", default=1, show_default=True, type=click.IntRange(1, 64),
+              help="worker processes on one socket (each holds its own rule set)")
+@rules_option
+def serve(host: str, port: int, decision_log: str | None, watch: float | None, admin_token_file: str | None,
+          max_body: int, max_batch: int, access_log: bool, log_level: str, workers: int,
+          rules_path: str | None) -> None:
+    """Serve decisions over HTTP (needs the serve extra: pip install 'decree[serve]')."""
+
+    def action() -> int:
+        try:
+            from engine.service.app import PolicyErrorsAtStart, Settings
+            from engine.service.server import run
+        except ImportError as error:
+            raise Failure(2, message=f"{error.name} is missing: install the serve extra, "
+                                     "pip install 'decree[serve]'") from None
+        token = os.environ.get("DECREE_ADMIN_TOKEN") or None
+        if admin_token_file:
+            try:
+                token = Path(admin_token_file).read_text(encoding="utf-8").strip() or None
+            except OSError as error:
+                raise Failure(2, message=f"--admin-token-file: {error.strerror}: {admin_token_file}") from None
+        settings = Settings(Path(rules_path) if rules_path else default_rules(),
+                            Path(decision_log) if decision_log else None, token, max_body,
+                            max(max_body, 16 << 20), max_batch, watch)
+        try:
+            return run(settings, host, port, access_log, log_level, workers)
+        except PolicyErrorsAtStart as error:
+            raise Failure(2, error.problems, "the rule set has errors; the service does not start") from None
+
+    _run(action)
+
+
+@main.command()
+@click.argument("log_file", metavar="LOG")
+@click.option("--quiet", "-q", is_flag=True, help="print only differences")
+def replay(log_file: str, quiet: bool) -> None:
+    """Decide every decision of a decision log again; exit 1 on any difference."""
+    from engine.service.decisionlog import replay as replay_log
+
+    def action() -> int:
+        if not Path(log_file).is_file():
+            raise Failure(2, message=f"no such decision log: {log_file}")
+        total = differ = 0
+        for replayed in replay_log(Path(log_file)):
+            total += 1
+            if not replayed.same:
+                differ += 1
+                click.echo(f"{log_file}:{replayed.line}: decision {replayed.decision_id or '?'}: "
+                           f"{replayed.problem}", err=True)
+            elif not quiet:
+                click.echo(f"{log_file}:{replayed.line}: decision {replayed.decision_id}: same")
+        click.echo(f"{total - differ} reproduced, {differ} differ")
+        return 1 if differ else 0
 
     _run(action)
 
