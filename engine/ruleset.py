@@ -24,7 +24,7 @@ from engine.rules import graph as graphs
 from engine.errors import InputError, PolicyError, PolicyErrors, RuleFileError, Span, flatten, suggest
 from engine.evaluation.general import Evaluation
 from engine.sources.facts import iter_fact_errors, read_facts, with_defaults
-from engine.rules.loader import LoadedRules, load
+from engine.rules.loader import LoadedRules, RuleText, load, load_texts
 from engine.rules.model import Amendment
 from engine.evaluation.plan import Plan
 from engine.rules.timeline import Consolidation, consolidate, iter_window_problems
@@ -120,7 +120,19 @@ class RuleSet:
     @classmethod
     def check(cls, *paths: str | Path) -> tuple["RuleSet | None", list[PolicyError]]:
         """Load, and return the rule set (None when unusable) with every problem and warning."""
-        loaded, problems = load(paths or ("rules",))
+        return cls._checked(*load(paths or ("rules",)))
+
+    @classmethod
+    def from_texts(cls, texts: Iterable[RuleText], root: Path = Path(".")) -> "RuleSet":
+        """The rule set of rule files already read (as :attr:`LoadedRules.texts` holds them)."""
+        ruleset, problems = cls._checked(*load_texts(texts, root))
+        if ruleset is None:
+            raise PolicyErrors([p for p in problems if p.severity == "error"] or [RuleFileError("no rules found")])
+        return ruleset
+
+    @classmethod
+    def _checked(cls, loaded: LoadedRules | None,
+                 problems: list[PolicyError]) -> tuple["RuleSet | None", list[PolicyError]]:
         problems = flatten(problems)
         if loaded is None:
             return None, problems
@@ -150,6 +162,17 @@ class RuleSet:
             if graph.out_degree(graphs.node("output", declaration.name)) == 0:
                 yield RuleFileError(f"output '{declaration.name}' is declared but no rule sets it",
                                     declaration.span or Span(None, 1, 1), severity="warning")
+
+    # -- pickling ------------------------------------------------------------------
+
+    def __getstate__(self) -> dict[str, Any]:
+        """A rule set travels as the texts of its files: it is rebuilt where it lands, so
+        no closure, generated code or memo is ever pickled (and a rule set that has
+        evaluated pickles as well as a fresh one)."""
+        return {"texts": self.loaded.texts, "root": str(self.loaded.root)}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(RuleSet.from_texts(state["texts"], Path(state["root"])).__dict__)
 
     # -- proposals and time -----------------------------------------------------
 

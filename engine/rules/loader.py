@@ -24,16 +24,26 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from engine.sources import schema
-from engine.errors import PolicyError, RuleFileError, suggest
+from engine.errors import PolicyError, RuleFileError, Source, Span, suggest
 from engine.sources.facts import Mismatch, coerce
 from engine.language.expression import Expression
 from engine.rules.model import (EFFECTIVE, Amendment, Change, DateRef, LegalSource, Member, Parameter,
                     ParameterVersion, Rule, RuleVersion, ValueSet)
 from engine.language.types import BOOL, DATE, Declaration, Type, Vocabulary, list_of, parse_type, TEXT
-from engine.sources.yamlsource import Document, read_document
+from engine.sources.yamlsource import Document, parse_document
 
 RULE_FILE_SCHEMA = "rulefile.schema.json"
 SUFFIXES = (".yaml", ".yml", ".json")
+
+
+@dataclass(frozen=True)
+class RuleText:
+    """The text of one rule file as read: all a rule set is made from (it is what a
+    pickled or cached rule set carries, and what its content hash covers)."""
+
+    name: str  # the path as errors show it
+    key: str  # the path relative to its root directory: what the content hash names
+    text: str
 
 
 @dataclass
@@ -48,6 +58,7 @@ class LoadedRules:
     amendments: dict[str, Amendment] = field(default_factory=dict)
     files: list[str] = field(default_factory=list)
     content_hash: str = ""
+    texts: tuple[RuleText, ...] = ()
 
 
 def rule_files(root: Path) -> list[Path]:
@@ -57,35 +68,63 @@ def rule_files(root: Path) -> list[Path]:
                   and not any(part.startswith(".") for part in p.relative_to(root).parts))
 
 
-def load(paths: Iterable[str | Path]) -> tuple[LoadedRules | None, list[PolicyError]]:
-    """Read the rule files under ``paths``; returns the rules (None if unusable) and problems."""
+def read_texts(paths: Iterable[str | Path]) -> tuple[list[RuleText], list[PolicyError]]:
+    """The text of every rule file under ``paths``, and the files that cannot be read."""
     errors: list[PolicyError] = []
-    documents: list[Document] = []
-    digest = hashlib.sha256()
-    roots = [Path(p) for p in paths]
-    for root in roots:
+    texts: list[RuleText] = []
+    for root in (Path(p) for p in paths):
         if not root.exists():
             errors.append(RuleFileError(f"no such file or directory: {root}"))
             continue
         for path in rule_files(root):
             try:
-                document = read_document(path, RuleFileError, keep_going=True)
-            except PolicyError as problem:
-                errors.extend(problem.errors if hasattr(problem, "errors") else [problem])
+                text = path.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as problem:
+                errors.append(RuleFileError(f"cannot read the file: {problem}", Span(Source(str(path), ""), 1, 1)))
                 continue
-            errors.extend(document.problems)
-            digest.update(str(path.relative_to(root) if root.is_dir() else path.name).encode())
-            digest.update(document.source.text.encode())
-            problems = list(schema.iter_errors(document, RULE_FILE_SCHEMA, RuleFileError))
-            errors.extend(problems)
-            if not problems and not document.problems and isinstance(document.data, dict):
-                documents.append(document)
-            elif document.data is None:
-                errors.append(RuleFileError("the file is empty", document.span(())))
+            texts.append(RuleText(str(path), str(path.relative_to(root) if root.is_dir() else path.name), text))
+    return texts, errors
+
+
+def content_hash(texts: Iterable[RuleText]) -> str:
+    """The rule set's version: a digest of its files' names and texts."""
+    digest = hashlib.sha256()
+    for text in texts:
+        digest.update(text.key.encode())
+        digest.update(text.text.encode())
+    return digest.hexdigest()[:16]
+
+
+def load(paths: Iterable[str | Path]) -> tuple[LoadedRules | None, list[PolicyError]]:
+    """Read the rule files under ``paths``; returns the rules (None if unusable) and problems."""
+    roots = [Path(p) for p in paths]
+    texts, errors = read_texts(roots)
+    return load_texts(texts, roots[0] if roots else Path("."), errors)
+
+
+def load_texts(texts: Iterable[RuleText], root: Path = Path("."),
+               errors: list[PolicyError] | None = None) -> tuple[LoadedRules | None, list[PolicyError]]:
+    """The rules of files already read (see :func:`load`)."""
+    errors = [] if errors is None else errors
+    texts = tuple(texts)
+    documents: list[Document] = []
+    for text in texts:
+        try:
+            document = parse_document(text.text, text.name, RuleFileError, keep_going=True)
+        except PolicyError as problem:
+            errors.extend(problem.errors if hasattr(problem, "errors") else [problem])
+            continue
+        errors.extend(document.problems)
+        problems = list(schema.iter_errors(document, RULE_FILE_SCHEMA, RuleFileError))
+        errors.extend(problems)
+        if not problems and not document.problems and isinstance(document.data, dict):
+            documents.append(document)
+        elif document.data is None:
+            errors.append(RuleFileError("the file is empty", document.span(())))
     builder = _Builder(errors)
     vocabulary = builder.vocabulary(documents)
-    loaded = LoadedRules(roots[0] if roots else Path("."), vocabulary,
-                         files=[d.source.name for d in documents], content_hash=digest.hexdigest()[:16])
+    loaded = LoadedRules(root, vocabulary, files=[d.source.name for d in documents],
+                         content_hash=content_hash(texts), texts=texts)
     for document in documents:
         builder.contents(document, loaded)
     builder.references(loaded)
