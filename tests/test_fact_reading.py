@@ -59,13 +59,19 @@ def test_reading_equals_the_full_validation(data: dict[str, Any]) -> None:
         assert {k: type(v) for k, v in got[0].items()} == {k: type(v) for k, v in expected[0].items()}
 
 
-def test_values_already_of_their_type_take_the_one_pass_path() -> None:
+def test_a_flat_mapping_without_problems_takes_the_one_pass_path() -> None:
     facts = {"persoon.geboortedatum": date(1990, 5, 1), "inschrijving.gewest": "vlaanderen",
              "traject.mo_test_pogingen": Decimal(1), "persoon.alfa": False, "traject.attest_datum": None}
     compiled = reader(VOCABULARY)
     assert compiled._read_plain(facts) == facts
+    converted = {"persoon.geboortedatum": "1990-05-01", "traject.mo_test_pogingen": 1,
+                 "persoon.nationaliteiten": ["SY"]}
+    assert compiled._read_plain(converted) == {"persoon.geboortedatum": date(1990, 5, 1),
+                                               "traject.mo_test_pogingen": Decimal(1),
+                                               "persoon.nationaliteiten": ("SY",)}
     for wrong in ({"inschrijving.gewest": "vlaandren"}, {"traject.mo_test_pogingen": Decimal("NaN")},
-                  {"persoon.alfa": 1}, {"persoon.geboortedatum": "1990-05-01"}, {"persoon": {"alfa": True}}):
+                  {"persoon.alfa": 1}, {"persoon.geboortedatum": "1990-02-30"}, {"persoon": {"alfa": True}},
+                  {"persoon.nationaliteit": ["SY"]}):
         assert compiled._read_plain({**facts, **wrong}) is None, wrong
 
 

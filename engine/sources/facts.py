@@ -95,9 +95,9 @@ class FactReader:
     Holds what every reading needs (the declarations by name, the dotted prefixes that
     nested mappings may use, the defaults) and, per fact, the Python type a value that
     needs no conversion has. :meth:`read` takes the common case, a flat mapping of
-    declared names to values already of their type, in one pass; anything else (nesting,
-    a conversion, a problem) goes through :func:`iter_fact_errors`, the one place that
-    says what a fact may be and reports every problem.
+    declared names to values that convert without a problem, in one pass; anything else
+    (nesting, a problem) goes through :func:`iter_fact_errors`, the one place that says
+    what is wrong and reports every problem.
     """
 
     def __init__(self, vocabulary: Vocabulary) -> None:
@@ -105,10 +105,10 @@ class FactReader:
         self.prefixes = frozenset(name.rsplit(".", i)[0] for name in self.declarations
                                   for i in range(1, name.count(".") + 1))
         self.defaults = tuple((d.name, d.default) for d in self.declarations.values() if d.has_default)
-        # name -> (the exact type of a value taken as it is, its allowed values or None);
-        # a number is a Decimal that must also be finite, checked in read()
-        self._plain: dict[str, tuple[type | None, frozenset[str] | None]] = {
-            name: (_PLAIN.get(d.type.name), frozenset(d.values) if d.values else None)
+        # name -> (the exact type of a value taken as it is, the allowed values of a text
+        # or None, the declared type to convert any other value to)
+        self._plain: dict[str, tuple[type | None, frozenset[str] | None, Type]] = {
+            name: (_PLAIN.get(d.type.name), frozenset(d.values) if d.values else None, d.type)
             for name, d in self.declarations.items()}
 
     def read(self, data: Any, span_of: Any = None) -> dict[str, Any]:
@@ -123,24 +123,28 @@ class FactReader:
         return facts
 
     def _read_plain(self, data: Any) -> dict[str, Any] | None:
-        """``data`` as facts when every key is a declared fact and every value is none or
-        already of its type (and allowed); None when any is not."""
+        """``data`` as facts when it is a flat mapping of declared facts whose values
+        convert without a problem; None otherwise (the full validation then reports)."""
         if type(data) is not dict:
             return None
         plain = self._plain
+        facts: dict[str, Any] = {}
         value: Any
         for name, value in data.items():
             entry = plain.get(name)
             if entry is None:
                 return None
-            if value is None:
-                continue
-            exact, allowed = entry
-            if type(value) is not exact or (allowed is not None and value not in allowed):
+            exact, allowed, declared = entry
+            if value is not None and (type(value) is not exact
+                                      or isinstance(value, Decimal) and not value.is_finite()):
+                try:
+                    value = coerce(value, declared)  # the one conversion, as iter_fact_errors does it
+                except Mismatch:
+                    return None
+            if allowed is not None and isinstance(value, str) and value not in allowed:
                 return None
-            if isinstance(value, Decimal) and not value.is_finite():
-                return None
-        return dict(data)
+            facts[name] = value
+        return facts
 
 
 _PLAIN: dict[str, type] = {"bool": bool, "number": Decimal, "text": str, "date": date}

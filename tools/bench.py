@@ -1,27 +1,36 @@
-"""Speed of decree, measured in one run (``make bench``).
+"""Speed of decree, measured in one run: ``python -m tools.bench`` (``make bench``).
 
 Each figure is a median over repeated timings; ratios compare against baselines measured
 in the same run, because this machine is shared and noisy: a hand-written Python
-function doing what the condition does (the floor), and the reference interpreter.
+function doing what a condition does (the floor), the 10-node compiled condition (the
+unit the goals are written in), and a bare Python process.
 
     condition language   compiled 10-node condition, interpreter, native baseline;
                          parse + check + compile of 1,000 conditions
-    rule set             load + check of rules/; all outputs for one person (three
-                         persons: every fact given, some missing, few given); every person
-                         of the scenario fixtures; the first evaluation after loading, which
-                         writes and compiles the fast path's code
-    scaling              load of generated rule sets of 1,000, 5,000 and 10,000 rules
-                         (closures are compiled on first use, not at load)
+    rule set             load + check of rules/; one person, all outputs, facts validated
+                         (every fact given; a third of them left out); p50 and p99 of
+                         single evaluations; cyclic-GC collections per 1,000 evaluations;
+                         the scenario persons; the first evaluation after loading
+    one-shot CLI         ``decree eval examples/persoon.yaml`` as a process, warm cache
+    scaling              generated rule sets (tools.rulegen) of 1,000, 5,000 and 10,000
+                         rules, each in a fresh process: load + check, then the first
+                         evaluation of every output
     fixtures             1,000 scenarios through the runner (rule set loaded once)
 
-Goals (from the issues) are printed beside the figures; nothing here asserts them.
+Goals (issue 9) are printed beside the figures; nothing here asserts them. ``--quick``
+runs every part briefly on small sizes (the smoke test uses it): its figures are not
+measurements.
 """
 
 from __future__ import annotations
 
+import argparse
 import gc
+import json
+import os
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -29,18 +38,21 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Callable
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from engine.evaluation import codegen as fastpath
 from engine.language import nodes
-from engine.language.expression import Expression, TestScope, Vocabulary  # noqa: E402
-from engine.ruleset import RuleSet  # noqa: E402
-from engine.values import age_on  # noqa: E402
+from engine.language.expression import Expression, TestScope, Vocabulary
+from engine.ruleset import RuleSet
+from engine.sources.facts import read_facts
+from engine.values import age_on
+from tools import rulegen
+
+ROOT = Path(__file__).resolve().parent.parent
+QUICK = False  # set by --quick: few repeats, small sizes
 
 
 def per_call(function: Callable[[], Any], *, repeat: int = 9, budget: float = 0.2) -> float:
     """Median seconds per call of ``function`` over ``repeat`` timings of a calibrated loop."""
+    if QUICK:
+        repeat, budget = 3, 0.01
     loops = 1
     while True:
         started = time.perf_counter()
@@ -61,6 +73,7 @@ def per_call(function: Callable[[], Any], *, repeat: int = 9, budget: float = 0.
 
 
 def once(function: Callable[[], Any], *, repeat: int = 5) -> float:
+    repeat = 1 if QUICK else repeat
     samples = []
     for _ in range(repeat):
         started = time.perf_counter()
@@ -96,7 +109,9 @@ CONDITION = ("age(persoon.geboortedatum, inschrijving.eerste_datum) >= 18 "
              "and inschrijving.gewest == 'vlaanderen' and not any persoon.nationaliteiten in EU")
 
 
-def bench_language() -> None:
+def bench_language() -> float:
+    """The condition language; returns the 10-node compiled condition's median, the unit
+    of the rule set's goals."""
     print("condition language")
     scope10 = TestScope(facts={"persoon.geboortedatum": date(1990, 5, 1), "inschrijving.eerste_datum": date(2023, 4, 1),
                                "inschrijving.gewest": "vlaanderen", "verblijf.eerste_keer": True})
@@ -138,11 +153,13 @@ def bench_language() -> None:
     line("  hand-written Python baseline, median", fmt_us(baseline))
     line("  compiled / hand-written baseline", f"{compiled / baseline:.2f}x")
 
+    count = 50 if QUICK else 1000
     texts = [f"age(persoon.geboortedatum, inschrijving.eerste_datum + {i} days) >= {18 + i % 50} and "
              f"(inschrijving.gewest == 'vlaanderen' or traject.pogingen * {i % 7 + 1} > {i}) and "
-             f"not any persoon.nationaliteiten in EU" for i in range(1000)]
+             f"not any persoon.nationaliteiten in EU" for i in range(count)]
     elapsed = once(lambda: [Expression.compile(t, VOCABULARY).compiled for t in texts], repeat=3)
-    line("parse + check + compile 1,000 conditions", fmt_ms(elapsed), "goal < 1 s")
+    line(f"parse + check + compile {count:,} conditions", fmt_ms(elapsed), "goal < 1 s")
+    return compiled10
 
 
 # -- the decree rule set ------------------------------------------------------
@@ -185,51 +202,83 @@ PERSONS = {
 }
 
 
-def _facts_for(ruleset: RuleSet, facts: dict[str, Any]) -> dict[str, Any]:
-    known = {k: v for k, v in facts.items() if k in ruleset.vocabulary}
-    return known
+ON = date(2024, 3, 1)
 
 
-def bench_ruleset() -> RuleSet | None:
+def without_a_third(facts: dict[str, Any]) -> dict[str, Any]:
+    """``facts`` with every third fact left out (in the order written): a person of whom
+    the administration knows two thirds."""
+    return {name: value for i, name in enumerate(facts) for value in (facts[name],) if i % 3 != 2}
+
+
+def bench_ruleset(unit: float) -> RuleSet | None:
     print("decree rule set (rules/)")
     try:
         ruleset = RuleSet.load(ROOT / "rules")
-    except Exception as error:  # noqa: BLE001 - the benchmark reports, it does not stop
+    except Exception as error:  # the benchmark reports, it does not stop
         print(f"  rules/ does not load: {error}")
         return None
     load = once(lambda: RuleSet.load(ROOT / "rules"), repeat=5)
     line(f"load + check ({len(ruleset.loaded.rules)} rules, {len(ruleset.loaded.files)} files)",
          fmt_ms(load), "goal < 300 ms")
-    on = date(2024, 3, 1)
-    condition = Expression.compile(CONDITION, VOCABULARY)
-    scope = TestScope(facts={"persoon.geboortedatum": date(1990, 5, 1), "inschrijving.eerste_datum": date(2023, 4, 1),
-                             "inschrijving.gewest": "vlaanderen", "persoon.nationaliteiten": ("SY",)},
-                      constants={"EU": {"values": ["BE"]}})
-    one_condition = per_call(lambda: condition.evaluate(scope))
-    size = sum(1 for _ in nodes.walk(condition.node))
-    for label, raw in PERSONS.items():
-        facts = _validated(ruleset, raw)
-        result = ruleset.evaluate(facts, on, validated=True)
-        per_person = per_call(lambda: ruleset.evaluate(facts, on, validated=True))
-        line(f"all {len(result.decisions)} outputs, {label}", fmt_us(per_person), "goal <= 50 us")
-        line(f"  ratio to one compiled {size}-node condition, same run", f"{per_person / one_condition:.0f}x")
-        states = len(result.evaluation.states)
-        line(f"  rules evaluated: {states} of {len(ruleset.loaded.rules)}", "")
-    with_proposals = _validated(ruleset, COMPLETE)
-    proposals = {name: None for name, a in ruleset.amendments.items() if a.proposed}
-    ruleset.evaluate(with_proposals, on, proposals, validated=True)
+    complete = {k: v for k, v in COMPLETE.items() if k in ruleset.vocabulary}
+    partial = without_a_third(complete)
+    outputs = len(ruleset.evaluate(complete, ON).decisions)
+    # raw facts: evaluate() validates them, as a service receiving them would
+    full = per_call(lambda: ruleset.evaluate(complete, ON))
+    validated = read_facts(complete, ruleset.vocabulary)
+    decided = per_call(lambda: ruleset.evaluate(validated, ON, validated=True))
+    missing = per_call(lambda: ruleset.evaluate(partial, ON))
+    line(f"one person, all {outputs} outputs, every fact, facts validated", fmt_us(full))
+    line("  ratio to the 10-node compiled condition, same run", f"{full / unit:.0f}x", "goal <= ~50x")
+    line("  of which fact validation (validated=False minus True)", fmt_us(full - decided))
+    line(f"one person, a third of the facts left out ({len(partial)} of {len(complete)})", fmt_us(missing))
+    line("  ratio to every fact given", f"{missing / full:.2f}x", "goal <= 2x")
+    bench_spread(ruleset, complete, partial)
+    with_proposals = read_facts(complete, ruleset.vocabulary)
+    proposals = {name: None for name, a in ruleset.loaded.amendments.items() if a.proposed}
     line("all outputs with every proposal on", fmt_us(per_call(
-        lambda: ruleset.evaluate(with_proposals, on, proposals, validated=True))))
+        lambda: ruleset.evaluate(with_proposals, ON, proposals, validated=True))))
     bench_many_persons(ruleset)
-    first = _validated(ruleset, COMPLETE)
 
-    def cold() -> None:  # a fresh rule set: the first evaluation writes the functions it reaches
-        fastpath._compiled.cache_clear()  # and compiles them: no code shared from earlier rounds
-        RuleSet.load(ROOT / "rules").evaluate(first, on, validated=True)
+    def cold() -> None:  # a fresh rule set: its first evaluation writes the functions it reaches
+        RuleSet.load(ROOT / "rules").evaluate(complete, ON)
 
     line("first evaluation after loading (writes the fast path's code)",
-         fmt_ms(once(cold, repeat=5) - load), "once per rule set")
+         fmt_ms(max(0.0, once(cold, repeat=5) - load)), "once per rule set")
     return ruleset
+
+
+def bench_spread(ruleset: RuleSet, *persons: dict[str, Any]) -> None:
+    """Single evaluations with the collector on, as a service runs them: the median and
+    the 99th percentile, and how often the cyclic collector ran."""
+    count = 2_000 if QUICK else 20_000
+    samples: list[float] = []
+    collections = [0]
+
+    def counted(phase: str, info: dict[str, Any]) -> None:
+        if phase == "start":
+            collections[0] += 1
+
+    for person in persons:  # warm: plans and generated code exist before timing
+        ruleset.evaluate(person, ON)
+    gc.collect()
+    gc.callbacks.append(counted)
+    try:
+        clock = time.perf_counter
+        for i in range(count):
+            person = persons[i % len(persons)]
+            started = clock()
+            ruleset.evaluate(person, ON)
+            samples.append(clock() - started)
+    finally:
+        gc.callbacks.remove(counted)
+    samples.sort()
+    p50, p99 = samples[len(samples) // 2], samples[int(len(samples) * 0.99)]
+    line(f"single evaluations ({count:,}, both persons in turn, GC on): p50", fmt_us(p50))
+    line("  p99", fmt_us(p99))
+    line("  p99 / p50", f"{p99 / p50:.1f}x", "goal <= 3x")
+    line("  cyclic-GC collections per 1,000 evaluations", f"{collections[0] * 1000 / count:.1f}", "goal 0")
 
 
 def bench_many_persons(ruleset: RuleSet) -> None:
@@ -240,71 +289,73 @@ def bench_many_persons(ruleset: RuleSet) -> None:
     scenarios, problems = load_scenarios(ruleset, [ROOT / "tests" / "scenarios"])
     if problems or not scenarios:
         return
-    persons = [(ruleset.evaluate(s.facts, s.on, s.proposals).evaluation.facts, s.on, s.proposals) for s in scenarios]
-    complete = sum(1 for facts, on, proposals in persons
-                   if not ruleset.evaluate(facts, on, proposals, validated=True).evaluation.partial)
+    persons = [(read_facts(s.facts, ruleset.vocabulary), s.on, s.proposals) for s in scenarios]
     elapsed = once(lambda: [ruleset.evaluate(f, on, p, validated=True) for f, on, p in persons], repeat=9)
     line(f"all outputs, the {len(persons)} persons of the scenarios, mean per person", fmt_us(elapsed / len(persons)))
-    line(f"  persons without a missing fact or an unknown output: {complete} of {len(persons)}", "")
 
 
-def _validated(ruleset: RuleSet, raw: dict[str, Any]) -> dict[str, Any]:
-    from engine.sources.facts import read_facts
+# -- the one-shot command line ----------------------------------------------------
 
-    return read_facts(_facts_for(ruleset, raw), ruleset.vocabulary)
+def bench_cli() -> None:
+    """``decree eval`` as a whole process, as a user runs it once, after a first run has
+    filled the cache; against a bare Python process started the same way."""
+    print("one-shot command line (whole process, warm cache)")
+    decree = Path(sys.executable).with_name("decree")
+    command = [str(decree)] if decree.exists() else [sys.executable, "-m", "engine"]
+    command += ["eval", "examples/persoon.yaml", "--on", "2024-03-01"]
+    bare = [sys.executable, "-c", "pass"]
+
+    def run(argv: list[str]) -> float:
+        started = time.perf_counter()
+        subprocess.run(argv, cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+        return time.perf_counter() - started
+
+    run(command)  # fills the cache
+    runs = 2 if QUICK else 9
+    eval_runs = sorted(run(command) for _ in range(runs))
+    bare_runs = sorted(run(bare) for _ in range(runs))
+    median, baseline = statistics.median(eval_runs), statistics.median(bare_runs)
+    line(f"decree eval examples/persoon.yaml --on 2024-03-01, median of {runs}", fmt_ms(median), "goal <= 300 ms")
+    line(f"  fastest {fmt_ms(eval_runs[0])}, slowest {fmt_ms(eval_runs[-1])}", "")
+    line("  a bare 'python -c pass', median", fmt_ms(baseline))
+    line("  ratio to the bare process", f"{median / baseline:.1f}x")
 
 
 # -- generated rule sets --------------------------------------------------------
 
-def generate(directory: Path, rules: int) -> None:
-    """A rule set of ``rules`` rules in files of 100: each rule reads facts and the
-    output of an earlier rule, has two versions, and every tenth is an exception."""
-    directory.mkdir(parents=True, exist_ok=True)
-    facts = "\n".join(f"    f.x{i}: {{type: number}}" for i in range(20))
-    outputs = "\n".join(f"    o{i}: {{type: bool}}" for i in range(rules))
-    (directory / "vocabulary.yaml").write_text(f"vocabulary:\n  facts:\n{facts}\n    f.d: {{type: date}}\n"
-                                               f"  outputs:\n{outputs}\n")
-    for chunk in range(0, rules, 100):
-        parts = ["rules:"]
-        for i in range(chunk, min(chunk + 100, rules)):
-            uses = f" and o{i - 1}" if i % 100 else ""
-            parts.append(f"""  - id: r.n{i}
-    title: Rule {i}
-    source: {{instrument: Generated, article: art. {i}}}
-    reference_date: f.d
-    versions:
-      - from: 2000-01-01
-        until: 2020-01-01
-        when: f.x{i % 20} > {i % 13}{uses}
-        set: {{o{i}: true}}
-      - from: 2020-01-01
-        when: f.x{(i + 1) % 20} + f.x{(i + 2) % 20} >= {i % 17} or f.d < 2021-01-01{uses}
-        set: {{o{i}: true}}""")
-            if i % 10 == 9:
-                parts.append(f"""  - id: r.e{i}
-    title: Exception {i}
-    source: {{instrument: Generated}}
-    exception_to: r.n{i}
-    versions:
-      - from: 2000-01-01
-        when: f.x{i % 20} == 0
-        set: {{o{i}: false}}""")
-        (directory / f"rules_{chunk // 100:04d}.yaml").write_text("\n".join(parts) + "\n")
-
-
 def bench_scaling() -> None:
-    print("scaling: load + check of generated rule sets")
-    previous = None
+    """Load + check of generated rule sets, then the first evaluation of every output;
+    each size in a fresh process, so no cache of an earlier size helps a later one."""
+    print("scaling: generated rule sets (tools.rulegen), each in a fresh process, no cache")
+    sizes = (100, 200) if QUICK else (1000, 5000, 10000)
+    previous: tuple[int, float] | None = None
     with tempfile.TemporaryDirectory() as tmp:
-        for size in (1000, 5000, 10000):
+        for size in sizes:
             directory = Path(tmp) / f"set{size}"
-            generate(directory, size)
-            elapsed = once(lambda: RuleSet.load(directory), repeat=1 if size > 1000 else 3)
-            growth = f"  (x{elapsed / previous[1]:.1f} for x{size / previous[0]:.0f} rules)" if previous else ""
-            line(f"{size:,} rules ({int(size * 1.1):,} with exceptions)", f"{elapsed:.2f} s",
-                 ("goal < 10 s" if size == 10000 else "") + growth)
-            previous = (size, elapsed)
+            rulegen.generate(directory, size)
+            child = subprocess.run([sys.executable, "-m", "tools.bench", "--scaling-child", str(directory)],
+                                   cwd=ROOT, check=True, capture_output=True, text=True,
+                                   env={**os.environ, "DECREE_NO_CACHE": "1"})
+            figures = json.loads(child.stdout)
+            load, first = figures["load"], figures["first"]
+            growth = f"  (x{load / previous[1]:.1f} for x{size / previous[0]:.0f} rules)" if previous else ""
+            line(f"{size:,} rules ({int(size * 1.1):,} with exceptions): load + check", f"{load:.2f} s",
+                 ("goal <= 5 s" if size == 10000 else "") + growth)
+            line(f"  then the first evaluation of all {figures['outputs']:,} outputs", f"{first:.2f} s",
+                 "goal <= 2 s" if size == 10000 else "")
+            previous = (size, load)
             shutil.rmtree(directory)
+
+
+def scaling_child(directory: Path) -> None:
+    """In a fresh process: load + check ``directory`` and evaluate every output once;
+    prints the seconds as JSON for :func:`bench_scaling`."""
+    started = time.perf_counter()
+    ruleset = RuleSet.load(directory)
+    loaded = time.perf_counter()
+    result = ruleset.evaluate(rulegen.person(), date(2021, 6, 1))
+    first = time.perf_counter()
+    print(json.dumps({"load": loaded - started, "first": first - loaded, "outputs": len(result.decisions)}))
 
 
 # -- fixtures -------------------------------------------------------------------
@@ -321,29 +372,42 @@ def bench_fixtures(ruleset: RuleSet | None) -> None:
     if problems or not scenarios:
         print(f"  skipped: {len(problems)} problems in tests/scenarios, {len(scenarios)} scenarios")
         return
-    batch = (scenarios * (1000 // len(scenarios) + 1))[:1000]
+    count = 50 if QUICK else 1000
+    batch = (scenarios * (count // len(scenarios) + 1))[:count]
     elapsed = once(lambda: [run(s, ruleset, explain=False) for s in batch], repeat=3)
-    line(f"1,000 scenarios ({len(scenarios)} distinct, repeated), rule set loaded once", fmt_ms(elapsed),
+    line(f"{count:,} scenarios ({len(scenarios)} distinct, repeated), rule set loaded once", fmt_ms(elapsed),
          "goal < 2 s")
     with tempfile.TemporaryDirectory() as tmp:
         copies = Path(tmp)
-        for i in range(1000 // len(scenarios) + 1):
+        for i in range(count // len(scenarios) + 1):
             for path in (ROOT / "tests" / "scenarios").glob("*.yaml"):
                 shutil.copy(path, copies / f"{i:03d}_{path.name}")
 
         def read_and_run() -> None:
             found, _ = load_scenarios(ruleset, [copies])
-            for scenario in found[:1000]:
+            for scenario in found[:count]:
                 run(scenario, ruleset, explain=False)
 
-        line("reading and running 1,000 scenarios from files", fmt_ms(once(read_and_run, repeat=1)), "goal < 2 s")
+        line(f"reading and running {count:,} scenarios from files", fmt_ms(once(read_and_run, repeat=1)), "goal < 2 s")
 
 
-def main() -> None:
-    print(f"decree benchmarks, Python {sys.version.split()[0]}; medians of repeated timings\n")
-    bench_language()
+def main(argv: list[str] | None = None) -> None:
+    global QUICK
+    parser = argparse.ArgumentParser(prog="python -m tools.bench", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="every part briefly, small sizes (a smoke test)")
+    parser.add_argument("--scaling-child", type=Path, help=argparse.SUPPRESS)
+    arguments = parser.parse_args(argv)
+    if arguments.scaling_child:
+        scaling_child(arguments.scaling_child)
+        return
+    QUICK = arguments.quick
+    print(f"decree benchmarks, Python {sys.version.split()[0]}; medians of repeated timings"
+          + (" (--quick: not measurements)" if QUICK else "") + "\n")
+    unit = bench_language()
     print()
-    ruleset = bench_ruleset()
+    ruleset = bench_ruleset(unit)
+    print()
+    bench_cli()
     print()
     bench_fixtures(ruleset)
     print()
