@@ -16,11 +16,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, NamedTuple
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, NamedTuple
 
-import networkx as nx
-
-from engine.rules import graph as graphs
 from engine.errors import InputError, PolicyError, PolicyErrors, RuleFileError, Span, flatten, suggest
 from engine.evaluation.general import Evaluation
 from engine.sources.facts import iter_fact_errors, read_facts, with_defaults
@@ -31,6 +28,9 @@ from engine.rules.timeline import Consolidation, consolidate, iter_window_proble
 from engine.language.types import Vocabulary
 from engine.values import Unknown, to_json
 from engine.sources.yamlsource import Document
+
+if TYPE_CHECKING:  # networkx is imported only where a graph is built (a cached rule set needs none)
+    import networkx as nx
 
 Proposals = Mapping[str, "date | None"]
 
@@ -87,15 +87,22 @@ class Result:
 class RuleSet:
     """A loaded, checked and compiled rule set."""
 
-    def __init__(self, loaded: LoadedRules, graph: nx.DiGraph[str], warnings: list[PolicyError]) -> None:
+    def __init__(self, loaded: LoadedRules, graph: "nx.DiGraph[str] | None", warnings: list[PolicyError],
+                 order: list[str] | None = None) -> None:
+        """``graph`` may be None when ``order`` is given (a rule set from the cache): it is
+        then built when first asked for, so that evaluating needs no networkx."""
         self.loaded = loaded
-        self.graph = graph
+        self._graph = graph
         self.warnings = warnings
         self.vocabulary: Vocabulary = loaded.vocabulary
         self.content_hash = loaded.content_hash
         # outputs are decided in the graph's order, each after the outputs it uses (the
         # memo fills bottom-up); results list them in the vocabulary's order
-        self.order = graphs.evaluation_order(graph)
+        if order is None:
+            from engine.rules import graph as graphs
+
+            order = graphs.evaluation_order(self.graph)
+        self.order = order
         self.public_outputs = [d.name for d in loaded.vocabulary.of_kind("output") if not d.internal]
         rank = {name: i for i, name in enumerate(self.order)}
         self._rank = rank
@@ -105,6 +112,15 @@ class RuleSet:
         self._sharable = frozenset(d.name for d in loaded.vocabulary.of_kind("output") if d.type.name in ("bool", "text"))
         self._report = tuple((name, name in self._sharable) for name in self.public_outputs)
         self._fact_count = sum(1 for _ in loaded.vocabulary.of_kind("fact"))  # a person with fewer misses some
+
+    @property
+    def graph(self) -> "nx.DiGraph[str]":
+        """The dependency graph (:mod:`engine.rules.graph`)."""
+        if self._graph is None:
+            from engine.rules import graph as graphs
+
+            self._graph = graphs.build(self.loaded)
+        return self._graph
 
     # -- loading ----------------------------------------------------------------
 
@@ -133,6 +149,8 @@ class RuleSet:
     @classmethod
     def _checked(cls, loaded: LoadedRules | None,
                  problems: list[PolicyError]) -> tuple["RuleSet | None", list[PolicyError]]:
+        from engine.rules import graph as graphs
+
         problems = flatten(problems)
         if loaded is None:
             return None, problems
@@ -153,7 +171,9 @@ class RuleSet:
         return cls(loaded, graph, [p for p in problems if p.severity != "error"]), problems
 
     @staticmethod
-    def _lint(loaded: LoadedRules, graph: nx.DiGraph[str]) -> Iterable[PolicyError]:
+    def _lint(loaded: LoadedRules, graph: "nx.DiGraph[str]") -> Iterable[PolicyError]:
+        from engine.rules import graph as graphs
+
         for name in graphs.unused_facts(graph, loaded.vocabulary):
             declaration = loaded.vocabulary.names[name]
             yield RuleFileError(f"fact '{name}' is declared but no rule uses it", declaration.span or Span(None, 1, 1),

@@ -23,7 +23,6 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Iterable
 
-from engine.sources import schema
 from engine.errors import PolicyError, RuleFileError, Source, Span, suggest
 from engine.sources.facts import Mismatch, coerce
 from engine.language.expression import Expression
@@ -105,6 +104,8 @@ def load(paths: Iterable[str | Path]) -> tuple[LoadedRules | None, list[PolicyEr
 def load_texts(texts: Iterable[RuleText], root: Path = Path("."),
                errors: list[PolicyError] | None = None) -> tuple[LoadedRules | None, list[PolicyError]]:
     """The rules of files already read (see :func:`load`)."""
+    from engine.sources import schema  # jsonschema is imported only by what reads rule files
+
     errors = [] if errors is None else errors
     texts = tuple(texts)
     documents: list[Document] = []
