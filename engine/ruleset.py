@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, NamedTuple
 from engine.errors import InputError, PolicyError, PolicyErrors, RuleFileError, Span, flatten, suggest
 from engine.evaluation.general import Evaluation
 from engine.sources.facts import iter_fact_errors, read_facts, with_defaults
-from engine.rules.loader import LoadedRules, RuleText, load, load_texts
+from engine.rules.loader import LoadedRules, RuleText, collector_paused, load, load_texts
 from engine.rules.model import Amendment
 from engine.evaluation.plan import Plan
 from engine.rules.timeline import Consolidation, consolidate, iter_window_problems
@@ -149,6 +149,12 @@ class RuleSet:
     @classmethod
     def _checked(cls, loaded: LoadedRules | None,
                  problems: list[PolicyError]) -> tuple["RuleSet | None", list[PolicyError]]:
+        with collector_paused():  # the graph and the windows are built of many lasting objects too
+            return cls._check_loaded(loaded, problems)
+
+    @classmethod
+    def _check_loaded(cls, loaded: LoadedRules | None,
+                      problems: list[PolicyError]) -> tuple["RuleSet | None", list[PolicyError]]:
         from engine.rules import graph as graphs
 
         problems = flatten(problems)

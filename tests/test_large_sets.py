@@ -5,6 +5,7 @@ graph's order and cycles are the ones networkx finds."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import networkx as nx
 import pytest
@@ -16,6 +17,7 @@ from engine.errors import PolicyError, PolicyErrors, Span
 from engine.rules.model import LegalSource, Rule
 from engine.ruleset import RuleSet
 
+ROOT_RULES = Path(__file__).resolve().parent.parent / "rules"
 VOCABULARY = """\
 vocabulary:
   facts:
@@ -109,3 +111,36 @@ def test_evaluation_order_and_cycles_are_networkx_s(graph: nx.DiGraph[str]) -> N
                   [(u, v) for u, v, kind in graph.edges(data="kind") if keep(kind)]))]
     reported = [error.message.split(" cycle:")[0] for error in graphs.iter_cycle_errors(graph, rules)]
     assert sorted(set(reported)) == cyclic
+
+
+# -- the collector paused while a rule set is built ------------------------------------
+
+def test_the_collector_is_paused_while_loading_and_runs_again_after(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    import gc
+
+    from engine.rules import loader
+    from tools import rulegen
+
+    rulegen.generate(tmp_path, 120)
+    seen: list[bool] = []
+    real = loader._Builder.vocabulary
+
+    def watched(self: Any, documents: Any) -> Any:
+        seen.append(gc.isenabled())
+        return real(self, documents)
+
+    monkeypatch.setattr(loader._Builder, "vocabulary", watched)
+    assert gc.isenabled()
+    RuleSet.load(tmp_path)
+    assert seen == [False] and gc.isenabled()
+    (tmp_path / "rules_0000.yaml").write_text("rules: [{id: broken}]\n", encoding="utf-8")
+    with pytest.raises(PolicyError):
+        RuleSet.load(tmp_path)
+    assert gc.isenabled()  # also after a load that fails
+    gc.disable()
+    try:
+        RuleSet.load(ROOT_RULES)
+        assert not gc.isenabled()  # a collector switched off by the caller stays off
+    finally:
+        gc.enable()

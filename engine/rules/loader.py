@@ -17,11 +17,14 @@ previous load, so a failed load never disturbs a rule set in use.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 import hashlib
+import threading
 from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 from engine.errors import PolicyError, RuleFileError, Source, Span, suggest
 from engine.sources.facts import Mismatch, coerce
@@ -101,12 +104,47 @@ def load(paths: Iterable[str | Path]) -> tuple[LoadedRules | None, list[PolicyEr
     return load_texts(texts, roots[0] if roots else Path("."), errors)
 
 
+@contextlib.contextmanager
+def collector_paused() -> Iterator[None]:
+    """Python's cyclic garbage collector paused while a rule set is built.
+
+    Loading allocates millions of objects that all live on, and each allocation count
+    past a threshold makes the collector walk them again: with it on, 10,000 rules load
+    in about twice the time. A load makes no garbage cycles worth collecting on the way.
+    The collector runs again after the outermost pause (several threads may load at
+    once), unless it was off before.
+    """
+    global _pauses
+    with _pause_lock:
+        if _pauses == 0:
+            _resume[0] = gc.isenabled()
+            gc.disable()
+        _pauses += 1
+    try:
+        yield
+    finally:
+        with _pause_lock:
+            _pauses -= 1
+            if _pauses == 0 and _resume[0]:
+                gc.enable()
+
+
+_pauses = 0
+_pause_lock = threading.Lock()
+_resume = [True]
+
+
 def load_texts(texts: Iterable[RuleText], root: Path = Path("."),
                errors: list[PolicyError] | None = None) -> tuple[LoadedRules | None, list[PolicyError]]:
     """The rules of files already read (see :func:`load`)."""
+    with collector_paused():
+        return _load_texts(texts, root, [] if errors is None else errors)
+
+
+def _load_texts(texts: Iterable[RuleText], root: Path,
+                errors: list[PolicyError]) -> tuple[LoadedRules | None, list[PolicyError]]:
     from engine.sources import schema  # jsonschema is imported only by what reads rule files
 
-    errors = [] if errors is None else errors
     texts = tuple(texts)
     documents: list[Document] = []
     for text in texts:
