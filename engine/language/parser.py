@@ -328,17 +328,17 @@ def _scanner() -> tuple[re.Pattern[str], frozenset[str]]:
 def _lex(text: str) -> list[Token] | None:
     """The tokens of ``text``, or None where no terminal matches (Lark reports that)."""
     scanner, ignored = _scanner()
-    tokens, position, end = [], 0, len(text)
-    while position < end:
-        found = scanner.match(text, position)
-        if found is None:
-            return None
-        kind, after = found.lastgroup, found.end()
-        assert kind is not None  # every alternative is a named group
+    tokens, position = [], 0
+    new_token: Callable[..., Token] = Token._future_new  # Token() without its check for a deprecated keyword
+    for found in scanner.finditer(text):
+        start, after = found.span()
+        if start != position:
+            return None  # no terminal matches at ``position``
+        kind = found.lastgroup
         if kind not in ignored:
-            tokens.append(Token(kind, found.group(), position, end_pos=after))
+            tokens.append(new_token(kind, found.group(), start, None, None, None, None, after))
         position = after
-    return tokens
+    return tokens if position == len(text) else None
 
 
 def _replay(program: tuple[_Step, ...], tokens: list[Token]) -> n.Node:
