@@ -329,7 +329,7 @@ def _lex(text: str) -> list[Token] | None:
     """The tokens of ``text``, or None where no terminal matches (Lark reports that)."""
     scanner, ignored = _scanner()
     tokens, position = [], 0
-    new_token: Callable[..., Token] = Token._future_new  # Token() without its check for a deprecated keyword
+    new_token: Callable[..., Token] = getattr(Token, "_future_new", Token)  # Token() without its keyword check
     for found in scanner.finditer(text):
         start, after = found.span()
         if start != position:
