@@ -22,10 +22,11 @@ from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
 from importlib import resources
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
-from lark import Lark, Token, Transformer
-from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
+if TYPE_CHECKING:  # Lark is imported on the first parse: a rule set from the cache parses nothing
+    from lark import Lark, Token
+    from lark.exceptions import UnexpectedInput
 
 from engine.language import nodes as n
 from engine.errors import ConditionSyntaxError, LimitError, PolicyError, Source, Span
@@ -103,15 +104,17 @@ class _Problem(Exception):
         self.kind, self.message, self.start, self.end = kind, message, start, end
 
 
+# a kid of a reduction is a Token, a node or None; Tokens are the only texts (a str subclass)
+
 def _start(item: Token | n.Node) -> int:
-    if isinstance(item, Token):
+    if isinstance(item, str):
         assert item.start_pos is not None  # lark types it Optional; the lexer positions every token
         return item.start_pos
     return item.start
 
 
 def _end(item: Token | n.Node) -> int:
-    if isinstance(item, Token):
+    if isinstance(item, str):
         assert item.end_pos is not None  # lark types it Optional; the lexer positions every token
         return item.end_pos
     return item.end
@@ -120,7 +123,7 @@ def _end(item: Token | n.Node) -> int:
 def _depth(*kids: Any) -> int:
     deepest = 0
     for kid in kids:
-        if kid is not None and not isinstance(kid, Token) and kid.depth > deepest:
+        if kid is not None and not isinstance(kid, str) and kid.depth > deepest:
             deepest = kid.depth
     depth = deepest + 1
     if depth > MAX_DEPTH:
@@ -142,8 +145,9 @@ def _unescape(body: str) -> str:
     return "".join(out)
 
 
-class _Builder(Transformer[Token, n.Node]):
-    """Builds AST nodes as Lark reduces; stateless, so one instance serves all threads."""
+class _Builder:
+    """Builds AST nodes as Lark reduces (Lark calls the method named after each rule's
+    alias); stateless, so one instance serves all threads."""
 
     def number(self, kids: list[Token]) -> n.Literal:
         (tok,) = kids
@@ -189,11 +193,11 @@ class _Builder(Transformer[Token, n.Node]):
 
     def call(self, kids: list[Any]) -> n.Call:
         name, rpar = kids[0], kids[-1]
-        args = tuple(k for k in kids[2:-1] if k is not None and not isinstance(k, Token))
+        args = tuple(k for k in kids[2:-1] if k is not None and not isinstance(k, str))
         return n.Call(str(name), args, name.start_pos, rpar.end_pos, name.end_pos, _depth(*args))
 
     def list_literal(self, kids: list[Any]) -> n.ListLiteral:
-        items = tuple(k for k in kids[1:-1] if k is not None and not isinstance(k, Token))
+        items = tuple(k for k in kids[1:-1] if k is not None and not isinstance(k, str))
         if len(items) > MAX_LIST_ITEMS:
             raise _Problem(LimitError, f"a list literal holds at most {MAX_LIST_ITEMS} elements",
                            _start(kids[0]), _end(kids[-1]))
@@ -224,7 +228,7 @@ class _Builder(Transformer[Token, n.Node]):
     def logic(self, kids: list[Any]) -> n.Node:
         if len(kids) == 1:
             return kids[0]  # type: ignore[no-any-return]
-        operands = tuple(k for k in kids if not isinstance(k, Token))
+        operands = tuple(k for k in kids if not isinstance(k, str))
         op = str(kids[1])
         return n.Logic(op, operands, _start(operands[0]), _end(operands[-1]), _depth(*operands))
 
@@ -276,6 +280,8 @@ class _Builder(Transformer[Token, n.Node]):
 
 @functools.cache
 def _parser() -> Lark:
+    from lark import Lark
+
     grammar = resources.files(__package__).joinpath("condition.lark").read_text(encoding="utf-8")
     return Lark(grammar, parser="lalr", lexer="contextual", transformer=_RecordingBuilder(),
                 maybe_placeholders=True)
@@ -316,20 +322,23 @@ _PASSING = frozenset({"logic", "arithmetic"})
 
 
 @functools.cache
-def _scanner() -> tuple[re.Pattern[str], frozenset[str]]:
+def _scanner() -> tuple[re.Pattern[str], frozenset[str], Callable[..., Token]]:
     """One regular expression of Lark's terminals, ordered as Lark's lexer orders them
-    (the first alternative that matches wins, as in Lark), and the ignored terminals."""
+    (the first alternative that matches wins, as in Lark), the ignored terminals, and
+    how to make a Token (Token() without its check for a deprecated keyword)."""
+    from lark import Token
+
     lark = _parser()
     terminals = sorted(lark.terminals, key=lambda t: (-t.priority, -t.pattern.max_width, -len(t.pattern.value), t.name))
     pattern = "|".join(f"(?P<{t.name}>{t.pattern.to_regexp()})" for t in terminals)
-    return re.compile(pattern, lark.options.g_regex_flags), frozenset(lark.ignore_tokens)
+    return (re.compile(pattern, lark.options.g_regex_flags), frozenset(lark.ignore_tokens),
+            getattr(Token, "_future_new", Token))
 
 
 def _lex(text: str) -> list[Token] | None:
     """The tokens of ``text``, or None where no terminal matches (Lark reports that)."""
-    scanner, ignored = _scanner()
+    scanner, ignored, new_token = _scanner()
     tokens, position = [], 0
-    new_token: Callable[..., Token] = getattr(Token, "_future_new", Token)  # Token() without its keyword check
     for found in scanner.finditer(text):
         start, after = found.span()
         if start != position:
@@ -390,10 +399,11 @@ class _Recorder:
     def _kid(self, item: Any) -> tuple[int, int]:
         if item is None:
             return (_NONE, 0)
-        if isinstance(item, Token):
-            index = self.positions.get(item.start_pos)
+        if isinstance(item, str):
+            token: Token = item  # type: ignore[assignment]  # the only texts among kids
+            index = self.positions.get(token.start_pos)
             mine = self.tokens[index] if index is not None else None
-            if mine is None or (mine.type, str(mine), mine.end_pos) != (item.type, str(item), item.end_pos):
+            if mine is None or (mine.type, str(mine), mine.end_pos) != (token.type, str(token), token.end_pos):
                 self.valid = False  # Lark's contextual lexer saw another token: never replay this shape
                 return (_NONE, 0)
             return (_TOKEN, index)  # type: ignore[return-value]
@@ -455,11 +465,17 @@ def parse(text: str, origin: Origin | None = None) -> n.Node:
         return _tree(text)
     except _Problem as problem:
         raise problem.kind(problem.message, origin.span(problem.start, problem.end)) from None
-    except UnexpectedInput as error:
-        raise _syntax_error(error, text, origin) from None
+    except Exception as error:
+        from lark.exceptions import UnexpectedInput
+
+        if isinstance(error, UnexpectedInput):
+            raise _syntax_error(error, text, origin) from None
+        raise
 
 
 def _syntax_error(error: UnexpectedInput, text: str, origin: Origin) -> ConditionSyntaxError:
+    from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedToken
+
     if isinstance(error, UnexpectedCharacters):
         # lark declares UnexpectedInput.pos_in_stream as None; UnexpectedCharacters sets the int offset
         offset: int = error.pos_in_stream  # type: ignore[assignment]
