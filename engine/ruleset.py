@@ -29,8 +29,10 @@ from engine.language.types import Vocabulary
 from engine.values import Unknown, to_json
 from engine.sources.yamlsource import Document
 
-if TYPE_CHECKING:  # networkx is imported only where a graph is built (a cached rule set needs none)
+if TYPE_CHECKING:  # networkx is imported only where a networkx graph is asked for
     import networkx as nx
+
+    from engine.rules import graph as graphs
 
 Proposals = Mapping[str, "date | None"]
 
@@ -89,8 +91,8 @@ class RuleSet:
 
     def __init__(self, loaded: LoadedRules, graph: "nx.DiGraph[str] | None", warnings: list[PolicyError],
                  order: list[str] | None = None) -> None:
-        """``graph`` may be None when ``order`` is given (a rule set from the cache): it is
-        then built when first asked for, so that evaluating needs no networkx."""
+        """``graph`` may be None when ``order`` is given: it is then built when first
+        asked for, so that loading and evaluating need no networkx."""
         self.loaded = loaded
         self._graph = graph
         self.warnings = warnings
@@ -160,8 +162,9 @@ class RuleSet:
         problems = flatten(problems)
         if loaded is None:
             return None, problems
-        # every check runs on whatever loaded, so one run reports every problem
-        graph = graphs.build(loaded)
+        # every check runs on whatever loaded, so one run reports every problem; the
+        # graph as plain data: networkx only when a cycle is reported
+        graph = graphs.gather(loaded)
         problems.extend(graphs.iter_cycle_errors(graph, loaded.rules))
         seen: set[str] = set()
         every_proposal = {a.id: None for a in loaded.amendments.values() if a.proposed}
@@ -174,20 +177,21 @@ class RuleSet:
         if any(p.severity == "error" for p in problems):
             return None, problems  # lint warnings (unused facts...) would be echoes of the errors
         problems.extend(cls._lint(loaded, graph))
-        return cls(loaded, graph, [p for p in problems if p.severity != "error"]), problems
+        warnings = [p for p in problems if p.severity != "error"]
+        return cls(loaded, None, warnings, graphs.evaluation_order(graph)), problems
 
     @staticmethod
-    def _lint(loaded: LoadedRules, graph: "nx.DiGraph[str]") -> Iterable[PolicyError]:
+    def _lint(loaded: LoadedRules, graph: "graphs.Dependencies") -> Iterable[PolicyError]:
         from engine.rules import graph as graphs
 
         for name in graphs.unused_facts(graph, loaded.vocabulary):
             declaration = loaded.vocabulary.names[name]
             yield RuleFileError(f"fact '{name}' is declared but no rule uses it", declaration.span or Span(None, 1, 1),
                                 severity="warning")
-        for declaration in loaded.vocabulary.of_kind("output"):
-            if graph.out_degree(graphs.node("output", declaration.name)) == 0:
-                yield RuleFileError(f"output '{declaration.name}' is declared but no rule sets it",
-                                    declaration.span or Span(None, 1, 1), severity="warning")
+        for name in graphs.undecided_outputs(graph, loaded.vocabulary):
+            declaration = loaded.vocabulary.names[name]
+            yield RuleFileError(f"output '{name}' is declared but no rule sets it",
+                                declaration.span or Span(None, 1, 1), severity="warning")
 
     # -- pickling ------------------------------------------------------------------
 
