@@ -2,7 +2,8 @@
 
 Like mypy's cache, it is safe to delete at any time and never stale: an entry is found
 by a key that covers everything a checked rule set is made of — the engine's own source
-code, the Python version, and every rule file's path and text. Change a rule file, the
+code and the JSON Schemas of rule files, the Python version, and every rule file's path
+and text. Change a rule file, the
 engine or the Python, and no entry is found: the rule set is loaded from its files and a
 new entry written. Only a rule set without errors is cached (with its warnings);
 ``decree check`` always loads from the files.
@@ -95,15 +96,22 @@ def _feed(digest: Any, part: str) -> None:
     digest.update(data)
 
 
+# the JSON Schemas rule files are checked against (engine.sources.schema.SCHEMA_DIR,
+# not imported: that would import jsonschema)
+SCHEMAS = Path(__file__).resolve().parent.parent / "schemas"
+
+
 @functools.cache
 def _engine_fingerprint() -> str:
-    """A digest of the engine's source code (a changed engine finds no old entry)."""
+    """A digest of the engine's source code and of the schemas (a changed engine finds
+    no old entry)."""
     package = Path(__file__).resolve().parent
     digest = hashlib.sha256()
-    for path in sorted(package.rglob("*")):
-        if path.suffix in (".py", ".lark", ".json") and "__pycache__" not in path.parts:
-            digest.update(str(path.relative_to(package)).encode())
-            digest.update(path.read_bytes())
+    for folder in (package, SCHEMAS):
+        for path in sorted(folder.rglob("*")):
+            if path.suffix in (".py", ".lark", ".json") and "__pycache__" not in path.parts:
+                _feed(digest, str(path.relative_to(folder)))
+                digest.update(path.read_bytes())
     return digest.hexdigest()
 
 

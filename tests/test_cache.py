@@ -113,3 +113,9 @@ def test_a_rule_set_with_errors_is_not_cached(cache_dir: Path, rules: Path) -> N
     with pytest.raises(PolicyError):
         cache.load(rules)
     assert not list(cache_dir.glob("*.ruleset"))
+
+
+def test_the_engine_fingerprint_covers_the_schemas_rule_files_are_checked_against() -> None:
+    from engine.sources import schema
+
+    assert cache.SCHEMAS == schema.SCHEMA_DIR and any(cache.SCHEMAS.glob("*.json"))
