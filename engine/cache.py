@@ -2,8 +2,8 @@
 
 Like mypy's cache, it is safe to delete at any time and never stale: an entry is found
 by a key that covers everything a checked rule set is made of — the engine's own source
-code and the JSON Schemas of rule files, the Python version, and every rule file's path
-and text. Change a rule file, the
+code and the JSON Schemas of rule files, the Python version, the installed PyYAML, Lark
+and jsonschema (their files' sizes and times), and every rule file's path and text. Change a rule file, the
 engine or the Python, and no entry is found: the rule set is loaded from its files and a
 new entry written. Only a rule set without errors is cached (with its warnings);
 ``decree check`` always loads from the files.
@@ -28,6 +28,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import hmac
+import importlib.util
 import os
 import pickle
 import secrets
@@ -112,7 +113,16 @@ def _engine_fingerprint() -> str:
             if path.suffix in (".py", ".lark", ".json") and "__pycache__" not in path.parts:
                 _feed(digest, str(path.relative_to(folder)))
                 digest.update(path.read_bytes())
+    for library in _LIBRARIES:  # an upgrade rewrites a library's files: new times and sizes
+        spec = importlib.util.find_spec(library)
+        if spec is not None and spec.origin:
+            found = os.stat(spec.origin)
+            _feed(digest, f"{library} {spec.origin} {found.st_size} {found.st_mtime_ns}")
     return digest.hexdigest()
+
+
+# the libraries that read rule files (found without importing them: that is the cost saved)
+_LIBRARIES = ("yaml", "lark", "jsonschema")
 
 
 # -- entries ----------------------------------------------------------------------
