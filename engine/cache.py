@@ -66,6 +66,15 @@ def load(*paths: str | Path, use_cache: bool = True) -> RuleSet:
     the cache when an entry for exactly these files and this engine is there."""
     roots = [Path(p) for p in paths] or [Path("rules")]
     texts, errors = read_texts(roots)
+    return from_texts(texts, roots, errors, use_cache=use_cache)
+
+
+def from_texts(texts: list[RuleText], roots: list[Path], errors: list[PolicyError] | None = None, *,
+               use_cache: bool = True) -> RuleSet:
+    """The checked rule set of rule files already read (as :meth:`RuleSet.from_texts`),
+    from the cache when there is an entry for them; ``errors`` are the files' that could
+    not be read (nothing is cached then)."""
+    errors = errors or []
     key = entry_key(texts, roots) if use_cache and not errors else None
     if key is not None:
         found = _read(key)
@@ -176,7 +185,7 @@ def _write(key: str, ruleset: RuleSet) -> None:
             file.write(mac + payload)
         os.replace(temporary, _entry(key))  # readers see a whole entry or none
         _evict(folder)
-    except (OSError, pickle.PicklingError, TypeError, AttributeError):
+    except Exception:  # no home directory, a full disk, a read-only place: then no cache
         return
 
 

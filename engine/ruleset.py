@@ -198,11 +198,16 @@ class RuleSet:
     def __getstate__(self) -> dict[str, Any]:
         """A rule set travels as the texts of its files: it is rebuilt where it lands, so
         no closure, generated code or memo is ever pickled (and a rule set that has
-        evaluated pickles as well as a fresh one)."""
+        evaluated pickles as well as a fresh one). Where it lands, it comes from the
+        cache of checked rule sets (:mod:`engine.cache`) when that has these texts, so
+        that workers started on one machine load it once."""
         return {"texts": self.loaded.texts, "root": str(self.loaded.root)}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__dict__.update(RuleSet.from_texts(state["texts"], Path(state["root"])).__dict__)
+        from engine import cache
+
+        texts, root = list(state["texts"]), Path(state["root"])
+        self.__dict__.update(cache.from_texts(texts, [root], use_cache=cache.enabled()).__dict__)
 
     # -- proposals and time -----------------------------------------------------
 

@@ -119,3 +119,15 @@ def test_the_engine_fingerprint_covers_the_schemas_rule_files_are_checked_agains
     from engine.sources import schema
 
     assert cache.SCHEMAS == schema.SCHEMA_DIR and any(cache.SCHEMAS.glob("*.json"))
+
+
+def test_without_a_place_for_the_cache_the_rule_set_still_loads(rules: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("XDG_CACHE_HOME", raising=False)
+    monkeypatch.delenv("DECREE_CACHE_DIR", raising=False)
+    monkeypatch.delenv("DECREE_NO_CACHE", raising=False)
+
+    def homeless() -> Path:
+        raise RuntimeError("Could not determine home directory.")
+
+    monkeypatch.setattr(Path, "home", homeless)
+    assert cache.load(rules).content_hash == RuleSet.load(rules).content_hash

@@ -63,3 +63,25 @@ def test_a_rule_set_goes_to_worker_processes(decree: RuleSet, persons: list[Any]
     with multiprocessing.get_context("spawn").Pool(2) as pool:
         got = pool.map(_decide_in_worker, [(decree, half) for half in halves])
     assert got[0] + got[1] == expected
+
+
+def test_unpickling_takes_the_cache_s_entry_when_there_is_one(decree: RuleSet, persons: list[Any], tmp_path: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    from engine import cache
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "user"))
+    monkeypatch.setenv("DECREE_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("DECREE_NO_CACHE", "1")
+    data = pickle.dumps(decree)
+    pickle.loads(data)
+    assert not (tmp_path / "cache").exists()  # switched off: nothing written
+    monkeypatch.delenv("DECREE_NO_CACHE")
+    pickle.loads(data)  # writes the entry
+    assert len(list((tmp_path / "cache").glob("*.ruleset"))) == 1
+
+    def fail(*args: Any, **kwargs: Any) -> Any:
+        raise AssertionError("loaded from the texts, not from the cache")
+
+    monkeypatch.setattr(cache, "load_texts", fail)
+    copy = pickle.loads(data)
+    assert decide(copy, persons) == decide(decree, persons)
