@@ -25,6 +25,7 @@ are never stored: they are made on first use, as after any load.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import hashlib
 import hmac
@@ -200,11 +201,16 @@ class _Pickler(pickle.Pickler):
     """Stores expressions without their closures, and errors by their fields."""
 
     def reducer_override(self, obj: Any) -> Any:
-        if type(obj) is Expression:
-            return Expression, (obj.text, obj.node, obj.type, obj.origin, None, obj.free_names, obj.as_set)
+        if type(obj) is Expression:  # every field but the closure, which is made on first use
+            fields = {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj) if f.name != "closure"}
+            return _expression, (fields,)
         if isinstance(obj, PolicyError):
             return _error, (type(obj), obj.message, obj.span, obj.severity)
         return NotImplemented
+
+
+def _expression(fields: dict[str, Any]) -> Expression:
+    return Expression(**fields)
 
 
 def _error(kind: type[PolicyError], message: str, span: Any, severity: str) -> PolicyError:
