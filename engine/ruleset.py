@@ -233,7 +233,8 @@ class RuleSet:
         found = self._plans.get(key)
         if found is None:
             set_valued = frozenset(d.name for d in self.vocabulary.of_kind("output") if d.type.name == "set")
-            found = self._plans[key] = Plan(consolidate(self.loaded, proposals), set_valued, self.loaded.sets)
+            with collector_paused():  # built of many lasting objects, as a load is
+                found = self._plans[key] = Plan(consolidate(self.loaded, proposals), set_valued, self.loaded.sets)
         return found
 
     # -- evaluation ---------------------------------------------------------------
@@ -279,7 +280,7 @@ class RuleSet:
                     raise InputError(f"unknown output '{name}'{suggest(name, self.public_outputs)}")
             ordered = tuple(sorted(wanted, key=lambda n: self._rank.get(n, -1)))
         if outputs is None:  # every public output: one generated function decides and reports them
-            run = plan.runs.get(ordered) or plan.run_function(ordered, self._report, Decision)
+            run = plan.runs.get(ordered) or self._generated(plan, ordered)
             decisions = run(evaluation, self._decisions.get, self._shared_decision, _unknown_decision)
         else:
             for name in ordered:
@@ -287,6 +288,12 @@ class RuleSet:
             decisions = {name: self._decision(name, evaluation.values[name], evaluation.deciders.get(name))
                          for name in wanted}
         return Result(on, dict(plan.consolidation.proposals), self.content_hash, decisions, evaluation, self)
+
+    def _generated(self, plan: Plan, ordered: tuple[str, ...]) -> Callable[..., dict[str, Decision]]:
+        """The generated function deciding ``ordered``, written once per plan: with the
+        collector paused, as while loading (most of the time for 10,000 outputs)."""
+        with collector_paused():
+            return plan.run_function(ordered, self._report, Decision)
 
     def _decision(self, name: str, value: Any, rule: str | None) -> Decision:
         """The decision on one output; those of a boolean, a text or none are few, and are

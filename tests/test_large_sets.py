@@ -144,3 +144,28 @@ def test_the_collector_is_paused_while_loading_and_runs_again_after(tmp_path: Pa
         assert not gc.isenabled()  # a collector switched off by the caller stays off
     finally:
         gc.enable()
+
+
+def test_the_collector_is_paused_while_the_first_evaluation_builds_its_plan_and_code(monkeypatch: pytest.MonkeyPatch) -> None:
+    import gc
+    from datetime import date
+
+    from engine.evaluation.plan import Plan
+
+    seen: list[tuple[str, bool]] = []
+
+    def watch(name: str) -> None:
+        real = getattr(Plan, name)
+
+        def watched(self: Any, *args: Any) -> Any:
+            seen.append((name, gc.isenabled()))
+            return real(self, *args)
+
+        monkeypatch.setattr(Plan, name, watched)
+
+    watch("__init__")
+    watch("run_function")
+    ruleset = RuleSet.load(ROOT_RULES)
+    ruleset.evaluate({}, date(2024, 3, 1))
+    ruleset.evaluate({}, date(2024, 3, 1))  # built and written once
+    assert seen == [("__init__", False), ("run_function", False)] and gc.isenabled()

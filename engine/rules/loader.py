@@ -106,11 +106,14 @@ def load(paths: Iterable[str | Path]) -> tuple[LoadedRules | None, list[PolicyEr
 
 @contextlib.contextmanager
 def collector_paused() -> Iterator[None]:
-    """Python's cyclic garbage collector paused while a rule set is built.
+    """Python's cyclic garbage collector paused while a rule set is built (loaded,
+    checked, and its code generated on first use).
 
     Loading allocates millions of objects that all live on, and each allocation count
     past a threshold makes the collector walk them again: with it on, 10,000 rules load
-    in about twice the time. A load makes no garbage cycles worth collecting on the way.
+    in about twice the time, and their first evaluation (which writes and compiles the
+    generated code) takes three times as long. Building makes no garbage cycles worth
+    collecting on the way.
     The collector runs again after the outermost pause (several threads may load at
     once), unless it was off before.
     """
