@@ -32,9 +32,7 @@ import hmac
 import importlib.util
 import os
 import pickle
-import secrets
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any, Iterable
 
@@ -147,6 +145,9 @@ def _secret() -> bytes:
     except OSError:
         pass
     path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
+    import secrets
+    import tempfile  # both only to write: reading an entry needs neither
+
     key = secrets.token_bytes(32)
     descriptor, temporary = tempfile.mkstemp(dir=path.parent)  # mode 0600
     with os.fdopen(descriptor, "wb") as file:
@@ -175,6 +176,8 @@ def _read(key: str) -> RuleSet | None:
 
 def _write(key: str, ruleset: RuleSet) -> None:
     """Write the entry for ``ruleset``; a cache that cannot be written is no cache."""
+    import tempfile
+
     state = {"loaded": ruleset.loaded, "warnings": ruleset.warnings, "order": ruleset.order}
     try:
         payload = _dumps(state)

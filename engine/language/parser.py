@@ -21,7 +21,6 @@ import threading
 from dataclasses import dataclass, field, replace
 from datetime import date
 from decimal import Decimal
-from importlib import resources
 from typing import TYPE_CHECKING, Any, Callable
 
 if TYPE_CHECKING:  # Lark is imported on the first parse: a rule set from the cache parses nothing
@@ -281,6 +280,8 @@ class _Builder:
 @functools.cache
 def _parser() -> Lark:
     from lark import Lark
+
+    from importlib import resources  # with Lark: not needed to evaluate
 
     grammar = resources.files(__package__).joinpath("condition.lark").read_text(encoding="utf-8")
     return Lark(grammar, parser="lalr", lexer="contextual", transformer=_RecordingBuilder(),
