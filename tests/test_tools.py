@@ -29,5 +29,6 @@ def test_bench_runs_every_part_in_quick_mode(capsys: pytest.CaptureFixture[str])
     printed = capsys.readouterr().out
     for figure in ("ratio to the 10-node compiled condition", "a third of the facts left out", "p99 / p50",
                    "cyclic-GC collections per 1,000 evaluations", "decree eval examples/persoon.yaml",
+                   "the same with --no-cache",
                    "200 rules (220 with exceptions): load + check", "first evaluation of all 200 outputs"):
         assert figure in printed, figure
