@@ -32,7 +32,7 @@ test: $(VENV)/.installed-dev
 	$(BIN)/python -m pytest
 
 bench: $(VENV)/.installed-dev
-	$(BIN)/python benchmarks/run.py
+	$(BIN)/python -m tools.bench
 	$(BIN)/python -m tools.bench_asof
 	$(BIN)/python -m tools.bench_serve
 

@@ -14,6 +14,7 @@ from __future__ import annotations
 import os
 import sys
 from datetime import date
+from pathlib import Path
 from typing import Any, Callable, NoReturn
 
 import click
@@ -62,8 +63,10 @@ def _print_problems(problems: list[PolicyError]) -> None:
 
 
 def load_rules(path: str | None) -> RuleSet:
+    from engine import cache
+
     try:
-        return RuleSet.load(path or default_rules())
+        return cache.load(path or default_rules(), use_cache=_USE_CACHE[0] and cache.enabled())
     except PolicyError as error:
         raise Failure(2, flatten([error]), "the rule set has errors; run 'decree check' for details") from None
 
@@ -123,10 +126,16 @@ proposal_option = click.option("--proposal", "proposals", multiple=True, metavar
                                help="switch on a proposed amendment, optionally with its effective date")
 
 
+_USE_CACHE = [True]  # decree --no-cache: every command loads the rule files
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="decree")
-def main() -> None:
+@click.option("--no-cache", is_flag=True,
+              help="load the rule files, without the cache of checked rule sets (also DECREE_NO_CACHE=1)")
+def main(no_cache: bool) -> None:
     """decree: policy as data, with versioned rules and explanations."""
+    _USE_CACHE[0] = not no_cache
 
 
 @main.command()

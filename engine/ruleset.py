@@ -19,14 +19,11 @@ from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, NamedTuple
 
-import networkx as nx
-
-from engine.rules import graph as graphs
 from engine.errors import InputError, PolicyError, PolicyErrors, RuleFileError, Span, flatten, suggest
 from engine.evaluation.general import Evaluation
 from engine.sources.asof import Events, as_of
 from engine.sources.facts import iter_fact_errors, read_facts, with_defaults
-from engine.rules.loader import LoadedRules, load
+from engine.rules.loader import LoadedRules, RuleText, load, load_texts
 from engine.rules.model import Amendment
 from engine.evaluation.plan import Plan
 from engine.rules.timeline import Consolidation, consolidate, iter_window_problems
@@ -34,8 +31,11 @@ from engine.language.types import Vocabulary
 from engine.values import Unknown, to_json
 from engine.sources.yamlsource import Document
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # networkx is imported only where a networkx graph is asked for
+    import networkx as nx
+
     from engine.reports.explain import Explanation
+    from engine.rules import graph as graphs
 
 Proposals = Mapping[str, "date | None"]
 
@@ -125,16 +125,23 @@ class Result:
 class RuleSet:
     """A loaded, checked and compiled rule set."""
 
-    def __init__(self, loaded: LoadedRules, graph: nx.DiGraph[str], warnings: list[PolicyError]) -> None:
+    def __init__(self, loaded: LoadedRules, graph: "nx.DiGraph[str] | None", warnings: list[PolicyError],
+                 order: list[str] | None = None) -> None:
+        """``graph`` may be None when ``order`` is given: it is then built when first
+        asked for, so that loading and evaluating need no networkx."""
         self.loaded = loaded
-        self.graph = graph
+        self._graph = graph
         self.warnings = warnings
         self.vocabulary: Vocabulary = loaded.vocabulary
         self.events = Events.of(loaded.vocabulary)  # facts read as of the evaluation date
         self.content_hash = loaded.content_hash
         # outputs are decided in the graph's order, each after the outputs it uses (the
         # memo fills bottom-up); results list them in the vocabulary's order
-        self.order = graphs.evaluation_order(graph)
+        if order is None:
+            from engine.rules import graph as graphs
+
+            order = graphs.evaluation_order(self.graph)
+        self.order = order
         self.public_outputs = [d.name for d in loaded.vocabulary.of_kind("output") if not d.internal]
         rank = {name: i for i, name in enumerate(self.order)}
         self._rank = rank
@@ -144,6 +151,15 @@ class RuleSet:
         self._sharable = frozenset(d.name for d in loaded.vocabulary.of_kind("output") if d.type.name in ("bool", "text"))
         self._report = tuple((name, name in self._sharable) for name in self.public_outputs)
         self._fact_count = sum(1 for _ in loaded.vocabulary.of_kind("fact"))  # a person with fewer misses some
+
+    @property
+    def graph(self) -> "nx.DiGraph[str]":
+        """The dependency graph (:mod:`engine.rules.graph`)."""
+        if self._graph is None:
+            from engine.rules import graph as graphs
+
+            self._graph = graphs.build(self.loaded)
+        return self._graph
 
     # -- loading ----------------------------------------------------------------
 
@@ -161,12 +177,27 @@ class RuleSet:
         """Load, and return the rule set (None when unusable) with every problem and warning."""
         for path in paths:
             expect(path, (str, Path), "RuleSet.load(paths)", "rule directories or files (str or pathlib.Path)")
-        loaded, problems = load(paths or (default_rules(),))
+        return cls._checked(*load(paths or (default_rules(),)))
+
+    @classmethod
+    def from_texts(cls, texts: Iterable[RuleText], root: Path = Path(".")) -> "RuleSet":
+        """The rule set of rule files already read (as :attr:`LoadedRules.texts` holds them)."""
+        ruleset, problems = cls._checked(*load_texts(texts, root))
+        if ruleset is None:
+            raise PolicyErrors([p for p in problems if p.severity == "error"] or [RuleFileError("no rules found")])
+        return ruleset
+
+    @classmethod
+    def _checked(cls, loaded: LoadedRules | None,
+                 problems: list[PolicyError]) -> tuple["RuleSet | None", list[PolicyError]]:
+        from engine.rules import graph as graphs
+
         problems = flatten(problems)
         if loaded is None:
             return None, problems
-        # every check runs on whatever loaded, so one run reports every problem
-        graph = graphs.build(loaded)
+        # every check runs on whatever loaded, so one run reports every problem; the
+        # graph as plain data: networkx only when a cycle is reported
+        graph = graphs.gather(loaded)
         problems.extend(graphs.iter_cycle_errors(graph, loaded.rules))
         seen: set[str] = set()
         every_proposal = {a.id: None for a in loaded.amendments.values() if a.proposed}
@@ -179,18 +210,37 @@ class RuleSet:
         if any(p.severity == "error" for p in problems):
             return None, problems  # lint warnings (unused facts...) would be echoes of the errors
         problems.extend(cls._lint(loaded, graph))
-        return cls(loaded, graph, [p for p in problems if p.severity != "error"]), problems
+        warnings = [p for p in problems if p.severity != "error"]
+        return cls(loaded, None, warnings, graphs.evaluation_order(graph)), problems
 
     @staticmethod
-    def _lint(loaded: LoadedRules, graph: nx.DiGraph[str]) -> Iterable[PolicyError]:
+    def _lint(loaded: LoadedRules, graph: "graphs.Dependencies") -> Iterable[PolicyError]:
+        from engine.rules import graph as graphs
+
         for name in graphs.unused_facts(graph, loaded.vocabulary):
             declaration = loaded.vocabulary.names[name]
             yield RuleFileError(f"fact '{name}' is declared but no rule uses it", declaration.span or Span(None, 1, 1),
                                 severity="warning")
-        for declaration in loaded.vocabulary.of_kind("output"):
-            if graph.out_degree(graphs.node("output", declaration.name)) == 0:
-                yield RuleFileError(f"output '{declaration.name}' is declared but no rule sets it",
-                                    declaration.span or Span(None, 1, 1), severity="warning")
+        for name in graphs.undecided_outputs(graph, loaded.vocabulary):
+            declaration = loaded.vocabulary.names[name]
+            yield RuleFileError(f"output '{name}' is declared but no rule sets it",
+                                declaration.span or Span(None, 1, 1), severity="warning")
+
+    # -- pickling ------------------------------------------------------------------
+
+    def __getstate__(self) -> dict[str, Any]:
+        """A rule set travels as the texts of its files: it is rebuilt where it lands, so
+        no closure, generated code or memo is ever pickled (and a rule set that has
+        evaluated pickles as well as a fresh one). Where it lands, it comes from the
+        cache of checked rule sets (:mod:`engine.cache`) when that has these texts, so
+        that workers started on one machine load it once."""
+        return {"texts": self.loaded.texts, "root": str(self.loaded.root)}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        from engine import cache
+
+        texts, root = list(state["texts"]), Path(state["root"])
+        self.__dict__.update(cache.from_texts(texts, [root], use_cache=cache.enabled()).__dict__)
 
     # -- proposals and time -----------------------------------------------------
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
+import networkx as nx
 import pytest
 from click.testing import CliRunner
 
@@ -13,6 +15,8 @@ from engine.rules import graph as graphs
 from engine.cli import main
 from engine.errors import PolicyError, PolicyErrors
 from engine.ruleset import RuleSet
+
+ROOT = Path(__file__).resolve().parent.parent
 
 RULESETS = Path(__file__).parent / "rulesets"
 CYCLE3 = RULESETS / "cycle3"
@@ -298,3 +302,53 @@ def test_graph_unknown_format_is_a_usage_error() -> None:
     result = CliRunner().invoke(main, ["graph", "--rules", str(RULESETS / "exceptions"), "--format", "png"])
     assert result.exit_code == 2
     assert "Traceback" not in result.output
+
+
+# -- the graph as plain data, for loading without networkx ----------------------------
+
+def _one_call_per_node_and_edge(loaded: Any) -> nx.DiGraph[str]:
+    """The graph as networkx's tutorial builds it: the reference for graph.gather()."""
+    graph: nx.DiGraph[str] = nx.DiGraph()
+    vocabulary = loaded.vocabulary
+    for declaration in vocabulary.names.values():
+        graph.add_node(graphs.node(declaration.kind, declaration.name), kind=declaration.kind, name=declaration.name)
+    for rule in loaded.rules.values():
+        rule_node = graphs.node("rule", rule.id)
+        graph.add_node(rule_node, kind="rule", name=rule.id, title=rule.title, span=str(rule.span))
+        for expression in rule.expressions():
+            for name in expression.free_names:
+                declared = vocabulary.get(name)
+                if declared is not None:
+                    graph.add_edge(rule_node, graphs.node(declared.kind, name), kind="uses")
+        for output in rule.outputs:
+            graph.add_edge(graphs.node("output", output), rule_node, kind="decided_by")
+        for parent in rule.exception_to:
+            if parent in loaded.rules:
+                graph.add_edge(rule_node, graphs.node("rule", parent), kind="exception")
+    return graph
+
+
+@pytest.mark.parametrize("where", ["rules", "tests/rulesets/cycle3", "tests/rulesets/exception_cycle",
+                                   "tests/rulesets/exceptions", "tests/rulesets/proposals", "generated"])
+def test_the_gathered_graph_is_networkx_s_in_the_same_order(where: str, tmp_path: Path) -> None:
+    from engine.rules.loader import load
+    from tools import rulegen
+
+    root = ROOT / where
+    if where == "generated":
+        root = tmp_path
+        rulegen.generate(root, 150)
+    loaded, _ = load([root])
+    assert loaded is not None
+    expected, gathered = _one_call_per_node_and_edge(loaded), graphs.gather(loaded)
+    got = gathered.to_networkx()
+    assert list(got.nodes(data=True)) == list(expected.nodes(data=True))
+    assert list(got.edges(data=True)) == list(expected.edges(data=True))
+    assert list(graphs.edge_kinds(gathered)) == list(graphs.edge_kinds(expected))
+    assert [e.render() for e in graphs.iter_cycle_errors(gathered, loaded.rules)] == \
+        [e.render() for e in graphs.iter_cycle_errors(expected, loaded.rules)]
+    assert list(graphs.unused_facts(gathered, loaded.vocabulary)) == \
+        [d.name for d in loaded.vocabulary.of_kind("fact") if expected.in_degree(graphs.node("fact", d.name)) == 0]
+    assert list(graphs.undecided_outputs(gathered, loaded.vocabulary)) == \
+        [d.name for d in loaded.vocabulary.of_kind("output")
+         if expected.out_degree(graphs.node("output", d.name)) == 0]

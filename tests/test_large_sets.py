@@ -5,6 +5,7 @@ graph's order and cycles are the ones networkx finds."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import networkx as nx
 import pytest
@@ -16,6 +17,7 @@ from engine.errors import PolicyError, PolicyErrors, Span
 from engine.rules.model import LegalSource, Rule
 from engine.ruleset import RuleSet
 
+ROOT_RULES = Path(__file__).resolve().parent.parent / "rules"
 VOCABULARY = """\
 vocabulary:
   facts:
@@ -109,3 +111,23 @@ def test_evaluation_order_and_cycles_are_networkx_s(graph: nx.DiGraph[str]) -> N
                   [(u, v) for u, v, kind in graph.edges(data="kind") if keep(kind)]))]
     reported = [error.message.split(" cycle:")[0] for error in graphs.iter_cycle_errors(graph, rules)]
     assert sorted(set(reported)) == cyclic
+
+
+# -- Python's collector is the embedding program's, not ours ---------------------------
+
+def test_loading_and_evaluating_leave_the_garbage_collector_alone(tmp_path: Path,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pausing the collector would speed up large loads but is process-wide state: a
+    service reloading rules in one thread would pause it for every other thread."""
+    import gc
+    from datetime import date
+
+    from tools import rulegen
+
+    touched: list[str] = []
+    monkeypatch.setattr(gc, "disable", lambda: touched.append("disable"))
+    monkeypatch.setattr(gc, "freeze", lambda: touched.append("freeze"))
+    rulegen.generate(tmp_path, 120)
+    RuleSet.load(tmp_path).evaluate({}, date(2024, 3, 1))
+    RuleSet.load(ROOT_RULES).evaluate({}, date(2024, 3, 1))
+    assert touched == []

@@ -17,9 +17,8 @@ from __future__ import annotations
 
 import heapq
 import json
-from typing import Callable, Iterable, Iterator
-
-import networkx as nx
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Callable, Iterable, Iterator, Union
 
 from engine.errors import PolicyError, RuleFileError, Span
 from engine.language.nodes import Name, walk
@@ -27,35 +26,83 @@ from engine.rules.loader import LoadedRules
 from engine.rules.model import Rule
 from engine.language.types import Vocabulary
 
+if TYPE_CHECKING:  # networkx is imported where a networkx graph is built or searched
+    import networkx as nx
+
 
 def node(kind: str, name: str) -> str:
     return f"{kind}:{name}"
 
 
-def edge_kinds(graph: nx.DiGraph[str]) -> Iterable[tuple[str, str, str]]:
+@dataclass
+class Dependencies:
+    """The graph as plain data: its nodes (with their attributes) in the order they are
+    first named, and the edges from each, in the order they were found.
+
+    Loading checks cycles and orders outputs on this, without networkx; the networkx
+    graph (:meth:`to_networkx`) is built for the rest: the ``graph`` command, reporting a
+    cycle, what an output depends on. Both hold the same nodes and edges in the same order.
+    """
+
+    nodes: dict[str, dict[str, str]] = field(default_factory=dict)
+    out: dict[str, dict[str, str]] = field(default_factory=dict)  # user -> {used: kind}
+
+    def add_edge(self, user: str, used: str, kind: str) -> None:
+        """An edge, once (as networkx keeps one edge from a node to another)."""
+        self.nodes.setdefault(user, {})
+        self.nodes.setdefault(used, {})
+        self.out.setdefault(user, {})[used] = kind  # the last kind, in the first place, as networkx
+
+    @property
+    def edges(self) -> list[tuple[str, str, str]]:
+        """``(user, used, kind)``, by user in the order of the nodes (as networkx lists them)."""
+        out = self.out
+        return [(user, used, kind) for user in self.nodes if user in out for used, kind in out[user].items()]
+
+    def to_networkx(self) -> nx.DiGraph[str]:
+        import networkx as nx
+
+        graph: nx.DiGraph[str] = nx.DiGraph()
+        graph.add_nodes_from(self.nodes.items())
+        graph.add_edges_from((user, used, {"kind": kind}) for user, used, kind in self.edges)
+        return graph
+
+
+Graph = Union["nx.DiGraph[str]", Dependencies]
+
+
+def edge_kinds(graph: Graph) -> Iterable[tuple[str, str, str]]:
     """Every edge as ``(user, used, kind)``; :func:`build` gives every edge a kind."""
+    if isinstance(graph, Dependencies):
+        return graph.edges
     return graph.edges(data="kind")
 
 
-def build(loaded: LoadedRules) -> nx.DiGraph[str]:
-    graph: nx.DiGraph[str] = nx.DiGraph()
+def gather(loaded: LoadedRules) -> Dependencies:
+    """The nodes and edges of ``loaded``'s graph: each declared name, then each rule and
+    the edges from and to it (a node first named by an edge is added there)."""
     vocabulary = loaded.vocabulary
+    found = Dependencies()
     for declaration in vocabulary.names.values():
-        graph.add_node(node(declaration.kind, declaration.name), kind=declaration.kind, name=declaration.name)
+        found.nodes[node(declaration.kind, declaration.name)] = {"kind": declaration.kind, "name": declaration.name}
     for rule in loaded.rules.values():
         rule_node = node("rule", rule.id)
-        graph.add_node(rule_node, kind="rule", name=rule.id, title=rule.title, span=str(rule.span))
+        found.nodes.setdefault(rule_node, {}).update(kind="rule", name=rule.id, title=rule.title, span=str(rule.span))
         for expression in rule.expressions():
             for name in expression.free_names:
                 declared = vocabulary.get(name)
                 if declared is not None:
-                    graph.add_edge(rule_node, node(declared.kind, name), kind="uses")
+                    found.add_edge(rule_node, node(declared.kind, name), "uses")
         for output in rule.outputs:
-            graph.add_edge(node("output", output), rule_node, kind="decided_by")
+            found.add_edge(node("output", output), rule_node, "decided_by")
         for parent in rule.exception_to:
             if parent in loaded.rules:
-                graph.add_edge(rule_node, node("rule", parent), kind="exception")
-    return graph
+                found.add_edge(rule_node, node("rule", parent), "exception")
+    return found
+
+
+def build(loaded: LoadedRules) -> nx.DiGraph[str]:
+    return gather(loaded).to_networkx()
 
 
 def dependencies(graph: nx.DiGraph[str]) -> nx.DiGraph[str]:
@@ -71,6 +118,8 @@ def _with_edges(graph: nx.DiGraph[str], keep: Callable[[str], bool]) -> nx.DiGra
     calls), and without the attributes, which no caller reads. Nodes and edges keep the
     order of ``graph``, so cycles are found and reported as they were through the view.
     """
+    import networkx as nx
+
     edges = [(u, v) for u, v, kind in edge_kinds(graph) if keep(kind)]
     joined = {end for edge in edges for end in edge}
     subgraph: nx.DiGraph[str] = nx.DiGraph()
@@ -79,7 +128,7 @@ def _with_edges(graph: nx.DiGraph[str], keep: Callable[[str], bool]) -> nx.DiGra
     return subgraph
 
 
-def _successors(graph: nx.DiGraph[str], keep: Callable[[str], bool]) -> dict[str, list[str]]:
+def _successors(graph: Graph, keep: Callable[[str], bool]) -> dict[str, list[str]]:
     """For each node with an edge whose kind ``keep`` accepts, where those edges lead."""
     found: dict[str, list[str]] = {}
     for u, v, kind in edge_kinds(graph):
@@ -109,7 +158,7 @@ def _topological(successors: dict[str, list[str]]) -> list[str]:
     return order
 
 
-def iter_cycle_errors(graph: nx.DiGraph[str], rules: dict[str, Rule]) -> Iterator[PolicyError]:
+def iter_cycle_errors(graph: Graph, rules: dict[str, Rule]) -> Iterator[PolicyError]:
     """One error per cycle of dependencies, and per cycle of exceptions.
 
     A cycle is told from the rule loaded first (file order): it closes where the last
@@ -120,6 +169,10 @@ def iter_cycle_errors(graph: nx.DiGraph[str], rules: dict[str, Rule]) -> Iterato
         successors = _successors(graph, keep)
         if len(_topological(successors)) == len(successors):
             continue  # no cycle: the usual case, answered without networkx
+        import networkx as nx
+
+        if isinstance(graph, Dependencies):
+            graph = graph.to_networkx()
         subgraph = _with_edges(graph, keep)
         for component in nx.strongly_connected_components(subgraph):
             if len(component) < 2 and not any(subgraph.has_edge(n, n) for n in component):
@@ -179,11 +232,13 @@ def _closing_use(path: list[str], rules: dict[str, Rule]) -> tuple[Rule, str, Sp
     return None
 
 
-def evaluation_order(graph: nx.DiGraph[str]) -> list[str]:
+def evaluation_order(graph: Graph) -> list[str]:
     """Outputs in an order where each comes after the outputs it depends on."""
     successors = _successors(graph, _is_dependency)
     order = _topological(successors)
     if len(order) < len(successors):
+        import networkx as nx
+
         raise nx.NetworkXUnfeasible("the dependency graph has a cycle")
     return [n.split(":", 1)[1] for n in reversed(order) if n.startswith("output:")]
 
@@ -199,12 +254,16 @@ def _is_exception(kind: str) -> bool:
 def depends_on(graph: nx.DiGraph[str], start: str) -> set[str]:
     """Every node that ``start`` (e.g. ``output:status``) depends on, transitively
     (along dependencies; 'exception to' edges add nothing an output does not reach)."""
+    import networkx as nx
+
     needed = dependencies(graph)
     return set(nx.descendants(needed, start)) if start in needed else set()
 
 
 def affected_by(graph: nx.DiGraph[str], start: str) -> set[str]:
     """Every node that a change to ``start`` (a rule or fact) may change."""
+    import networkx as nx
+
     needed = dependencies(graph)
     return set(nx.ancestors(needed, start)) if start in needed else set()
 
@@ -254,7 +313,16 @@ def to_json(graph: nx.DiGraph[str]) -> str:
     return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
 
 
-def unused_facts(graph: nx.DiGraph[str], vocabulary: Vocabulary) -> Iterable[str]:
+def unused_facts(graph: Graph, vocabulary: Vocabulary) -> Iterable[str]:
+    used = {target for _, target, _ in edge_kinds(graph)}
     for declaration in vocabulary.of_kind("fact"):
-        if graph.in_degree(node("fact", declaration.name)) == 0:
+        if node("fact", declaration.name) not in used:
+            yield declaration.name
+
+
+def undecided_outputs(graph: Graph, vocabulary: Vocabulary) -> Iterable[str]:
+    """The outputs that no rule sets."""
+    decided = {user for user, _, kind in edge_kinds(graph) if kind == "decided_by"}
+    for declaration in vocabulary.of_kind("output"):
+        if node("output", declaration.name) not in decided:
             yield declaration.name

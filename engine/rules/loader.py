@@ -24,17 +24,26 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Iterable
 
-from engine.sources import schema
-from engine.errors import PolicyError, RuleFileError, Span, UnknownNameError, suggest
+from engine.errors import PolicyError, RuleFileError, Source, Span, UnknownNameError, suggest
 from engine.sources.facts import Mismatch, coerce
 from engine.language.expression import Expression
 from engine.rules.model import (EFFECTIVE, Amendment, Change, DateRef, LegalSource, Member, Parameter,
                     ParameterVersion, Rule, RuleVersion, ValueSet)
 from engine.language.types import BOOL, DATE, Declaration, Type, Vocabulary, list_of, parse_type, TEXT
-from engine.sources.yamlsource import Document, read_document
+from engine.sources.yamlsource import Document, parse_document
 
 RULE_FILE_SCHEMA = "rulefile.schema.json"
 SUFFIXES = (".yaml", ".yml", ".json")
+
+
+@dataclass(frozen=True)
+class RuleText:
+    """The text of one rule file as read: all a rule set is made from (it is what a
+    pickled or cached rule set carries, and what its content hash covers)."""
+
+    name: str  # the path as errors show it
+    key: str  # the path relative to its root directory: what the content hash names
+    text: str
 
 
 @dataclass
@@ -49,6 +58,7 @@ class LoadedRules:
     amendments: dict[str, Amendment] = field(default_factory=dict)
     files: list[str] = field(default_factory=list)
     content_hash: str = ""
+    texts: tuple[RuleText, ...] = ()
 
 
 def rule_files(root: Path) -> list[Path]:
@@ -58,8 +68,43 @@ def rule_files(root: Path) -> list[Path]:
                   and not any(part.startswith(".") for part in p.relative_to(root).parts))
 
 
+def read_texts(paths: Iterable[str | Path]) -> tuple[list[RuleText], list[PolicyError]]:
+    """The text of every rule file under ``paths``, and the files that cannot be read."""
+    errors: list[PolicyError] = []
+    texts: list[RuleText] = []
+    for root in (Path(p) for p in paths):
+        if not root.exists():
+            errors.append(RuleFileError(f"no such file or directory: {root}"))
+            continue
+        for path in rule_files(root):
+            try:
+                text = path.read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as problem:
+                errors.append(RuleFileError(f"cannot read the file: {problem}", Span(Source(str(path), ""), 1, 1)))
+                continue
+            texts.append(RuleText(str(path), str(path.relative_to(root) if root.is_dir() else path.name), text))
+    return texts, errors
+
+
+def content_hash(texts: Iterable[RuleText]) -> str:
+    """The rule set's version: a digest of its files' names and texts."""
+    digest = hashlib.sha256()
+    for text in texts:
+        digest.update(text.key.encode())
+        digest.update(text.text.encode())
+    return digest.hexdigest()[:16]
+
+
 def load(paths: Iterable[str | Path]) -> tuple[LoadedRules | None, list[PolicyError]]:
-    """Read the rule files under ``paths``; returns the rules (None if unusable) and problems.
+    """Read the rule files under ``paths``; returns the rules (None if unusable) and problems."""
+    roots = [Path(p) for p in paths]
+    texts, errors = read_texts(roots)
+    return load_texts(texts, roots[0] if roots else Path("."), errors)
+
+
+def load_texts(texts: Iterable[RuleText], root: Path = Path("."),
+               errors: list[PolicyError] | None = None) -> tuple[LoadedRules | None, list[PolicyError]]:
+    """The rules of files already read (see :func:`load`).
 
     A file with a YAML or schema error still counts with its other entries: each rule,
     set, parameter, change or declaration that holds an error is set aside (the whole file
@@ -67,44 +112,39 @@ def load(paths: Iterable[str | Path]) -> tuple[LoadedRules | None, list[PolicyEr
     error that only echoes what was set aside (an exception to a rule whose entry failed,
     a name declared there) is not reported.
     """
-    errors: list[PolicyError] = []
+    from engine.sources import schema  # jsonschema is imported only by what reads rule files
+
+    errors = [] if errors is None else errors
+    texts = tuple(texts)
     documents: list[Document] = []
     failed = _Failed()
-    digest = hashlib.sha256()
-    roots = [Path(p) for p in paths]
-    for root in roots:
-        if not root.exists():
-            errors.append(RuleFileError(f"no such file or directory: {root}"))
+    for text in texts:
+        try:
+            document = parse_document(text.text, text.name, RuleFileError, keep_going=True)
+        except PolicyError as problem:
+            errors.extend(problem.errors if hasattr(problem, "errors") else [problem])
+            failed.unreadable(text.text)
             continue
-        for path in rule_files(root):
-            try:
-                document = read_document(path, RuleFileError, keep_going=True)
-            except PolicyError as problem:
-                errors.extend(problem.errors if hasattr(problem, "errors") else [problem])
-                failed.unreadable(path)
-                continue
-            errors.extend(document.problems)
-            digest.update(str(path.relative_to(root) if root.is_dir() else path.name).encode())
-            digest.update(document.source.text.encode())
-            # an impossible value reads as None: its entry is set aside, and the schema's
-            # complaint about the None is not reported (YAML's report says what is wrong);
-            # a mapping with a duplicate key keeps its first value and stays in use
-            unreadable = {p for p in document.bad_paths if _value_at(document, p) is None}
-            bad = set(unreadable)
-            for mismatch, where in schema.iter_errors_with_paths(document, RULE_FILE_SCHEMA, RuleFileError):
-                bad.add(where)
-                if where not in unreadable:
-                    errors.append(mismatch)
-            if document.data is None:
-                errors.append(RuleFileError("the file is empty", document.span(())))
-                continue
-            usable = _usable_part(document, bad, failed)
-            if usable is not None:
-                documents.append(usable)
+        errors.extend(document.problems)
+        # an impossible value reads as None: its entry is set aside, and the schema's
+        # complaint about the None is not reported (YAML's report says what is wrong);
+        # a mapping with a duplicate key keeps its first value and stays in use
+        unreadable = {p for p in document.bad_paths if _value_at(document, p) is None}
+        bad = set(unreadable)
+        for mismatch, where in schema.iter_errors_with_paths(document, RULE_FILE_SCHEMA, RuleFileError):
+            bad.add(where)
+            if where not in unreadable:
+                errors.append(mismatch)
+        if document.data is None:
+            errors.append(RuleFileError("the file is empty", document.span(())))
+            continue
+        usable = _usable_part(document, bad, failed)
+        if usable is not None:
+            documents.append(usable)
     builder = _Builder(errors, failed)
     vocabulary = builder.vocabulary(documents)
-    loaded = LoadedRules(roots[0] if roots else Path("."), vocabulary,
-                         files=[d.source.name for d in documents], content_hash=digest.hexdigest()[:16])
+    loaded = LoadedRules(root, vocabulary, files=[d.source.name for d in documents],
+                         content_hash=content_hash(texts), texts=texts)
     for document in documents:
         builder.contents(document, loaded)
     builder.references(loaded)
@@ -139,12 +179,9 @@ class _Failed:
         pattern = re.compile(rf"(?<![\w.]){re.escape(name)}(?![\w.])")
         return any(pattern.search(text) for text in self.texts)
 
-    def unreadable(self, path: Path) -> None:
-        try:
-            if path.stat().st_size <= _UNREADABLE_TEXT_LIMIT:
-                self.texts.append(path.read_text(encoding="utf-8", errors="replace"))
-        except OSError:
-            pass
+    def unreadable(self, text: str) -> None:
+        if len(text) <= _UNREADABLE_TEXT_LIMIT:
+            self.texts.append(text)
 
 
 def _entry_of(path: tuple[Any, ...]) -> tuple[Any, ...] | None:
@@ -159,6 +196,8 @@ def _entry_of(path: tuple[Any, ...]) -> tuple[Any, ...] | None:
 def _usable_part(document: Document, bad: set[tuple[Any, ...]], failed: _Failed) -> Document | None:
     """``document`` with every entry that holds an error set aside (None in its list, so
     positions stay right), or None when an error concerns the document as a whole."""
+    from engine.sources import schema
+
     data = document.data
     known = schema.validator(RULE_FILE_SCHEMA).schema.get("properties", {})
     entries: set[tuple[Any, ...]] = set()

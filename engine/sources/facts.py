@@ -18,7 +18,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any, Iterator, Mapping
 
 from engine.errors import InputError, PolicyError, Span, raise_all, suggest
-from engine.language.types import Type, Vocabulary
+from engine.language.types import Declaration, Type, Vocabulary
 from engine.values import Duration
 
 MAX_FACT_LIST = 1000
@@ -89,7 +89,82 @@ def _show(value: Any) -> str:
     return repr(value)
 
 
-def iter_fact_errors(data: Any, vocabulary: Vocabulary, span_of: Any,
+class FactReader:
+    """The facts of one vocabulary, compiled once for reading many persons.
+
+    Holds what every reading needs (the declarations by name, the dotted prefixes that
+    nested mappings may use, the defaults) and, per fact, the Python type a value that
+    needs no conversion has. :meth:`read` takes the common case, a flat mapping of
+    declared names to values that convert without a problem, in one pass; anything else
+    (nesting, a problem) goes through :func:`iter_fact_errors`, the one place that says
+    what is wrong and reports every problem.
+    """
+
+    def __init__(self, vocabulary: Vocabulary) -> None:
+        self.declarations: dict[str, Declaration] = {d.name: d for d in vocabulary.of_kind("fact")}
+        self.prefixes = frozenset(name.rsplit(".", i)[0] for name in self.declarations
+                                  for i in range(1, name.count(".") + 1))
+        self.defaults = tuple((d.name, d.default) for d in self.declarations.values() if d.has_default)
+        # name -> (the exact type of a value taken as it is, the allowed values of a text
+        # or None, the declared type to convert any other value to)
+        self._plain: dict[str, tuple[type | None, frozenset[str] | None, Type]] = {
+            name: (_PLAIN.get(d.type.name), frozenset(d.values) if d.values else None, d.type)
+            for name, d in self.declarations.items()}
+
+    def read(self, data: Any, span_of: Any = None) -> dict[str, Any]:
+        """Validated facts from ``data`` with the defaults added; raises every problem."""
+        facts = self._read_plain(data)
+        if facts is None:
+            facts = {}
+            raise_all(iter_fact_errors(data, self, span_of or _nowhere, facts))
+        for name, default in self.defaults:
+            if name not in facts:
+                facts[name] = default
+        return facts
+
+    def _read_plain(self, data: Any) -> dict[str, Any] | None:
+        """``data`` as facts when it is a flat mapping of declared facts whose values
+        convert without a problem; None otherwise (the full validation then reports)."""
+        if type(data) is not dict:
+            return None
+        plain = self._plain
+        facts: dict[str, Any] = {}
+        value: Any
+        for name, value in data.items():
+            entry = plain.get(name)
+            if entry is None:
+                return None
+            exact, allowed, declared = entry
+            if value is not None and (type(value) is not exact
+                                      or isinstance(value, Decimal) and not value.is_finite()):
+                try:
+                    value = coerce(value, declared)  # the one conversion, as iter_fact_errors does it
+                except Mismatch:
+                    return None
+            if allowed is not None and isinstance(value, str) and value not in allowed:
+                return None
+            facts[name] = value
+        return facts
+
+
+_PLAIN: dict[str, type] = {"bool": bool, "number": Decimal, "text": str, "date": date}
+
+
+def _nowhere(path: tuple[Any, ...], key: bool = False) -> Span:
+    return Span(None, 1, 1)
+
+
+def reader(vocabulary: Vocabulary) -> FactReader:
+    """The vocabulary's :class:`FactReader`, built on first use and kept with it (a
+    vocabulary is immutable once loaded)."""
+    found: FactReader | None = vocabulary.__dict__.get("_fact_reader")
+    if found is None:
+        found = FactReader(vocabulary)
+        object.__setattr__(vocabulary, "_fact_reader", found)  # a cache, not a field: frozen is kept
+    return found
+
+
+def iter_fact_errors(data: Any, facts: Vocabulary | FactReader, span_of: Any,
                      into: dict[str, Any], skip: Any = frozenset()) -> Iterator[PolicyError]:
     """Validate ``data`` into ``into`` (dotted name -> value), yielding every problem.
 
@@ -101,17 +176,17 @@ def iter_fact_errors(data: Any, vocabulary: Vocabulary, span_of: Any,
     if not isinstance(data, Mapping):
         yield InputError("facts must be a mapping of fact names to values", span_of(()))
         return
-    facts = {d.name: d for d in vocabulary.of_kind("fact")}
-    prefixes = {name.rsplit(".", i)[0] for name in facts for i in range(1, name.count(".") + 1)}
+    compiled = facts if isinstance(facts, FactReader) else reader(facts)
+    declarations, prefixes = compiled.declarations, compiled.prefixes
     stack: list[tuple[tuple[Any, ...], str, Any]] = [((key,), str(key), value) for key, value in data.items()]
     while stack:
         path, name, value = stack.pop(0)
-        declaration = facts.get(name)
+        declaration = declarations.get(name)
         if declaration is None:
             if isinstance(value, Mapping) and name in prefixes:
                 stack.extend((path + (key,), f"{name}.{key}", item) for key, item in value.items())
                 continue
-            yield InputError(f"unknown fact '{name}'{suggest(name, facts)}", span_of(path, key=True))
+            yield InputError(f"unknown fact '{name}'{suggest(name, declarations)}", span_of(path, key=True))
             continue
         if name in into:
             yield InputError(f"fact '{name}' is given twice", span_of(path, key=True))
@@ -130,17 +205,12 @@ def iter_fact_errors(data: Any, vocabulary: Vocabulary, span_of: Any,
 
 def with_defaults(facts: dict[str, Any], vocabulary: Vocabulary) -> dict[str, Any]:
     """``facts`` plus the declared default of each fact that was not given."""
-    for declaration in vocabulary.of_kind("fact"):
-        if declaration.has_default and declaration.name not in facts:
-            facts[declaration.name] = declaration.default
+    for name, default in reader(vocabulary).defaults:
+        if name not in facts:
+            facts[name] = default
     return facts
 
 
 def read_facts(data: Any, vocabulary: Vocabulary, span_of: Any = None) -> dict[str, Any]:
-    """Validated facts from ``data``; raises every problem together."""
-    if span_of is None:
-        def span_of(path: tuple[Any, ...], key: bool = False) -> Span:
-            return Span(None, 1, 1)
-    facts: dict[str, Any] = {}
-    raise_all(iter_fact_errors(data, vocabulary, span_of, facts))
-    return with_defaults(facts, vocabulary)
+    """Validated facts from ``data``, with the defaults; raises every problem together."""
+    return reader(vocabulary).read(data, span_of)
