@@ -26,7 +26,8 @@ from engine.evaluation.general import Evaluation
 from engine.sources.facts import iter_fact_errors, read_facts, with_defaults
 from engine.rules.loader import LoadedRules, load
 from engine.rules.model import Amendment
-from engine.evaluation.plan import Plan
+from engine.evaluation.plan import Plan, build_plan
+from engine.evaluation.program import Program
 from engine.rules.timeline import Consolidation, consolidate, iter_window_problems
 from engine.language.types import Vocabulary
 from engine.values import Unknown, to_json
@@ -100,7 +101,7 @@ class RuleSet:
         rank = {name: i for i, name in enumerate(self.order)}
         self._rank = rank
         self._public_in_order = tuple(sorted(self.public_outputs, key=lambda name: rank.get(name, -1)))
-        self._plans: dict[frozenset[tuple[str, date | None]], Plan] = {}
+        self._plans: dict[frozenset[tuple[str, date | None]], Program] = {}
         self._decisions: dict[tuple[str, Any, str | None], Decision] = {}
         self._sharable = frozenset(d.name for d in loaded.vocabulary.of_kind("output") if d.type.name in ("bool", "text"))
         self._report = tuple((name, name in self._sharable) for name in self.public_outputs)
@@ -167,15 +168,22 @@ class RuleSet:
                                  span or Span(None, 1, 1))
 
     def consolidation(self, proposals: Proposals) -> Consolidation:
-        return self.plan(proposals).consolidation
+        return self.program(proposals).consolidation
 
     def plan(self, proposals: Proposals) -> Plan:
+        """The plan of the rule set for this choice of proposals (engine.evaluation.plan):
+        what every backend executes."""
+        program = self.program(proposals)
+        set_valued = frozenset(d.name for d in self.vocabulary.of_kind("output") if d.type.name == "set")
+        return build_plan(program.consolidation, set_valued, self.loaded.sets, tuple(self.order))
+
+    def program(self, proposals: Proposals) -> Program:
         """The rule set for this choice of proposals, compiled for evaluation (cached)."""
         key = frozenset(proposals.items())
         found = self._plans.get(key)
         if found is None:
             set_valued = frozenset(d.name for d in self.vocabulary.of_kind("output") if d.type.name == "set")
-            found = self._plans[key] = Plan(consolidate(self.loaded, proposals), set_valued, self.loaded.sets)
+            found = self._plans[key] = Program(consolidate(self.loaded, proposals), set_valued, self.loaded.sets)
         return found
 
     # -- evaluation ---------------------------------------------------------------
@@ -206,9 +214,9 @@ class RuleSet:
         if proposals:
             proposals = dict(proposals)
             self.check_proposals(proposals)
-            plan = self.plan(proposals)
+            plan = self.program(proposals)
         else:
-            plan = self._plans.get(_NO_PROPOSALS) or self.plan({})
+            plan = self._plans.get(_NO_PROPOSALS) or self.program({})
         given = dict(facts) if validated else read_facts(facts, self.vocabulary)
         evaluation = Evaluation(plan, given, on, partial=len(given) < self._fact_count)
         if outputs is None:

@@ -42,7 +42,7 @@ def _scenarios(ruleset: RuleSet) -> list[Any]:
 
 
 def _evaluation(ruleset: RuleSet, scenario: Any) -> Evaluation:
-    plan = ruleset.plan(ruleset.consolidation(scenario.proposals).proposals)
+    plan = ruleset.program(ruleset.consolidation(scenario.proposals).proposals)
     return Evaluation(plan, dict(scenario.facts), scenario.on)
 
 

@@ -21,7 +21,7 @@ from datetime import date
 from typing import Any
 
 from engine.errors import ConflictError
-from engine.evaluation.plan import ANY, OutputTree, Plan, RuleState, key_of
+from engine.evaluation.program import ANY, OutputTree, Program as Plan, RuleState, key_of
 from engine.values import Unknown, render
 
 EMPTY = ("<not applicable>",)  # the key of "no rule gives a value"
