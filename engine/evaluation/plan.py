@@ -31,10 +31,10 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Iterator, Mapping
 
+from engine.errors import Span
 from engine.language.expression import Expression
-from engine.rules.model import Rule, RuleVersion, ValueSet
+from engine.rules.model import LegalSource, ParameterVersion, Rule, RuleVersion, ValueSet, Window
 from engine.rules.timeline import Consolidation, Timeline
-from engine.rules.model import ParameterVersion
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,6 +184,24 @@ def build_plan(consolidation: Consolidation, set_valued: frozenset[str] = frozen
         constants[name] = ParameterLookup(timeline)
     known = [name for name in order if name in outputs] + sorted(set(outputs) - set(order))
     return Plan(dict(consolidation.proposals), rules, outputs, tuple(known), constants, consolidation)
+
+
+def one_rule_plan(expression: Expression, reference_date: Expression | None = None,
+                  constants: Mapping[str, Any] | None = None, output: str = "result") -> Plan:
+    """The plan of one rule, in force at all times, that computes ``output`` by
+    ``expression`` on the reference date given by ``reference_date`` (None: the
+    evaluation date): how one expression runs in production, for the conformance suite
+    and for printing the code of an expression. ``constants`` as in :class:`Plan`."""
+    span = Span(expression.origin.source, 1, 1)
+    version = RuleVersion("expression", date.min, None, None, {}, {output: expression}, None, span,
+                          window=Window(date.min))
+    rule = Rule("expression", "expression", LegalSource("expression"), (version,), span,
+                reference_date=reference_date)
+    timeline = Timeline([version])
+    probe = rule_plan(rule, timeline)
+    consolidation = Consolidation({}, {rule.id: rule}, {rule.id: timeline}, {}, ())
+    return Plan({}, {rule.id: probe}, {output: OutputPlan(output, ((Branch(probe),),))}, (output,),
+                dict(constants or {}), consolidation)
 
 
 def rule_plan(rule: Rule, timeline: Timeline[RuleVersion]) -> RulePlan:
