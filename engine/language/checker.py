@@ -17,7 +17,7 @@ from decimal import Decimal
 
 from engine.language import nodes as n
 from engine.errors import ConditionTypeError, PolicyError, UnknownNameError, raise_all, suggest
-from engine.language.parser import Origin
+from engine.errors import Origin
 from engine.language.types import ANY, BOOL, DATE, DURATION, NONE, NUMBER, TEXT, Type, Vocabulary, list_of
 from engine.values import Duration
 
