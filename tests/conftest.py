@@ -31,8 +31,9 @@ def decree() -> RuleSet:
 
 
 @pytest.fixture(scope="session")
-def exceptions() -> RuleSet:
-    """tests/rulesets/exceptions: a base rule, ordered exceptions, an exception to one."""
+def ruleset() -> RuleSet:
+    """tests/rulesets/exceptions: a base rule, two ordered exceptions, an exception to an
+    exception, and an output that reads another."""
     return RuleSet.load(RULESETS / "exceptions")
 
 

@@ -16,9 +16,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from conftest import ROOT
+
 from engine.cli import main
 
-ROOT = Path(__file__).resolve().parent.parent
 CASES = "tests/fixture_cases"
 RULES = f"{CASES}/rules"
 PASSING = f"{CASES}/passing/comparisons.yaml"

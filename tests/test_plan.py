@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import pickle
 from datetime import date
-from pathlib import Path
+
+from conftest import RULESETS
 
 from engine.evaluation.plan import Branch, OutputPlan, Plan
 from engine.ruleset import RuleSet
 
-RULESETS = Path(__file__).parent / "rulesets"
 
 
 def _shape(groups: tuple[tuple[Branch, ...], ...]) -> list[list[object]]:
