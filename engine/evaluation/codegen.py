@@ -90,10 +90,7 @@ def generated_source(plan: Plan, output: str) -> str:
     program = Program(plan)
     source = program.source(output)
     header = [f"from engine.evaluation.runtime import {', '.join(n for n in runtime.exported if n != 'type')}"]
-    for name, value in source.namespace.items():
-        if name.startswith("k"):
-            shown = getattr(value, "id", None) or getattr(value, "__qualname__", None) or repr(value)
-            header.append(f"# {name} = {str(shown)[:70]}")
+    header += [f"# {name} = {label[:100]}" for name, label in source.labels.items()]
     return "\n".join(header) + "\n\n" + source.text
 
 
@@ -110,14 +107,15 @@ def write_inlined(source: Source, depth: int, target: str, expression: Expressio
     source.line(depth, "try:")
     source.line(depth + 1, f"{target} = {inlined}")
     source.line(depth, "except Bail:")
-    source.line(depth + 1, f"{target} = {source.bind(expression.compiled)}({scope})")
+    closure = source.bind(expression.compiled, f"closure of {' '.join(expression.text.split())!r}")
+    source.line(depth + 1, f"{target} = {closure}({scope})")
 
 
 def write_probe(source: Source, depth: int, rule: RulePlan, plan: Plan, decide: Callable[[str], Decide]) -> None:
     """Code that finds how ``rule`` stands (reference date, version in force, whether it
     applies), leaves it in ``s`` and records it in ``states``."""
     line = source.line
-    name = source.bind(rule.rule)
+    name = source.bind(rule.rule, f"rule {rule.id!r}")
 
     def state(reference: str, version: str, applies: str) -> str:
         return f"s = new_state(RuleState, ({name}, {reference}, {version}, {applies}))"
@@ -141,7 +139,7 @@ def write_probe(source: Source, depth: int, rule: RulePlan, plan: Plan, decide: 
         if version.until is not None:
             line(inner + 1, f"if reference < {source.bind(version.until)}:")
             body = inner + 2
-        loaded = source.bind(version.version)
+        loaded = source.bind(version.version, f"version of {rule.id!r} from {version.start}")
         if version.condition is None:
             line(body, state("reference", loaded, "True"))
         else:
@@ -228,7 +226,8 @@ class OutputWriter:
         for index, version in enumerate(versions):
             inner = depth + 1
             if len(rule.versions) > 1:  # when it applies, a rule of one version is in that version
-                line(inner, f"{'if' if index == 0 else 'elif'} s.version is {source.bind(version.version)}:")
+                loaded = source.bind(version.version, f"version of {rule.id!r} from {version.start}")
+                line(inner, f"{'if' if index == 0 else 'elif'} s.version is {loaded}:")
                 inner += 1
             if self.name in version.sets:
                 if not self.capture:  # the same rule decides the companions; literal ones cost nothing

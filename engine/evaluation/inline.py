@@ -40,15 +40,18 @@ class Source:
     def __init__(self) -> None:
         self.namespace: dict[str, Any] = runtime.namespace()
         self._bound: dict[int, str] = {}
+        self.labels: dict[str, str] = {}  # generated name -> what it stands for, to print the source
         self.lines: list[str] = []
         self._temps = itertools.count()
 
-    def bind(self, value: Any) -> str:
-        """A generated name for ``value`` (the same object always gets the same name)."""
+    def bind(self, value: Any, label: str = "") -> str:
+        """A generated name for ``value`` (the same object always gets the same name);
+        ``label`` says what it is where its repr would not."""
         name = self._bound.get(id(value))
         if name is None:
             name = self._bound[id(value)] = f"k{len(self._bound)}"
             self.namespace[name] = value
+            self.labels[name] = label or repr(value)
         return name
 
     def temp(self) -> str:
@@ -86,7 +89,7 @@ class Inline:
     def fallback(self, node: n.Node) -> str:
         """The node through its compiled closure; an unknown result bails."""
         self.reads_scope = True
-        closure = self.source.bind(compile_node(node, self.origin))
+        closure = self.source.bind(compile_node(node, self.origin), f"closure of {_part(self.origin.text, node)!r}")
         t = self.source.temp()
         return f"({t} if type({t} := {closure}(scope)) is not Unknown else bail())"
 
@@ -110,7 +113,7 @@ class Inline:
         key, t = self.source.bind(name), self.source.temp()
         if kind == "fact":  # an evaluation's facts are plain values (engine.sources.facts), never unknowns
             return f"({t} if ({t} := facts.get({key}, GONE)) is not GONE else bail())"
-        decide, u = self.source.bind(self.decide(name)), self.source.temp()
+        decide, u = self.source.bind(self.decide(name), f"the function that decides {name!r}"), self.source.temp()
         return (f"({t} if type({t} := ({u} if ({u} := values.get({key}, GONE)) is not GONE else {decide}(ev))) "
                 f"is not Unknown else bail())")
 
@@ -169,3 +172,7 @@ class Inline:
         a, b = self.source.temp(), self.source.temp()
         return (f"(None if ({a} := {self.expr(birth)}) is None or ({b} := {self.expr(on)}) is None "
                 f"else age_on({a}, {b}))")
+
+
+def _part(text: str, node: n.Node) -> str:
+    return text[node.start:node.end]
