@@ -189,7 +189,7 @@ class RuleSet:
 
         ``facts`` maps dotted fact names to values; unless ``validated``, they are checked
         and converted first (raising :class:`InputError`). ``validated`` facts must be as
-        :func:`engine.facts.read_facts` gives them: declared names, plain values (a missing
+        :func:`engine.sources.facts.read_facts` gives them: declared names, plain values (a missing
         fact is left out, never given as an unknown). ``proposals`` maps a proposal to
         its effective date, or to None for its assumed date.
         """

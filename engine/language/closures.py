@@ -6,8 +6,9 @@ missing fact gives, the operator function), so evaluating a node costs one call 
 type tests. Shapes that occur in nearly every rule (a fact compared with a literal, a
 membership test in a value set) get closures of their own.
 
-The semantics are those of :mod:`engine.interpreter`, which is the oracle; the
-primitives of :mod:`engine.semantics` are shared.
+The semantics are those of :mod:`engine.language.interpreter`, which is the oracle; the
+primitives of :mod:`engine.language.semantics` are shared (``and``, ``or``, ``any in``
+and the kind of a name among them).
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Parse the text of an expression into our AST (:mod:`engine.nodes`).
+"""Parse the text of an expression into our AST (:mod:`engine.language.nodes`).
 
 Lark stays at this border: its LALR parser runs with an inline transformer that builds
 our nodes while it reduces, so no ``lark.Tree`` is ever built or returned, and deep

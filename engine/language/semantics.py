@@ -1,14 +1,18 @@
 """The meaning of each operation of the condition language on runtime values.
 
 Both the compiler and the reference interpreter call these primitives, so arithmetic on
-dates, the treatment of ``none`` and the propagation of unknown values are written once.
-The two differ in how they walk the tree and in the shortcuts the compiler takes; the
-conformance suite runs the same cases through both.
+dates, the treatment of ``none``, the propagation of unknown values, ``and``/``or``
+(:func:`logic`), ``any in`` (:func:`overlap`) and what a bare name stands for
+(:func:`kind_of_name`) are written once; the generated code of
+:mod:`engine.evaluation.inline` uses them too for known values. The callers differ in how
+they walk the tree and in the shortcuts they take; the conformance suite runs the same
+cases through all three.
 
 The rules (docs/language.md):
 
 - any operation with an unknown operand gives unknown, naming the union of the missing
-  facts (``and``, ``or``, ``not``, ``if`` and ``is`` have their own rules, in the callers);
+  facts (``and`` and ``or`` decide despite an unknown when another operand decides;
+  ``not``, ``if`` and ``is`` have their own rules, in the callers);
 - ``none`` gives ``none`` through arithmetic, ``at``, functions and membership; ordering
   comparisons with ``none`` are false; ``none == none`` is true.
 """

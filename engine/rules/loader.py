@@ -11,7 +11,7 @@ The phases, each collecting errors rather than stopping at the first:
    outputs a version sets.
 
 Later checks that need the whole set (cycles, windows) live in :mod:`engine.graph` and
-:mod:`engine.timeline`. The result is a :class:`LoadedRules`; nothing is shared with a
+:mod:`engine.rules.timeline`. The result is a :class:`LoadedRules`; nothing is shared with a
 previous load, so a failed load never disturbs a rule set in use.
 """
 
