@@ -151,7 +151,9 @@ class RuleSet:
                                  span or Span(None, 1, 1))
 
     def consolidation(self, proposals: Proposals) -> Consolidation:
-        return self.plan(proposals).consolidation
+        """The rule set as it stands with these proposals (no plan needed)."""
+        found = self._programs.get(frozenset(proposals.items()))
+        return found.plan.consolidation if found is not None else consolidate(self.loaded, proposals)
 
     def plan(self, proposals: Proposals) -> Plan:
         """The plan of the rule set for this choice of proposals (engine.evaluation.plan):

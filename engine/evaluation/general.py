@@ -34,6 +34,7 @@ from engine.values import Unknown, render
 
 if TYPE_CHECKING:
     from engine.evaluation.codegen import Program
+    from engine.evaluation.runtime import EvaluationState
 
 _MISSING = object()
 
@@ -192,6 +193,11 @@ class Evaluation:
             if next(iter(first.options)) != next(iter(second.options)):
                 raise _conflict(output, first_rule, first, second_rule, second)
         return either(o for _, o in outcomes)
+
+
+if TYPE_CHECKING:
+    def _follows_the_runtime_contract(evaluation: Evaluation) -> EvaluationState:
+        return evaluation  # mypy checks Evaluation against what generated code may touch
 
 
 class DatedScope:
