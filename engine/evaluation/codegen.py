@@ -161,8 +161,8 @@ class OutputWriter:
     exceptions first.
 
     Each rule of a group of siblings is walked in a block (``while True: ... break``)
-    that leaves ``(value, rule id)``, None or UNDECIDED in a local, and the group's
-    results are compared; a disagreement goes to the general path, which reports it."""
+    that leaves its value and rule in locals, and the group's results are compared; a
+    disagreement goes to the general path, which reports it."""
 
     def __init__(self, source: Source, plan: Plan, decide: Callable[[str], Decide], output: OutputPlan | None,
                  name: str) -> None:
@@ -171,7 +171,7 @@ class OutputWriter:
         self.decide = decide
         self.output = output
         self.name = name
-        self.capture: list[str] = []  # the locals that keep the results of sibling blocks being written
+        self.capture: list[int] = []  # the levels of the sibling blocks being written (see _siblings)
 
     def write(self) -> None:
         source = self.source
@@ -186,8 +186,10 @@ class OutputWriter:
 
     def _found(self, depth: int, value: str, rule: str) -> None:
         line = self.source.line
-        if self.capture:  # inside a sibling's block: keep the pair, leave the block
-            line(depth, f"{self.capture[-1]} = ({value}, {rule})")
+        if self.capture:  # inside a sibling's block: keep the value and the rule, leave the block
+            level = self.capture[-1]
+            line(depth, f"f{level} = {value}")
+            line(depth, f"g{level} = {rule}")
             line(depth, "break")
         else:
             name = self.source.bind(self.name)
@@ -197,7 +199,7 @@ class OutputWriter:
 
     def _undecided(self, depth: int) -> None:
         if self.capture:
-            self.source.line(depth, f"{self.capture[-1]} = UNDECIDED")
+            self.source.line(depth, f"f{self.capture[-1]} = UNDECIDED")
             self.source.line(depth, "break")
         else:
             self.source.line(depth, f"return ev.resolve({self.source.bind(self.name)})")
@@ -248,25 +250,29 @@ class OutputWriter:
             self._found(inner, "v", rule_id)
 
     def _siblings(self, depth: int, group: Group) -> None:
-        """Rules of equal standing: they must agree. Each is walked in a block of its own,
-        which leaves its result in ``f<level>``."""
-        line, key = self.source.line, self.source.bind(key_of)
+        """Rules of equal standing: they must agree. Each is walked in a block of its own
+        (``while True: ... break``), which leaves its value in ``f<level>`` (GONE: none,
+        UNDECIDED: it met an unknown) and its rule in ``g<level>``; the first value found
+        is kept in ``found<level>``, its rule in ``by<level>``."""
+        line, key = self.source.line, self.source.bind(key_of, "key_of (engine.evaluation.outcomes)")
         level = len(self.capture)
-        found, current = f"found{level}", f"f{level}"
-        line(depth, f"{found} = None")
+        found, by, current, rule = f"found{level}", f"by{level}", f"f{level}", f"g{level}"
+        line(depth, f"{found} = GONE")
+        line(depth, f"{by} = None")
         for branch in group:
-            self.capture.append(current)
+            self.capture.append(level)
             line(depth, "while True:")
             self._branch(depth + 1, branch)
-            line(depth + 1, f"{current} = None")
+            line(depth + 1, f"{current} = GONE")
             line(depth + 1, "break")
             self.capture.pop()
             line(depth, f"if {current} is UNDECIDED:")
             self._undecided(depth + 1)
-            line(depth, f"if {current} is not None:")
-            line(depth + 1, f"if {found} is None:")
+            line(depth, f"if {current} is not GONE:")
+            line(depth + 1, f"if {found} is GONE:")
             line(depth + 2, f"{found} = {current}")
-            line(depth + 1, f"elif {key}({found}[0]) != {key}({current}[0]):")
+            line(depth + 2, f"{by} = {rule}")
+            line(depth + 1, f"elif {key}({found}) != {key}({current}):")
             self._undecided(depth + 2)
-        line(depth, f"if {found} is not None:")
-        self._found(depth + 1, f"{found}[0]", f"{found}[1]")
+        line(depth, f"if {found} is not GONE:")
+        self._found(depth + 1, found, by)
