@@ -46,7 +46,7 @@ class Evaluation:
     its generated functions, which fall back to this path; without one, by this path
     alone (the oracle of the differential tests)."""
 
-    __slots__ = ("plan", "program", "facts", "on", "values", "decided", "deciders", "states", "outcomes")
+    __slots__ = ("plan", "program", "facts", "on", "values", "decided", "deciders", "states", "outcomes", "literals")
 
     def __init__(self, plan: Plan, facts: Mapping[str, Any], on: date, program: Program | None = None) -> None:
         self.plan = plan
@@ -58,6 +58,8 @@ class Evaluation:
         self.deciders: dict[str, str | None] = {}
         self.states: dict[str, RuleState] = {}  # rule id -> how it stands
         self.outcomes: dict[str, Outcome] = {}
+        # outcomes of literal values of applying rules, shared by the program's evaluations
+        self.literals: dict[tuple[int, str], Outcome] = program.literals if program is not None else {}
 
     # -- the scope of expressions on the evaluation date ------------------------
 
@@ -155,6 +157,13 @@ class Evaluation:
         if version is None:  # the reference date is unknown: any version might apply
             return Outcome({ANY: (applies, rule.id), EMPTY: (None, None)}, applies.missing)
         if output in version.values:
+            if applies is True:  # the same for every person: shared (outcomes are never changed once made)
+                key = (id(version), output)
+                found = self.literals.get(key)
+                if found is None:
+                    value = version.values[output]
+                    found = self.literals[key] = Outcome({key_of(value): (value, rule.id)})
+                return found
             value = version.values[output]
         elif output in version.computed:
             value = version.computed[output].compiled(self.scope_on(state.reference))
@@ -177,11 +186,22 @@ class Evaluation:
 
     def _first_of(self, groups: tuple[Group, ...], output: str) -> Outcome:
         result: Outcome | None = None
+        owned = False  # whether ``result`` was built here, and may be extended in place
         for group in groups:
             current = self._branch(group[0], output) if len(group) == 1 else self._siblings(group, output)
             if current is NOTHING:
                 continue
-            result = current if result is None else fall_back(result, current)
+            if result is None or len(result.options) == 1:  # nothing yet, or only "nothing applies"
+                result, owned = current, False
+            elif owned:  # fall_back, in place
+                options = result.options
+                del options[EMPTY]
+                for key, option in current.options.items():
+                    if key not in options:
+                        options[key] = option
+                result.missing = result.missing | current.missing
+            else:
+                result, owned = fall_back(result, current), True
             if EMPTY not in result.options:
                 return result
         return result if result is not None else NOTHING
