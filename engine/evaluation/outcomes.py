@@ -144,21 +144,28 @@ class Decisions:
 
     def decision(self, name: str, value: Any, rule: str | None) -> Decision:
         """The decision on ``name``, given its value (possibly unknown) and deciding rule."""
-        if type(value) is Unknown:
-            return _new(Decision, (name, "unknown", None, tuple(sorted(value.missing)), None))
-        if value is None or name in self.sharable:
-            key = (name, value, rule)
-            found = self._kept.get(key)
-            if found is None:
-                status = "decided" if value is not None else "not_applicable"
-                found = _new(Decision, (name, status, value, (), rule))
-                if len(self._kept) < _SHARED:
-                    self._kept[key] = found
-            return found
-        return _new(Decision, (name, "decided", value, (), rule))
+        return self.of((name,), {name: value}, {name: rule})[name]
 
     def of(self, names: Iterable[str], values: Mapping[str, Any],
            deciders: Mapping[str, str | None]) -> dict[str, Decision]:
-        """The decisions on ``names``, from an evaluation's memo."""
-        decision = self.decision
-        return {name: decision(name, values[name], deciders.get(name)) for name in names}
+        """The decisions on ``names``, from an evaluation's memo (one loop: it runs for
+        every output of every evaluation)."""
+        found: dict[str, Decision] = {}
+        kept, sharable = self._kept, self.sharable
+        for name in names:
+            value = values[name]
+            if type(value) is Unknown:
+                found[name] = _new(Decision, (name, "unknown", None, tuple(sorted(value.missing)), None))
+            elif value is None or name in sharable:
+                rule = deciders.get(name)
+                key = (name, value, rule)
+                decision = kept.get(key)
+                if decision is None:
+                    status = "decided" if value is not None else "not_applicable"
+                    decision = _new(Decision, (name, status, value, (), rule))
+                    if len(kept) < _SHARED:
+                        kept[key] = decision
+                found[name] = decision
+            else:
+                found[name] = _new(Decision, (name, "decided", value, (), deciders.get(name)))
+        return found

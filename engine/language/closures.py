@@ -113,7 +113,7 @@ class _Compiler:
 
     def build_Logic(self, node: n.Logic) -> Compiled:
         parts, op, logic = tuple(self.build(operand) for operand in node.operands), node.op, sem.logic
-        return lambda scope: logic(op, (part(scope) for part in parts))
+        return lambda scope: logic(op, parts, scope)
 
     def build_Binary(self, node: n.Binary) -> Compiled:
         left, right, op = self.build(node.left), self.build(node.right), node.op

@@ -7,7 +7,7 @@ compiled closures of :mod:`engine.language.closures` agree with it on every case
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from engine.language import nodes as n
 from engine.language import semantics as sem
@@ -79,7 +79,10 @@ class _Interpreter:
         return scope.output(name)
 
     def logic(self, op: str, operands: tuple[n.Node, ...]) -> Any:
-        return sem.logic(op, (self.value(operand) for operand in operands))
+        def value_of(node: n.Node) -> Callable[[Any], Any]:
+            return lambda scope: self.value(node)
+
+        return sem.logic(op, [value_of(operand) for operand in operands], self.scope)
 
     def binary(self, node: n.Binary, op: str, left: Any, right: Any) -> Any:
         if op in ("+", "-", "*", "/"):

@@ -60,14 +60,15 @@ def kind_of_name(name: str) -> str:
     return "output"
 
 
-def logic(op: str, values: Iterable[Any]) -> Any:
-    """``and`` / ``or`` over operand values, taken one by one so that the first decisive
-    one stops the caller's evaluation (``values`` may be a lazy generator): ``none``
-    counts as false; an unknown operand leaves the result unknown unless a later one
-    decides it, and the unknowns' missing facts are joined."""
+def logic(op: str, operands: Iterable[Callable[[Any], Any]], scope: Any) -> Any:
+    """``and`` / ``or``: each operand is a function of ``scope``, called in order until
+    one decides (so the rest are not evaluated). ``none`` counts as false; an unknown
+    operand leaves the result unknown unless a later one decides it, and the unknowns'
+    missing facts are joined."""
     decisive = op == "or"  # the value that decides: true for 'or', false for 'and'
     pending: Unknown | None = None
-    for value in values:
+    for operand in operands:
+        value = operand(scope)
         if value is None:
             value = False
         if value is decisive:
