@@ -1,4 +1,5 @@
-"""Smoke test of python -m tools.codegen: it prints the generated function of an output."""
+"""Smoke tests of the tools of the evaluation wing: python -m tools.codegen prints the generated
+function of an output; python -m tools.bench_evaluation runs."""
 
 from __future__ import annotations
 
@@ -32,3 +33,11 @@ def test_it_runs_as_a_module_from_the_project_root() -> None:
                           text=True, check=False)
     assert done.returncode == 0, done.stderr
     assert "def decide(ev):" in done.stdout
+
+
+def test_the_evaluation_benchmark_runs(capsys: pytest.CaptureFixture[str]) -> None:
+    from tools import bench_evaluation
+
+    assert bench_evaluation.main(["--quick"]) == 0
+    printed = capsys.readouterr().out
+    assert "gc collections per 1,000 evaluations" in printed and "facts missing / every fact" in printed
