@@ -33,6 +33,7 @@ test: $(VENV)/.installed-dev
 
 bench: $(VENV)/.installed-dev
 	$(BIN)/python -m tools.bench
+	$(BIN)/python -m tools.bench_evaluation
 	$(BIN)/python -m tools.bench_asof
 	$(BIN)/python -m tools.bench_serve
 

@@ -63,23 +63,24 @@ def directory() -> Path:
 def load(*paths: str | Path, use_cache: bool = True) -> RuleSet:
     """The checked rule set of the files under ``paths`` (as :meth:`RuleSet.load`), from
     the cache when an entry for exactly these files and this engine is there."""
-    roots = [Path(p) for p in paths] or [Path("rules")]
-    texts, errors = read_texts(roots)
-    return from_texts(texts, roots, errors, use_cache=use_cache)
+    from engine.ruleset import default_rules
+
+    texts, errors = read_texts([Path(p) for p in paths] or [default_rules()])
+    return from_texts(texts, errors, use_cache=use_cache)
 
 
-def from_texts(texts: list[RuleText], roots: list[Path], errors: list[PolicyError] | None = None, *,
+def from_texts(texts: list[RuleText], errors: list[PolicyError] | None = None, *,
                use_cache: bool = True) -> RuleSet:
     """The checked rule set of rule files already read (as :meth:`RuleSet.from_texts`),
     from the cache when there is an entry for them; ``errors`` are the files' that could
     not be read (nothing is cached then)."""
     errors = errors or []
-    key = entry_key(texts, roots) if use_cache and not errors else None
+    key = entry_key(texts) if use_cache and not errors else None
     if key is not None:
         found = _read(key)
         if found is not None:
             return found
-    ruleset, problems = RuleSet._checked(*load_texts(texts, roots[0], errors))
+    ruleset, problems = RuleSet._checked(*load_texts(texts, errors))
     failed = [p for p in problems if p.severity == "error"]
     if failed or ruleset is None:
         raise PolicyErrors(failed or [RuleFileError("no rules found")])
@@ -88,10 +89,10 @@ def from_texts(texts: list[RuleText], roots: list[Path], errors: list[PolicyErro
     return ruleset
 
 
-def entry_key(texts: Iterable[RuleText], roots: Iterable[Path]) -> str:
+def entry_key(texts: Iterable[RuleText]) -> str:
     """The name of the entry for these files, under this engine and this Python."""
     digest = hashlib.sha256(FORMAT)
-    for part in (_engine_fingerprint(), sys.version, *(str(root) for root in roots)):
+    for part in (_engine_fingerprint(), sys.version):
         _feed(digest, part)
     for text in texts:
         for part in (text.name, text.key, text.text):

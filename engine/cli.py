@@ -47,7 +47,7 @@ def _run(action: Callable[[], int | None], bad_input: int = 2) -> NoReturn:
         code = bad_input
     except (KeyboardInterrupt, BrokenPipeError):
         code = 130
-    except Exception as error:  # noqa: BLE001 - the last line of defence against tracebacks
+    except Exception as error:  # the last line of defence against tracebacks
         click.echo(f"decree: internal error: {type(error).__name__}: {error}\n"
                    "This is a bug in decree; please report it with the command that caused it.", err=True)
         code = 3

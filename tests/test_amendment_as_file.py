@@ -13,11 +13,12 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
+from conftest import RULESETS
+
 from engine.cli import main
 from engine.errors import PolicyError
 from engine.ruleset import RuleSet
 
-RULESETS = Path(__file__).parent / "rulesets"
 REAL_RULES = Path(__file__).parent.parent / "rules"
 EFFECTIVE = date(2025, 1, 1)
 DAY_BEFORE = EFFECTIVE - timedelta(days=1)

@@ -14,10 +14,11 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner, Result
 
+from conftest import RULESETS
+
 from engine.cli import main
 from engine.ruleset import RuleSet
 
-RULESETS = Path(__file__).parent / "rulesets"
 EXCEPTIONS = RULESETS / "exceptions"
 
 ILL = """\

@@ -22,9 +22,10 @@ from typing import Any
 import pytest
 from click.testing import CliRunner
 
+from conftest import ROOT
+
 from engine.cli import main
 
-ROOT = Path(__file__).resolve().parent.parent
 CASES = "tests/fixture_cases"
 RULES = f"{CASES}/rules"
 RULES_FILE = f"{RULES}/rules.yaml"

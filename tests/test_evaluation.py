@@ -13,17 +13,13 @@ from typing import Any
 
 import pytest
 
+from conftest import RULESETS
+
 from engine.errors import ConflictError, InputError, PolicyError, PolicyErrors
 from engine.ruleset import RuleSet
 
-RULESETS = Path(__file__).parent / "rulesets"
 ON = date(2024, 3, 1)
 REGISTERED = date(2020, 5, 1)
-
-
-@pytest.fixture(scope="module")
-def ruleset() -> RuleSet:
-    return RuleSet.load(RULESETS / "exceptions")
 
 
 @pytest.fixture(scope="module")

@@ -8,20 +8,15 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-import pytest
 from click.testing import CliRunner
+
+from conftest import RULESETS
 
 from engine.cli import main
 from engine.reports.explain import explain_all, render_text
 from engine.ruleset import RuleSet
 
-RULESETS = Path(__file__).parent / "rulesets"
 ON = date(2024, 3, 1)
-
-
-@pytest.fixture(scope="module")
-def ruleset() -> RuleSet:
-    return RuleSet.load(RULESETS / "exceptions")
 
 
 def person(registered: date = date(2020, 5, 1), **given: Any) -> dict[str, Any]:

@@ -19,14 +19,14 @@ import re
 import subprocess
 import sys
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
+from conftest import ROOT
+
 from engine.cli import main
 
-ROOT = Path(__file__).resolve().parent.parent
 CASES = "tests/fixture_cases"
 RULES = f"{CASES}/rules"
 SUMMARY = re.compile(r"^(\d+) passed, (\d+) failed( in \d+\.\d\ds)?$")

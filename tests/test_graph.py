@@ -11,14 +11,13 @@ import networkx as nx
 import pytest
 from click.testing import CliRunner
 
+from conftest import ROOT, RULESETS
+
 from engine.rules import graph as graphs
 from engine.cli import main
 from engine.errors import PolicyError, PolicyErrors
 from engine.ruleset import RuleSet
 
-ROOT = Path(__file__).resolve().parent.parent
-
-RULESETS = Path(__file__).parent / "rulesets"
 CYCLE3 = RULESETS / "cycle3"
 
 
@@ -34,11 +33,6 @@ def is_rotation(path: list[str], cycle: list[str]) -> bool:
         return False
     start = cycle.index(path[0]) if path[0] in cycle else -1
     return start >= 0 and path[:-1] == cycle[start:] + cycle[:start]
-
-
-@pytest.fixture(scope="module")
-def ruleset() -> RuleSet:
-    return RuleSet.load(RULESETS / "exceptions")
 
 
 # -- cycles ----------------------------------------------------------------------------

@@ -20,9 +20,10 @@ import pytest
 import xmlschema
 from click.testing import CliRunner
 
+from conftest import ROOT
+
 from engine.cli import main
 
-ROOT = Path(__file__).resolve().parent.parent
 CASES = "tests/fixture_cases"
 RULES = f"{CASES}/rules"
 PASSING = f"{CASES}/passing/comparisons.yaml"

@@ -10,10 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from conftest import RULESETS
+
 from engine.errors import PolicyError, PolicyErrors, RuleFileError
 from engine.ruleset import RuleSet
 
-RULESETS = Path(__file__).parent / "rulesets"
 BROKEN = RULESETS / "broken"
 
 VOCABULARY = """\

@@ -20,9 +20,10 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from conftest import ROOT
+
 from engine.cli import main
 
-ROOT = Path(__file__).resolve().parent.parent
 CASES = ROOT / "tests" / "fixture_cases"
 HEADER = re.compile(r"^(?P<file>\S+):(?P<line>\d+): FAILED: (?P<name>.*) \(on [0-9-]+.*\)$")
 DECREE_SUMMARY = re.compile(r"^(\d+) passed, (\d+) failed( in \d+\.\d\ds)?$")

@@ -13,12 +13,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from conftest import ROOT
+
 from engine.sources import schema
 from engine.errors import InputError, PolicyError, PolicyErrors
 from engine.ruleset import RuleSet
 from engine.sources.yamlsource import parse_document, read_document
 
-ROOT = Path(__file__).resolve().parent.parent
 RULE_FILES = sorted((ROOT / "rules").rglob("*.yaml")) + sorted((ROOT / "tests" / "rulesets").rglob("*.yaml"))
 FIXTURE_FILES = sorted((ROOT / "tests" / "scenarios").glob("*.yaml"))
 SCHEMAS = {"rulefile.schema.json": RULE_FILES, "fixture.schema.json": FIXTURE_FILES}

@@ -13,13 +13,14 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
+from conftest import RULESETS
+
 from engine.cli import main
 from engine.errors import InputError, PolicyError, PolicyErrors
 from engine.rules.model import Window
 from engine.ruleset import RuleSet
 from engine.rules.timeline import Timeline
 
-RULESETS = Path(__file__).parent / "rulesets"
 ON = date(2024, 1, 1)
 
 

@@ -88,7 +88,7 @@ def read_both(text: str) -> tuple[Any, Any]:
             data = read()
         except yamlsource._Irregular:
             return "irregular"
-        except Exception as error:  # noqa: BLE001 - compared, not hidden
+        except Exception as error:  # compared, not hidden
             return f"{type(error).__name__}: {error}"
         return (repr(data), builder.places, builder.key_places,
                 [p.render() for p in builder.errors], builder.bad_paths)

@@ -6,8 +6,9 @@ missing fact gives, the operator function), so evaluating a node costs one call 
 type tests. Shapes that occur in nearly every rule (a fact compared with a literal, a
 membership test in a value set) get closures of their own.
 
-The semantics are those of :mod:`engine.interpreter`, which is the oracle; the
-primitives of :mod:`engine.semantics` are shared.
+The semantics are those of :mod:`engine.language.interpreter`, which is the oracle; the
+primitives of :mod:`engine.language.semantics` are shared (``and``, ``or``, ``any in``
+and the kind of a name among them).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from typing import Any, Callable
 from engine.language import nodes as n
 from engine.language import semantics as sem
 from engine.errors import EvaluationError
-from engine.language.parser import Origin
+from engine.errors import Origin
 from engine.values import Unknown, age_on
 
 Compiled = Callable[[sem.Scope], Any]
@@ -58,7 +59,8 @@ class _Compiler:
 
     def build_Name(self, node: n.Name) -> Compiled:
         name = node.name
-        if "." in name:
+        kind = sem.kind_of_name(name)
+        if kind == "fact":
             unknown = Unknown(frozenset({name}))
 
             def fact(scope: sem.Scope) -> Any:
@@ -66,7 +68,7 @@ class _Compiler:
                 return unknown if value is _MISSING else value
 
             return fact
-        if name.upper() == name and any(c.isalpha() for c in name):
+        if kind == "set":
             return lambda scope: scope.constant(name, scope.reference_date)
 
         def output(scope: sem.Scope) -> Any:
@@ -110,33 +112,8 @@ class _Compiler:
         return lambda scope: sem.negative(operand(scope))
 
     def build_Logic(self, node: n.Logic) -> Compiled:
-        parts = tuple(self.build(operand) for operand in node.operands)
-        if node.op == "and":
-            def conjunction(scope: sem.Scope) -> Any:
-                pending = None
-                for part in parts:
-                    value = part(scope)
-                    if value is True:
-                        continue
-                    if value is False or value is None:
-                        return False
-                    pending = value if pending is None else pending | value
-                return True if pending is None else pending
-
-            return conjunction
-
-        def disjunction(scope: sem.Scope) -> Any:
-            pending = None
-            for part in parts:
-                value = part(scope)
-                if value is True:
-                    return True
-                if value is False or value is None:
-                    continue
-                pending = value if pending is None else pending | value
-            return False if pending is None else pending
-
-        return disjunction
+        parts, op, logic = tuple(self.build(operand) for operand in node.operands), node.op, sem.logic
+        return lambda scope: logic(op, parts, scope)
 
     def build_Binary(self, node: n.Binary) -> Compiled:
         left, right, op = self.build(node.left), self.build(node.right), node.op
@@ -161,13 +138,8 @@ class _Compiler:
 
             return arithmetic
         if op == "any_in":
-            def overlap(scope: sem.Scope) -> Any:
-                a, b = left(scope), right(scope)
-                if type(a) is Unknown or type(b) is Unknown:
-                    return sem.unknown_of(a, b)
-                return sem.overlap(a, b)
-
-            return overlap
+            overlap = sem.overlap
+            return lambda scope: overlap(left(scope), right(scope))
         return lambda scope: sem.membership(op, left(scope), right(scope))
 
     @staticmethod

@@ -7,12 +7,12 @@ compiled closures of :mod:`engine.language.closures` agree with it on every case
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Callable
 
 from engine.language import nodes as n
 from engine.language import semantics as sem
 from engine.errors import EvaluationError
-from engine.language.parser import Origin
+from engine.errors import Origin
 from engine.values import Unknown
 
 
@@ -69,26 +69,20 @@ class _Interpreter:
 
     def name(self, name: str) -> Any:
         scope = self.scope
-        if "." in name:
+        kind = sem.kind_of_name(name)
+        if kind == "fact":
             if name in scope.facts:
                 return scope.facts[name]
             return Unknown(frozenset({name}))
-        if name.upper() == name and any(c.isalpha() for c in name):
+        if kind == "set":
             return scope.constant(name, scope.reference_date)
         return scope.output(name)
 
     def logic(self, op: str, operands: tuple[n.Node, ...]) -> Any:
-        decisive = op == "or"  # the value that decides: true for 'or', false for 'and'
-        undecided: list[Unknown] = []
-        for operand in operands:
-            value = sem.truth(self.value(operand))
-            if type(value) is Unknown:
-                undecided.append(value)
-            elif value is decisive:
-                return decisive
-        if undecided:
-            return sem.unknown_of(*undecided)
-        return not decisive
+        def value_of(node: n.Node) -> Callable[[Any], Any]:
+            return lambda scope: self.value(node)
+
+        return sem.logic(op, [value_of(operand) for operand in operands], self.scope)
 
     def binary(self, node: n.Binary, op: str, left: Any, right: Any) -> Any:
         if op in ("+", "-", "*", "/"):

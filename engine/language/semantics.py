@@ -1,14 +1,18 @@
 """The meaning of each operation of the condition language on runtime values.
 
 Both the compiler and the reference interpreter call these primitives, so arithmetic on
-dates, the treatment of ``none`` and the propagation of unknown values are written once.
-The two differ in how they walk the tree and in the shortcuts the compiler takes; the
-conformance suite runs the same cases through both.
+dates, the treatment of ``none``, the propagation of unknown values, ``and``/``or``
+(:func:`logic`), ``any in`` (:func:`overlap`) and what a bare name stands for
+(:func:`kind_of_name`) are written once; the generated code of
+:mod:`engine.evaluation.inline` uses them too for known values. The callers differ in how
+they walk the tree and in the shortcuts they take; the conformance suite runs the same
+cases through all three.
 
 The rules (docs/language.md):
 
 - any operation with an unknown operand gives unknown, naming the union of the missing
-  facts (``and``, ``or``, ``not``, ``if`` and ``is`` have their own rules, in the callers);
+  facts (``and`` and ``or`` decide despite an unknown when another operand decides;
+  ``not``, ``if`` and ``is`` have their own rules, in the callers);
 - ``none`` gives ``none`` through arithmetic, ``at``, functions and membership; ordering
   comparisons with ``none`` are false; ``none == none`` is true.
 """
@@ -19,7 +23,7 @@ import operator
 from datetime import date
 from decimal import (ROUND_HALF_EVEN, Context, Decimal, DivisionByZero as DivisionByZeroSignal, Inexact,
                      InvalidOperation, Overflow)
-from typing import Any, Callable, Protocol
+from typing import Any, Callable, Iterable, Mapping, Protocol
 
 from engine.values import Duration, Unknown, add_duration, age_on
 
@@ -27,14 +31,51 @@ from engine.values import Duration, Unknown, add_duration, age_on
 class Scope(Protocol):
     """What an expression can read while it is evaluated."""
 
-    facts: dict[str, Any]
-    decided: dict[str, Any]  # outputs already decided (a memo); may stay empty
-    evaluation_date: date
-    reference_date: date
+    @property
+    def facts(self) -> Mapping[str, Any]: ...
+
+    @property
+    def decided(self) -> Mapping[str, Any]:
+        """Outputs already decided (a memo); may stay empty."""
+
+    @property
+    def evaluation_date(self) -> date: ...
+
+    @property
+    def reference_date(self) -> date: ...
 
     def output(self, name: str) -> Any: ...
 
     def constant(self, name: str, on: date) -> Any: ...
+
+
+def kind_of_name(name: str) -> str:
+    """What a bare name stands for, told by its shape (docs/language.md): ``"fact"`` when
+    dotted (``persoon.leeftijd``), ``"set"`` when upper case (a value set or a parameter,
+    read on the reference date), ``"output"`` otherwise."""
+    if "." in name:
+        return "fact"
+    if name.upper() == name and any(c.isalpha() for c in name):
+        return "set"
+    return "output"
+
+
+def logic(op: str, operands: Iterable[Callable[[Any], Any]], scope: Any) -> Any:
+    """``and`` / ``or``: each operand is a function of ``scope``, called in order until
+    one decides (so the rest are not evaluated). ``none`` counts as false; an unknown
+    operand leaves the result unknown unless a later one decides it, and the unknowns'
+    missing facts are joined."""
+    decisive = op == "or"  # the value that decides: true for 'or', false for 'and'
+    pending: Unknown | None = None
+    for operand in operands:
+        value = operand(scope)
+        if value is None:
+            value = False
+        if value is decisive:
+            return decisive
+        if value is not (not decisive):
+            pending = value if pending is None else pending | value
+    return (not decisive) if pending is None else pending
 
 
 class DivisionByZero(ArithmeticError):
@@ -141,7 +182,9 @@ def compare(op: str, a: Any, b: Any) -> Any:
 
 
 def overlap(a: Any, b: Any) -> Any:
-    """``any a in b`` for known values: none when either is none."""
+    """``any a in b``: unknown when either is, none when either is none."""
+    if type(a) is Unknown or type(b) is Unknown:
+        return unknown_of(a, b)
     if a is None or b is None:
         return None
     for element in a:
@@ -161,7 +204,7 @@ def membership(op: str, a: Any, b: Any) -> Any:
     if op == "not_in":
         return a not in b
     if op == "any_in":
-        return any(x in b for x in a)
+        return overlap(a, b)
     return any(x not in b for x in a)
 
 

@@ -11,7 +11,7 @@ The phases, each collecting errors rather than stopping at the first:
    outputs a version sets.
 
 Later checks that need the whole set (cycles, windows) live in :mod:`engine.graph` and
-:mod:`engine.timeline`. The result is a :class:`LoadedRules`; nothing is shared with a
+:mod:`engine.rules.timeline`. The result is a :class:`LoadedRules`; nothing is shared with a
 previous load, so a failed load never disturbs a rule set in use.
 """
 
@@ -50,7 +50,6 @@ class RuleText:
 class LoadedRules:
     """Everything read from a rules directory, before amendments are applied."""
 
-    root: Path
     vocabulary: Vocabulary
     rules: dict[str, Rule] = field(default_factory=dict)
     sets: dict[str, ValueSet] = field(default_factory=dict)
@@ -97,13 +96,11 @@ def content_hash(texts: Iterable[RuleText]) -> str:
 
 def load(paths: Iterable[str | Path]) -> tuple[LoadedRules | None, list[PolicyError]]:
     """Read the rule files under ``paths``; returns the rules (None if unusable) and problems."""
-    roots = [Path(p) for p in paths]
-    texts, errors = read_texts(roots)
-    return load_texts(texts, roots[0] if roots else Path("."), errors)
+    texts, errors = read_texts(paths)
+    return load_texts(texts, errors)
 
 
-def load_texts(texts: Iterable[RuleText], root: Path = Path("."),
-               errors: list[PolicyError] | None = None) -> tuple[LoadedRules | None, list[PolicyError]]:
+def load_texts(texts: Iterable[RuleText], errors: list[PolicyError] | None = None) -> tuple[LoadedRules | None, list[PolicyError]]:
     """The rules of files already read (see :func:`load`).
 
     A file with a YAML or schema error still counts with its other entries: each rule,
@@ -143,7 +140,7 @@ def load_texts(texts: Iterable[RuleText], root: Path = Path("."),
             documents.append(usable)
     builder = _Builder(errors, failed)
     vocabulary = builder.vocabulary(documents)
-    loaded = LoadedRules(root, vocabulary, files=[d.source.name for d in documents],
+    loaded = LoadedRules(vocabulary, files=[d.source.name for d in documents],
                          content_hash=content_hash(texts), texts=texts)
     for document in documents:
         builder.contents(document, loaded)

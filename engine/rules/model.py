@@ -3,7 +3,7 @@
 Everything here is frozen. Windows are half-open, ``[start, until)``; ``until`` is None
 for an open-ended version. In amendment files a window may refer to the amendment's
 effective date (``EFFECTIVE``), which is only resolved when the amendments are applied
-(:mod:`engine.timeline`), because a proposal's date can be overridden per evaluation.
+(:mod:`engine.rules.timeline`), because a proposal's date can be overridden per evaluation.
 """
 
 from __future__ import annotations

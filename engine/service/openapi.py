@@ -92,7 +92,7 @@ def document(ruleset: Any, max_batch: int) -> dict[str, Any]:
     facts = [d for d in vocabulary.of_kind("fact")]
     public = [vocabulary.names[name] for name in ruleset.public_outputs]
     every_output = [d.name for d in vocabulary.of_kind("output")]
-    proposals = sorted(a.id for a in ruleset.amendments.values() if a.proposed)
+    proposals = sorted(a.id for a in ruleset.loaded.amendments.values() if a.proposed)
     loaded = ruleset.loaded
     in_force = [r.id for r in loaded.rules.values()
                 if not (r.amendment and loaded.amendments[r.amendment].proposed)] + list(loaded.parameters)

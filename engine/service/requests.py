@@ -202,7 +202,7 @@ def _proposals(value: Any, ruleset: Any, problem: Any) -> dict[str, date | None]
         problem(("proposals",), "expected an object of proposal names to an effective date (or null), "
                                 "or a list of proposal names")
         return {}
-    known = sorted(a.id for a in ruleset.amendments.values() if a.proposed)
+    known = sorted(a.id for a in ruleset.loaded.amendments.values() if a.proposed)
     proposals: dict[str, date | None] = {}
     for name, day in value.items():
         if name not in known:
