@@ -14,7 +14,7 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	touch $@
 
 $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,batch,dask]'
 	touch $@ $(VENV)/.installed
 
 demo: $(VENV)/.installed
@@ -22,6 +22,10 @@ demo: $(VENV)/.installed
 	$(BIN)/decree eval examples/persoon.yaml --on 2024-03-01 --explain
 	@echo "--- the whole derivation of 'status' ---"
 	$(BIN)/decree explain status examples/persoon.yaml --on 2024-03-01
+	@echo "--- the impact of the labour-migrant proposal on 100,000 generated persons ---"
+	$(BIN)/python -m pip install --quiet -e '.[batch]'
+	$(BIN)/python -m tools.population 100000 --seed 2027 --output .venv/population.parquet
+	$(BIN)/decree impact .venv/population.parquet --on 2027-11-01 --proposal arbeidsmigranten
 
 check: $(VENV)/.installed
 	$(BIN)/decree check rules

@@ -1,0 +1,230 @@
+"""The columnar backend: a plan executed over whole columns of persons.
+
+A person's output depends only on the evaluation date and the inputs of the rules that
+set it: the facts and outputs their conditions, computed values and reference dates
+read (the plan's exception tree for that output; value sets and parameters depend on the
+date alone). Over a population those inputs repeat: ten thousand persons share a few
+hundred combinations of ground of stay, region, nationality and status. So the backend
+walks the plan's outputs in dependency order and, for each, works on columns of codes
+(:mod:`engine.population.cells`) with Polars:
+
+1. the distinct combinations of the output's input columns in the chunk (``unique``);
+2. each combination not seen before is decided by the plan itself, the per-person code
+   of :mod:`engine.evaluation` (the generated functions, and the general path with sets
+   of possible outcomes where an input is unknown), once; the decision is remembered for
+   the rest of the run;
+3. the decisions are joined back onto every row as a new column of codes.
+
+Every row's result is therefore exactly :meth:`engine.RuleSet.evaluate`'s, unknowns and
+their missing facts included: no second semantics is written here, and a row that meets
+an unknown simply has a combination holding an unknown code. The cost is the number of
+distinct combinations, not the number of persons; it grows with inputs that are dates
+(a deadline per letter date), and is bounded by the rows of a chunk.
+
+Outputs whose rules read the same inputs are decided in one step (one ``unique``, one
+join, one evaluation per combination). Limits: conditions are not translated into Polars
+expressions; an output over many free dates costs one plan evaluation per distinct date.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any, Iterable, Mapping
+
+import polars as pl
+
+from engine.errors import PolicyError
+from engine.evaluation.general import Evaluation
+from engine.evaluation.plan import Plan
+from engine.population.cells import MISSING, NONE, Codebook, Coder, CodedChunk, fact_column
+from engine.ruleset import Proposals, RuleSet
+from engine.values import Unknown
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """An evaluation error (a conflict between rules) for the persons of one combination."""
+
+    message: str
+
+
+@dataclass
+class Step:
+    """Outputs decided together, from the same input columns."""
+
+    outputs: tuple[str, ...]
+    facts: tuple[str, ...]
+    inputs: tuple[str, ...]  # outputs read
+    memo: dict[tuple[int, ...], tuple[int, ...]] = field(default_factory=dict)
+
+    @property
+    def keys(self) -> list[str]:
+        return [fact_column(f) for f in self.facts] + [output_column(o) for o in self.inputs] + ["on"]
+
+
+def output_column(name: str) -> str:
+    return f"output:{name}"
+
+
+def steps_of(ruleset: RuleSet, plan: Plan, wanted: Iterable[str]) -> list[Step]:
+    """The outputs needed for ``wanted``, each with its inputs, in dependency order;
+    outputs of equal inputs that do not read each other share a step."""
+    vocabulary = ruleset.vocabulary
+    rules = plan.consolidation.rules
+    inputs: dict[str, tuple[frozenset[str], frozenset[str]]] = {}
+    for output in ruleset.order:
+        tree = plan.trees.get(output)
+        names: set[str] = set()
+        if tree is not None:
+            ids = {r for group in tree.roots for r in group}
+            ids |= {r for groups in tree.exceptions.values() for group in groups for r in group}
+            ids |= set(tree.exceptions)
+            for rule_id in ids:
+                reference = rules[rule_id].reference_date
+                if reference is not None:
+                    names |= reference.free_names
+                # the consolidated versions: amendments add and replace versions
+                # every consolidated version (amendments add and replace versions): its
+                # condition and what it computes for this output, not for its siblings
+                for version in plan.consolidation.timelines[rule_id].versions:
+                    if version.when is not None:
+                        names |= version.when.free_names
+                    computed = version.computed.get(output)
+                    if computed is not None:
+                        names |= computed.free_names
+        kinds = {n: vocabulary.names[n].kind for n in names if n in vocabulary.names}
+        inputs[output] = (frozenset(n for n, k in kinds.items() if k == "fact"),
+                          frozenset(n for n, k in kinds.items() if k == "output"))
+    needed: set[str] = set()
+    stack = list(wanted)
+    while stack:
+        name = stack.pop()
+        if name not in needed:
+            needed.add(name)
+            stack.extend(inputs.get(name, (frozenset(), frozenset()))[1])
+    steps: list[Step] = []
+    ready: set[str] = set()
+    by_inputs: dict[tuple[frozenset[str], frozenset[str]], Step] = {}
+    for output in ruleset.order:
+        if output not in needed:
+            continue
+        facts, outputs = inputs[output]
+        shared = by_inputs.get((facts, outputs))
+        if shared is not None and outputs <= ready - set(shared.outputs):
+            shared.outputs += (output,)
+        else:
+            step = Step((output,), tuple(sorted(facts)), tuple(sorted(outputs)))
+            steps.append(step)
+            by_inputs[(facts, outputs)] = step
+        ready.add(output)
+    return steps
+
+
+class ColumnarBackend:
+    """One rule set with one choice of proposals, over the chunks of one run.
+
+    The memo of decided combinations lives as long as the backend: later chunks reuse
+    what earlier ones decided.
+    """
+
+    def __init__(self, ruleset: RuleSet, proposals: Proposals, coder: Coder) -> None:
+        if proposals:
+            ruleset.check_proposals(proposals)
+        self.ruleset = ruleset
+        self.plan = ruleset.plan(dict(proposals))
+        self.proposals = {name: day for name, day in self.plan.consolidation.proposals.items()}
+        self.coder = coder
+        self.public = list(ruleset.public_outputs)
+        self.steps = steps_of(ruleset, self.plan, self.public)
+        self.books: dict[str, Codebook] = {o: Codebook() for step in self.steps for o in step.outputs}
+        self.evaluations = 0  # plan evaluations made: the distinct combinations decided
+
+    def run(self, chunk: CodedChunk) -> pl.DataFrame:
+        """``id`` and one ``output:NAME`` column of codes per public output."""
+        frame = chunk.frame
+        for step in self.steps:
+            frame = self._decide(step, frame)
+        return frame.select(["id"] + [output_column(o) for o in self.public])
+
+    def _decide(self, step: Step, frame: pl.DataFrame) -> pl.DataFrame:
+        keys = step.keys
+        combinations = frame.select(keys).unique()
+        memo = step.memo
+        found: list[tuple[int, ...]] = []
+        for combination in combinations.iter_rows():
+            codes = memo.get(combination)
+            if codes is None:
+                codes = memo[combination] = self._evaluate(step, combination)
+            found.append(codes)
+        decided = combinations.with_columns(
+            [pl.Series(output_column(o), [codes[i] for codes in found], dtype=pl.UInt32)
+             for i, o in enumerate(step.outputs)])
+        if len(keys) == 1:
+            column = frame.get_column(keys[0])
+            return frame.with_columns(
+                [column.replace_strict(decided.get_column(keys[0]), decided.get_column(output_column(o)),
+                                       return_dtype=pl.UInt32).alias(output_column(o)) for o in step.outputs])
+        return frame.join(decided, on=keys, how="left", maintain_order="left")
+
+    def _evaluate(self, step: Step, combination: tuple[int, ...]) -> tuple[int, ...]:
+        """The codes of ``step``'s outputs for one combination of input codes."""
+        self.evaluations += 1
+        books = self.coder.books
+        facts: dict[str, Any] = {}
+        for name, code in zip(step.facts, combination):
+            if code != MISSING:
+                facts[name] = books[name].values[code]
+        values: dict[str, Any] = {}
+        offset = len(step.facts)
+        for name, code in zip(step.inputs, combination[offset:]):
+            value = self.books[name].values[code]
+            if type(value) is Failure:
+                return tuple(self.books[o].code(value) for o in step.outputs)
+            values[name] = value
+        on: date = self.coder.days.values[combination[-1]]
+        evaluation = Evaluation(self.plan, facts, on, partial=True)
+        evaluation.values.update(values)
+        try:
+            return tuple(self.books[o].code(evaluation.value_of(o)) for o in step.outputs)
+        except PolicyError as error:
+            failure = Failure(error.message)
+            return tuple(self.books[o].code(failure) for o in step.outputs)
+
+    # -- reading the codes ------------------------------------------------------
+
+    def value(self, output: str, code: int) -> Any:
+        return self.books[output].values[code]
+
+    def failures(self, decided: pl.DataFrame) -> dict[int, str]:
+        """Row (0-based, in ``decided``) -> the message of its evaluation error."""
+        found: dict[int, str] = {}
+        for output in self.public:
+            book = self.books[output].values
+            bad = [code for code, value in enumerate(book) if type(value) is Failure]
+            if bad:
+                rows = decided.get_column(output_column(output)).is_in(bad).arg_true().to_list()
+                for row in rows:
+                    code = decided.get_column(output_column(output))[row]
+                    found.setdefault(row, book[code].message)
+        return found
+
+
+def state_of(value: Any) -> str:
+    """``decided``, ``unknown`` or ``not_applicable``, as a :class:`engine.ruleset.Decision` says."""
+    if type(value) is Unknown:
+        return "unknown"
+    return "not_applicable" if value is None else "decided"
+
+
+def evaluate_records(ruleset: RuleSet, records: Iterable[tuple[Any, date | None, Mapping[str, Any]]], on: date,
+                     proposals: Proposals | None = None) -> tuple[ColumnarBackend, pl.DataFrame]:
+    """Validated ``(id, on, facts)`` rows evaluated on the columnar backend (for tests and
+    Python callers): the backend, to read codes with, and its frame of codes."""
+    coder = Coder(ruleset.vocabulary, on)
+    backend = ColumnarBackend(ruleset, proposals or {}, coder)
+    return backend, backend.run(coder.from_records(records, 0))
+
+
+__all__ = ["ColumnarBackend", "Failure", "MISSING", "NONE", "Step", "evaluate_records", "output_column", "state_of",
+           "steps_of"]
