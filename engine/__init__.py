@@ -9,7 +9,8 @@ checked language; a dependency graph ties rules to the facts and rules they use.
 """
 
 from engine.errors import ConflictError, InputError, PolicyError, PolicyErrors, RuleFileError
-from engine.ruleset import Decision, Result, RuleSet
+from engine.evaluation.outcomes import Decision
+from engine.ruleset import Result, RuleSet
 
 __all__ = ["ConflictError", "Decision", "InputError", "PolicyError", "PolicyErrors", "Result", "RuleFileError",
            "RuleSet"]

@@ -16,7 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
-from typing import Any, Callable, Iterable, Mapping, NamedTuple
+from typing import Any, Iterable, Mapping
 
 import networkx as nx
 
@@ -25,24 +25,15 @@ from engine.errors import InputError, PolicyError, PolicyErrors, RuleFileError, 
 from engine.evaluation.general import Evaluation
 from engine.sources.facts import iter_fact_errors, read_facts, with_defaults
 from engine.rules.loader import LoadedRules, load
-from engine.rules.model import Amendment
-from engine.evaluation.plan import Plan
+from engine.evaluation.codegen import Program
+from engine.evaluation.outcomes import Decision, Decisions
+from engine.evaluation.plan import Plan, build_plan
 from engine.rules.timeline import Consolidation, consolidate, iter_window_problems
 from engine.language.types import Vocabulary
-from engine.values import Unknown, to_json
+from engine.values import to_json
 from engine.sources.yamlsource import Document
 
 Proposals = Mapping[str, "date | None"]
-
-
-class Decision(NamedTuple):
-    """The result for one output."""
-
-    output: str
-    status: str  # "decided", "unknown" or "not_applicable"
-    value: Any = None
-    missing: tuple[str, ...] = ()
-    rule: str | None = None  # the rule whose value decided it
 
 
 @dataclass
@@ -54,7 +45,6 @@ class Result:
     rules_version: str
     decisions: dict[str, Decision]
     evaluation: Evaluation = field(repr=False)
-    ruleset: "RuleSet" = field(repr=False)
 
     @property
     def outputs(self) -> dict[str, Any]:
@@ -100,11 +90,9 @@ class RuleSet:
         rank = {name: i for i, name in enumerate(self.order)}
         self._rank = rank
         self._public_in_order = tuple(sorted(self.public_outputs, key=lambda name: rank.get(name, -1)))
-        self._plans: dict[frozenset[tuple[str, date | None]], Plan] = {}
-        self._decisions: dict[tuple[str, Any, str | None], Decision] = {}
-        self._sharable = frozenset(d.name for d in loaded.vocabulary.of_kind("output") if d.type.name in ("bool", "text"))
-        self._report = tuple((name, name in self._sharable) for name in self.public_outputs)
-        self._fact_count = sum(1 for _ in loaded.vocabulary.of_kind("fact"))  # a person with fewer misses some
+        self._programs: dict[frozenset[tuple[str, date | None]], Program] = {}
+        self._decisions = Decisions(d.name for d in loaded.vocabulary.of_kind("output")
+                                    if d.type.name in ("bool", "text"))
 
     # -- loading ----------------------------------------------------------------
 
@@ -153,10 +141,6 @@ class RuleSet:
 
     # -- proposals and time -----------------------------------------------------
 
-    @property
-    def amendments(self) -> Mapping[str, Amendment]:
-        return self.loaded.amendments
-
     def check_proposals(self, proposals: Proposals, span: Span | None = None) -> None:
         for name in proposals:
             amendment = self.loaded.amendments.get(name)
@@ -170,12 +154,18 @@ class RuleSet:
         return self.plan(proposals).consolidation
 
     def plan(self, proposals: Proposals) -> Plan:
-        """The rule set for this choice of proposals, compiled for evaluation (cached)."""
+        """The plan of the rule set for this choice of proposals (engine.evaluation.plan):
+        what every backend executes (cached)."""
+        return self.program(proposals).plan
+
+    def program(self, proposals: Proposals) -> Program:
+        """The plan with its generated functions (engine.evaluation.codegen), cached."""
         key = frozenset(proposals.items())
-        found = self._plans.get(key)
+        found = self._programs.get(key)
         if found is None:
             set_valued = frozenset(d.name for d in self.vocabulary.of_kind("output") if d.type.name == "set")
-            found = self._plans[key] = Plan(consolidate(self.loaded, proposals), set_valued, self.loaded.sets)
+            plan = build_plan(consolidate(self.loaded, proposals), set_valued, self.loaded.sets, tuple(self.order))
+            found = self._programs[key] = Program(plan)
         return found
 
     # -- evaluation ---------------------------------------------------------------
@@ -206,52 +196,23 @@ class RuleSet:
         if proposals:
             proposals = dict(proposals)
             self.check_proposals(proposals)
-            plan = self.plan(proposals)
+            program = self.program(proposals)
         else:
-            plan = self._plans.get(_NO_PROPOSALS) or self.plan({})
+            program = self._programs.get(_NO_PROPOSALS) or self.program({})
         given = dict(facts) if validated else read_facts(facts, self.vocabulary)
-        evaluation = Evaluation(plan, given, on, partial=len(given) < self._fact_count)
         if outputs is None:
-            wanted = self.public_outputs
-            ordered = self._public_in_order
+            wanted, ordered = self.public_outputs, self._public_in_order
         else:
             wanted = list(outputs)
             for name in wanted:
                 if name not in self.vocabulary or self.vocabulary.names[name].kind != "output":
                     raise InputError(f"unknown output '{name}'{suggest(name, self.public_outputs)}")
             ordered = tuple(sorted(wanted, key=lambda n: self._rank.get(n, -1)))
-        if outputs is None:  # every public output: one generated function decides and reports them
-            run = plan.runs.get(ordered) or plan.run_function(ordered, self._report, Decision)
-            decisions = run(evaluation, self._decisions.get, self._shared_decision, _unknown_decision)
-        else:
-            for name in ordered:
-                evaluation.value_of(name)
-            decisions = {name: self._decision(name, evaluation.values[name], evaluation.deciders.get(name))
-                         for name in wanted}
-        return Result(on, dict(plan.consolidation.proposals), self.content_hash, decisions, evaluation, self)
-
-    def _decision(self, name: str, value: Any, rule: str | None) -> Decision:
-        """The decision on one output; those of a boolean, a text or none are few, and are
-        kept to be shared between results (they are immutable)."""
-        if type(value) is Unknown:
-            return _unknown_decision(name, value)
-        if value is None or name in self._sharable:
-            return self._decisions.get((name, value, rule)) or self._shared_decision(name, value, rule)
-        return _new_decision(Decision, (name, "decided", value, (), rule))
-
-    def _shared_decision(self, name: str, value: Any, rule: str | None) -> Decision:
-        """A decision made to be shared (see :meth:`_decision`)."""
-        decision = _new_decision(Decision, (name, "decided" if value is not None else "not_applicable", value, (), rule))
-        if len(self._decisions) < _SHARED_DECISIONS:
-            self._decisions[(name, value, rule)] = decision
-        return decision
-
-
-def _unknown_decision(name: str, value: Unknown) -> Decision:
-    return _new_decision(Decision, (name, "unknown", None, tuple(sorted(value.missing)), None))
+        plan = program.plan
+        evaluation = Evaluation(plan, given, on, program)
+        program.run(evaluation, ordered)
+        decisions = self._decisions.of(wanted, evaluation.values, evaluation.deciders)
+        return Result(on, dict(plan.proposals), self.content_hash, decisions, evaluation)
 
 
 _NO_PROPOSALS: frozenset[tuple[str, date | None]] = frozenset()
-_SHARED_DECISIONS = 10_000  # decisions of a boolean, a text or none, kept to be shared (immutable)
-# a NamedTuple's own constructor runs Python code; results are built directly
-_new_decision: Callable[[type, tuple[Any, ...]], Decision] = tuple.__new__

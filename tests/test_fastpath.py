@@ -1,10 +1,11 @@
-"""The generated fast path (engine.evaluation.codegen) against the general path of the evaluator,
-and the hygiene of the code it generates.
+"""The generated code (engine.evaluation.codegen) against the general path, and the
+hygiene of the code it generates.
 
-The conformance suite and the language properties run every expression through the
-inlined code as well; here the subject is whole rule sets: each output decided by its
-generated function equals the output resolved from sets of possible outcomes, for every
-scenario of tests/scenarios and the decree in rules/.
+The conformance suite and the language properties run every expression through a
+one-rule plan's generated function as well, and tests/test_differential.py compares the
+backends on random rule sets; here the subject is the decree: each output decided by
+its generated function equals the output resolved by the general path alone, for every
+scenario of tests/scenarios.
 """
 
 from __future__ import annotations
@@ -15,24 +16,17 @@ import keyword
 import re
 import tokenize
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 import pytest
+from conftest import ROOT, SCENARIOS, generated_value
 
-from engine.evaluation import codegen as fastpath
+from engine.evaluation import runtime
+from engine.evaluation.codegen import generated_source
 from engine.evaluation.general import Evaluation
 from engine.language.expression import Expression, TestScope, Vocabulary
 from engine.ruleset import RuleSet
 from engine.scenarios.runner import load_scenarios
-
-ROOT = Path(__file__).resolve().parent.parent
-SCENARIOS = ROOT / "tests" / "scenarios"
-
-
-@pytest.fixture(scope="module")
-def decree() -> RuleSet:
-    return RuleSet.load(ROOT / "rules")
 
 
 def _scenarios(ruleset: RuleSet) -> list[Any]:
@@ -41,24 +35,20 @@ def _scenarios(ruleset: RuleSet) -> list[Any]:
     return scenarios
 
 
-def _evaluation(ruleset: RuleSet, scenario: Any) -> Evaluation:
-    plan = ruleset.plan(ruleset.consolidation(scenario.proposals).proposals)
-    return Evaluation(plan, dict(scenario.facts), scenario.on)
-
-
 def test_every_output_of_every_scenario_is_the_same_on_both_paths(decree: RuleSet) -> None:
     compared = 0
     for scenario in _scenarios(decree):
-        fast, general = _evaluation(decree, scenario), _evaluation(decree, scenario)
-        for output in decree.order:  # dependencies first, so the general path reads its own results
-            value = fast.value_of(output)
-            assert general.resolve(output) == value, f"{scenario.name}: {output}"
+        program = decree.program(decree.plan(scenario.proposals).proposals)
+        fast = Evaluation(program.plan, dict(scenario.facts), scenario.on, program)
+        general = Evaluation(program.plan, dict(scenario.facts), scenario.on)  # the general path alone
+        for output in decree.order:
+            assert general.value_of(output) == fast.value_of(output), f"{scenario.name}: {output}"
             assert general.deciders.get(output) == fast.deciders.get(output), f"{scenario.name}: {output}"
             compared += 1
     assert compared > 1000
 
 
-def test_a_person_with_every_fact_never_leaves_the_fast_path(monkeypatch: Any) -> None:
+def test_a_person_with_every_fact_never_leaves_the_generated_code(monkeypatch: Any) -> None:
     """The demo person (examples/persoon.yaml) gives every fact the decree reads."""
     from engine.cli import validated_facts
 
@@ -83,44 +73,45 @@ def test_inlined_code_does_not_call_the_closure_when_the_values_are_known() -> N
     def closure_called(scope: Any) -> Any:
         raise AssertionError("fell back to the closure")
 
-    inlined = fastpath.fast_function(dataclasses.replace(expression, closure=closure_called))
+    inlined = dataclasses.replace(expression, closure=closure_called)
     known = TestScope(facts={"persoon.geboortedatum": date(1990, 5, 1), "inschrijving.gewest": "brussel",
                              "persoon.talen": ("nl",)})
-    assert inlined(known) is True
+    assert generated_value(inlined, known) is True
     with pytest.raises(AssertionError, match="fell back"):  # a missing fact bails to the closure
-        inlined(TestScope(facts={"inschrijving.gewest": "brussel", "persoon.talen": ("nl",)}))
+        generated_value(inlined, TestScope(facts={"inschrijving.gewest": "brussel", "persoon.talen": ("nl",)}))
 
 
-ALLOWED_NAMES = {
-    # the locals and helpers of the templates
-    "ev", "states", "facts", "values", "scope", "s", "a", "v", "r", "missing", "reference", "applies", "version",
-    "decide", "probe", "evaluate", "run", "type", "Unknown", "Bail", "UNDECIDED", "GONE", "_bail", "_output", "_known",
-    "_arithmetic", "_overlap", "age_on",
-    # attributes of the evaluation and its scopes
-    "on", "base_scope", "scopes", "get", "scope_on", "scope_of", "deciders", "resolve", "constant", "evaluation_date",
-    "reference_date", "decided", "partial", "out", "shared", "make", "unknown",
-}
+# the locals of the templates; everything else is a runtime name or an attribute of the evaluation
+TEMPLATE_NAMES = {"ev", "states", "facts", "values", "deciders", "scope", "s", "a", "v", "reference", "applies",
+                  "decide", "get", "import", "from"}
+ALLOWED_NAMES = TEMPLATE_NAMES | set(runtime.exported) | set(runtime.EVALUATION_ATTRIBUTES) \
+    | set(runtime.RuleState._fields) | {"engine", "evaluation", "runtime"}
 
 
 def _generated(ruleset: RuleSet) -> list[str]:
-    for scenario in _scenarios(ruleset):
-        ruleset.evaluate(scenario.facts, scenario.on, scenario.proposals)
-    sources = []
-    for plan in ruleset._plans.values():
-        for function in list(plan.probes.values()) + list(plan.outputs.values()) + list(plan.runs.values()):
-            sources.append(getattr(function, "decree_source", ""))
-    return [s for s in sources if s]
+    plan = ruleset.plan({})
+    return [generated_source(plan, output) for output in plan.outputs]
 
 
 def test_generated_code_holds_no_text_from_the_rule_files(decree: RuleSet) -> None:
     """Rule ids, names and values are bound objects: the source has no string literal,
-    and every name in it is generated (k12, t3, r0, o1) or one of the templates' own."""
+    and every name in it is generated (k12, t3, f0) or one the runtime contract lists."""
     sources = _generated(decree)
-    assert len(sources) > 100
+    assert len(sources) > 20
     for source in sources:
-        for token in tokenize.generate_tokens(io.StringIO(source).readline):
+        code = source[source.index("\ndef "):]  # after the import line and the comments that list bound objects
+        for token in tokenize.generate_tokens(io.StringIO(code).readline):
             assert token.type != tokenize.STRING, f"string literal in generated code: {token.string}"
             if token.type == tokenize.NAME and not keyword.iskeyword(token.string):
                 name = token.string
-                generated = re.fullmatch(r"(k|t|r|o|f|found)[0-9]+", name) is not None
+                generated = re.fullmatch(r"(k|t|f|found)[0-9]+", name) is not None
                 assert generated or name in ALLOWED_NAMES, f"unexpected name {name!r} in:\n{source}"
+
+
+def test_the_printed_source_imports_exactly_the_runtime_names(decree: RuleSet) -> None:
+    source = generated_source(decree.plan({}), "status")
+    first = source.splitlines()[0]
+    assert first.startswith("from engine.evaluation.runtime import ")
+    names = set(first.split(" import ")[1].split(", "))
+    assert names == set(runtime.exported) - {"type"}
+    assert "def decide(ev):" in source

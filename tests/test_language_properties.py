@@ -23,7 +23,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import engine.language.expression as language
-from engine.evaluation import codegen as fastpath
+from conftest import generated_value
 from engine.errors import PolicyError, PolicyErrors
 from engine.values import Unknown
 
@@ -330,12 +330,12 @@ def fact_sets(draw: st.DrawFn, states: tuple[str, ...] = ("given", "given", "mis
 
 @FAST
 @given(text=well_typed(), facts=fact_sets(), doelgroep=st.sampled_from([True, False, None]))
-def test_compiled_inlined_and_interpreted_agree(text: str, facts: dict[str, Any], doelgroep: Any) -> None:
+def test_compiled_generated_and_interpreted_agree(text: str, facts: dict[str, Any], doelgroep: Any) -> None:
     expression = compiled(text)
     closures = outcome(expression.evaluate, facts, doelgroep)
     reference = outcome(expression.interpret, facts, doelgroep)
     assert closures == reference, f"{text!r} with {facts}: compiled {closures}, interpreted {reference}"
-    inlined = outcome(fastpath.fast_function(expression), facts, doelgroep)
+    inlined = outcome(lambda scope: generated_value(expression, scope), facts, doelgroep)
     assert inlined == reference, f"{text!r} with {facts}: inlined {inlined}, interpreted {reference}"
 
 

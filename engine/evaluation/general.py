@@ -1,129 +1,100 @@
-"""Evaluate the outputs of a consolidated rule set for one person on one date.
+"""The general path: an evaluation, and the outputs it decides with sets of possible outcomes.
 
-Deciding an output follows default logic (docs/rules.md): the rules that set it form
-trees by ``exception_to``; exceptions are tried before the rule they override, lower
-``order`` first; two applicable rules of equal standing that disagree are a conflict.
+Deciding an output follows its plan (:mod:`engine.evaluation.plan`, docs/plan.md):
+default logic over its exception tree; exceptions are tried before the rule they
+override, lower ``order`` first; two applicable rules of equal standing that disagree
+are a conflict.
 
-Missing facts are carried as *possible outcomes*: the result of a rule whose condition is
-unknown is "its value, or nothing", and the result of an output is the set of values it
-could still take. When every possibility gives the same value the output is decided
-anyway (an exempt person is not obliged whichever exemption applies); otherwise it is
-unknown and names the facts that would decide it.
+Missing facts are carried as *possible outcomes* (:mod:`engine.evaluation.outcomes`): the
+result of a rule whose condition is unknown is "its value, or nothing", and the result
+of an output is the set of values it could still take. When every possibility gives the
+same value the output is decided anyway (an exempt person is not obliged whichever
+exemption applies); otherwise it is unknown and names the facts that would decide it.
+This path is the oracle: the generated code (:mod:`engine.evaluation.codegen`) decides
+what it can with plain values and hands an output here at its first unknown.
 
 An :class:`Evaluation` is created per call and holds the only mutable state (its memo):
-the rule set itself is never changed, so evaluations may run in parallel threads. Each
-rule is evaluated at most once per evaluation, and only when an output needs it.
+the plan is never changed, so evaluations may run in parallel threads. Each rule is
+probed at most once per evaluation, and only when an output needs it. The evaluation is
+itself the scope of expressions on the evaluation date; a :class:`DatedScope` (for a
+rule with a reference date of its own) points at the evaluation, never the other way,
+so an evaluation holds no reference cycle and is freed as soon as it is dropped.
 """
 
 from __future__ import annotations
 
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from engine.errors import ConflictError
-from engine.evaluation.plan import ANY, OutputTree, Plan, RuleState, key_of
+from engine.evaluation.outcomes import ANY, EMPTY, NOTHING, Outcome, either, fall_back, key_of
+from engine.evaluation.plan import Branch, Group, Plan, RulePlan
+from engine.evaluation.runtime import RuleState
 from engine.values import Unknown, render
 
-EMPTY = ("<not applicable>",)  # the key of "no rule gives a value"
+if TYPE_CHECKING:
+    from engine.evaluation.codegen import Program
+
 _MISSING = object()
 
 
-class Outcome:
-    """The possible results of a rule or an output: key -> (value, deciding rule)."""
-
-    __slots__ = ("options", "missing")
-
-    def __init__(self, options: dict[Any, tuple[Any, str | None]], missing: frozenset[str] = frozenset()) -> None:
-        self.options = options
-        self.missing = missing
-
-    @property
-    def decided(self) -> bool:
-        return len(self.options) == 1 and ANY not in self.options
-
-    @property
-    def open(self) -> bool:
-        """Whether "no rule applies" is still possible."""
-        return EMPTY in self.options
-
-    def single(self) -> tuple[Any, str | None]:
-        return next(iter(self.options.values()))
-
-
-NOTHING = Outcome({EMPTY: (None, None)})
-
-
-class RuleScope:
-    """What the expressions of one rule read: facts, outputs, constants, and its dates."""
-
-    __slots__ = ("facts", "decided", "evaluation_date", "reference_date", "_evaluation")
-
-    def __init__(self, evaluation: "Evaluation", reference_date: date) -> None:
-        self.facts = evaluation.facts
-        self.decided = evaluation.values
-        self.evaluation_date = evaluation.on
-        self.reference_date = reference_date
-        self._evaluation = evaluation
-
-    def output(self, name: str) -> Any:
-        return self._evaluation.value_of(name)
-
-    def constant(self, name: str, on: date) -> Any:
-        return self._evaluation.constant(name, on)
-
-
 class Evaluation:
-    """One evaluation: the facts, the date, and the memo of rules and outputs."""
+    """One evaluation: the facts, the date, and the memo of rules and outputs.
 
-    def __init__(self, plan: Plan, facts: dict[str, Any], on: date, partial: bool = True) -> None:
+    With a ``program`` (:class:`engine.evaluation.codegen.Program`) outputs are decided by
+    its generated functions, which fall back to this path; without one, by this path
+    alone (the oracle of the differential tests)."""
+
+    __slots__ = ("plan", "program", "facts", "on", "values", "decided", "deciders", "states", "outcomes")
+
+    def __init__(self, plan: Plan, facts: Mapping[str, Any], on: date, program: Program | None = None) -> None:
         self.plan = plan
-        # whether a fact may be missing or an output was found unknown: the fast path then
-        # checks an expression's names before it inlines it (see fastpath.guard)
-        self.partial = partial
-        self.consolidation = plan.consolidation
-        self.trees = plan.trees
-        self.literal_outcomes = plan.literal_outcomes
-        self._outputs = plan.outputs
-        self._output_function = plan.output_function
-        self._constant = plan.constant_function  # value sets and parameters on a date
+        self.program = program
         self.facts = facts
         self.on = on
-        self.states: dict[str, tuple[Any, ...]] = {}  # rule id -> the fields of its RuleState
-        self.outcomes: dict[str, Outcome] = {}
-        self.values: dict[str, Any] = {}
+        self.values: dict[str, Any] = {}  # output -> value, None (not applicable) or Unknown
+        self.decided = self.values  # the name expressions read the memo by (engine.language.semantics.Scope)
         self.deciders: dict[str, str | None] = {}
-        self.base_scope = RuleScope(self, on)
-        self.scopes: dict[date, RuleScope] = {on: self.base_scope}  # one scope per reference date
+        self.states: dict[str, RuleState] = {}  # rule id -> how it stands
+        self.outcomes: dict[str, Outcome] = {}
 
-    # -- the values expressions read -------------------------------------------
+    # -- the scope of expressions on the evaluation date ------------------------
+
+    @property
+    def evaluation_date(self) -> date:
+        return self.on
+
+    @property
+    def reference_date(self) -> date:
+        return self.on
+
+    def output(self, name: str) -> Any:
+        return self.value_of(name)
+
+    def constant(self, name: str, on: date) -> Any:
+        return self.plan.constant(name, on)
+
+    def scope_on(self, reference: date) -> Any:
+        """The scope of a rule whose reference date is ``reference``."""
+        return self if reference == self.on else DatedScope(self, reference)
+
+    # -- outputs ------------------------------------------------------------------
 
     def value_of(self, output: str) -> Any:
-        """An output as expressions see it: its value, none, or unknown.
-
-        The output's function (:mod:`engine.evaluation.codegen`) decides it with plain values; at
-        the first unknown on its way it hands the output to :meth:`resolve`.
-        """
+        """An output as expressions see it: its value, none, or unknown."""
         value = self.values.get(output, _MISSING)
         if value is not _MISSING:
             return value
-        return (self._outputs.get(output) or self._output_function(output))(self)
+        if self.program is None:
+            return self.resolve(output)
+        return self.program.decide(output)(self)
 
     def resolve(self, output: str) -> Any:
-        """The general path: the output from the sets of its possible outcomes, reusing
-        the rule states found so far; recorded in the memo."""
-        outcome = self.outcome(output)
-        options = outcome.options
-        if len(options) == 1:
-            key, (value, rule_id) = next(iter(options.items()))
-            if key is ANY:
-                value = Unknown(outcome.missing)
-            elif not outcome.missing:
-                self.deciders[output] = rule_id
-            # else: decided because every possibility agrees; no single rule decided it
-        else:
-            value = Unknown(outcome.missing)
-        if type(value) is Unknown:
-            self.partial = True
+        """The output from the sets of its possible outcomes, reusing the rule states
+        found so far; recorded in the memo."""
+        value, rule_id = self.outcome(output).value()
+        if rule_id is not None:
+            self.deciders[output] = rule_id
         self.values[output] = value
         return value
 
@@ -132,150 +103,119 @@ class Evaluation:
         self.value_of(output)
         return self.deciders.get(output)
 
-    def constant(self, name: str, on: date) -> Any:
-        return self._constant(name)(on)
+    def outcome(self, output: str) -> Outcome:
+        found = self.outcomes.get(output)
+        if found is None:
+            plan = self.plan.outputs.get(output)
+            found = NOTHING if plan is None else self._first_of(plan.groups, output)
+            self.outcomes[output] = found
+        return found
 
-    # -- rules ------------------------------------------------------------------
+    # -- rules --------------------------------------------------------------------
 
     def state(self, rule_id: str) -> RuleState:
-        """How a rule stands in this evaluation (found once, then remembered)."""
-        return self._named(self.states.get(rule_id) or self.plan.probe(rule_id)(self))
+        """How a rule stands in this evaluation (probed once, then remembered)."""
+        return self.states.get(rule_id) or self.probe(self.plan.rules[rule_id])
 
     def rule_states(self) -> list[RuleState]:
-        """Every rule evaluated so far, and how it stood."""
-        return [self._named(fields) for fields in self.states.values()]
+        """Every rule probed so far, and how it stood."""
+        return list(self.states.values())
 
-    def _named(self, fields: tuple[Any, ...]) -> RuleState:
-        state = RuleState._make(fields)
-        return state if state.scope is not None else state._replace(scope=self.scope_of(fields))
+    def probe(self, rule: RulePlan) -> RuleState:
+        """Find how ``rule`` stands (its reference date, version in force, and whether
+        its condition holds) and record it."""
+        if rule.reference_date is None:
+            reference: Any = self.on
+        else:
+            reference = rule.reference_date.compiled(self)
+        if reference is None or type(reference) is Unknown:
+            # no version can be chosen: none applies, or it is unknown which one might
+            state = RuleState(rule.rule, reference, None, False if reference is None else reference)
+        else:
+            version = rule.version_at(reference)
+            if version is None:
+                applies: Any = False
+            elif version.condition is None:
+                applies = True
+            else:
+                applies = version.condition.compiled(self.scope_on(reference))
+                if applies is None:
+                    applies = False
+            state = RuleState(rule.rule, reference, version.version if version is not None else None, applies)
+        self.states[rule.id] = state
+        return state
 
-    def scope_of(self, state: tuple[Any, ...]) -> RuleScope:
-        """The scope of a rule in force on a reference date of its own (the fast path
-        leaves it out of the rule's state until something needs it)."""
-        return state[4] or self.scope_on(state[1])
-
-    def scope_on(self, reference: date) -> RuleScope:
-        scope = self.scopes.get(reference)
-        if scope is None:
-            scope = self.scopes[reference] = RuleScope(self, reference)
-        return scope
-
-    def own(self, rule_id: str, output: str) -> Outcome:
+    def own(self, rule: RulePlan, output: str) -> Outcome:
         """What a rule itself says about ``output``, exceptions aside."""
-        state = self.states.get(rule_id) or self.plan.probe(rule_id)(self)
-        rule, _, version, applies, scope = state
+        state = self.states.get(rule.id) or self.probe(rule)
+        applies, version = state.applies, state.version
         if applies is False:
             return NOTHING
         if version is None:  # the reference date is unknown: any version might apply
-            return Outcome({ANY: (applies, rule_id), EMPTY: (None, None)}, applies.missing)
-        values = version.values
-        if output in values:
-            if applies is True:
-                cache_key = (id(version), output)
-                found = self.literal_outcomes.get(cache_key)
-                if found is None:
-                    value = values[output]
-                    found = self.literal_outcomes[cache_key] = Outcome({key_of(value): (value, rule_id)})
-                return found
-            value = values[output]
+            return Outcome({ANY: (applies, rule.id), EMPTY: (None, None)}, applies.missing)
+        if output in version.values:
+            value = version.values[output]
         elif output in version.computed:
-            value = version.computed[output].compiled(scope or self.scope_of(state))
+            value = version.computed[output].compiled(self.scope_on(state.reference))
         else:
             return NOTHING
         key = key_of(value)
         missing = value.missing if type(value) is Unknown else frozenset()
         if applies is True:
-            return Outcome({key: (value, rule_id)}, missing)
-        return Outcome({key: (value, rule_id), EMPTY: (None, None)}, missing | applies.missing)
+            return Outcome({key: (value, rule.id)}, missing)
+        return Outcome({key: (value, rule.id), EMPTY: (None, None)}, missing | applies.missing)
 
-    # -- outputs ----------------------------------------------------------------
+    def _branch(self, branch: Branch, output: str) -> Outcome:
+        if branch.exceptions:
+            overriding = self._first_of(branch.exceptions, output)
+            if overriding is not NOTHING:
+                if EMPTY not in overriding.options:
+                    return overriding
+                return fall_back(overriding, self.own(branch.rule, output))
+        return self.own(branch.rule, output)
 
-    def outcome(self, output: str) -> Outcome:
-        found = self.outcomes.get(output)
-        if found is None:
-            tree = self.trees.get(output)
-            found = NOTHING if tree is None else self._first_of(tree.roots, tree, output)
-            self.outcomes[output] = found
-        return found
-
-    def _resolve(self, rule_id: str, tree: OutputTree, output: str) -> Outcome:
-        groups = tree.exceptions.get(rule_id)
-        if not groups:
-            return self.own(rule_id, output)
-        overriding = self._first_of(groups, tree, output)
-        if overriding is NOTHING:
-            return self.own(rule_id, output)
-        if EMPTY not in overriding.options:
-            return overriding
-        return _fall_back(overriding, self.own(rule_id, output))
-
-    def _first_of(self, groups: tuple[tuple[str, ...], ...], tree: OutputTree, output: str) -> Outcome:
+    def _first_of(self, groups: tuple[Group, ...], output: str) -> Outcome:
         result: Outcome | None = None
-        owned = False  # whether ``result`` was built here, and may be extended in place
-        states, exceptions = self.states, tree.exceptions
         for group in groups:
-            if len(group) == 1:
-                rule_id = group[0]
-                state = states.get(rule_id)
-                if state is not None and state[3] is False and rule_id not in exceptions:
-                    continue  # a rule that does not apply, without exceptions: nothing
-                current = self._resolve(rule_id, tree, output)
-            else:
-                current = self._siblings(group, tree, output)
+            current = self._branch(group[0], output) if len(group) == 1 else self._siblings(group, output)
             if current is NOTHING:
                 continue
-            if result is None or len(result.options) == 1:  # nothing yet, or only "nothing applies"
-                result, owned = current, False
-            elif owned:  # _fall_back in place
-                options = result.options
-                del options[EMPTY]
-                for key, option in current.options.items():
-                    if key not in options:
-                        options[key] = option
-                result.missing = result.missing | current.missing
-            else:
-                result, owned = _fall_back(result, current), True
+            result = current if result is None else fall_back(result, current)
             if EMPTY not in result.options:
                 return result
         return result if result is not None else NOTHING
 
-    def _siblings(self, group: tuple[str, ...], tree: OutputTree, output: str) -> Outcome:
-        outcomes = [(rule_id, self._resolve(rule_id, tree, output)) for rule_id in group]
-        definite = [(rule_id, o) for rule_id, o in outcomes if o.decided and not o.open]
-        for (first_id, first), (second_id, second) in zip(definite, definite[1:]):
+    def _siblings(self, group: Group, output: str) -> Outcome:
+        outcomes = [(branch.rule, self._branch(branch, output)) for branch in group]
+        definite = [(rule, o) for rule, o in outcomes if o.decided and not o.open]
+        for (first_rule, first), (second_rule, second) in zip(definite, definite[1:]):
             if next(iter(first.options)) != next(iter(second.options)):
-                self._conflict(output, first_id, first, second_id, second)
-        options: dict[Any, tuple[Any, str | None]] = {}
-        missing: frozenset[str] = frozenset()
-        for _, outcome in outcomes:
-            for key, option in outcome.options.items():
-                if key is not EMPTY:
-                    options.setdefault(key, option)
-            if not outcome.decided or outcome.open:
-                missing |= outcome.missing
-        if all(o.open for _, o in outcomes):
-            options[EMPTY] = (None, None)
-        return Outcome(options, missing)
-
-    def _conflict(self, output: str, first_id: str, first: Outcome, second_id: str, second: Outcome) -> None:
-        rules = self.consolidation.rules
-        a, b = rules[first_id], rules[second_id]
-        raise ConflictError(
-            f"conflict on '{output}': rule '{a.id}' ({a.span.file}:{a.span.line}) gives "
-            f"{render(first.single()[0])} and rule '{b.id}' ({b.span.file}:{b.span.line}) gives "
-            f"{render(second.single()[0])}, with equal priority; make one an exception to the other or give "
-            f"them an order", a.span)
+                raise _conflict(output, first_rule, first, second_rule, second)
+        return either(o for _, o in outcomes)
 
 
-def _fall_back(first: Outcome, second: Outcome) -> Outcome:
-    """``first``, where "nothing applies" is replaced by the possibilities of ``second``."""
-    options = first.options
-    if EMPTY not in options:
-        return first
-    if len(options) == 1:  # nothing but "nothing applies"
-        return second
-    merged = {key: option for key, option in options.items() if key is not EMPTY}
-    for key, option in second.options.items():
-        if key not in merged:
-            merged[key] = option
-    return Outcome(merged, first.missing | second.missing)
+class DatedScope:
+    """The scope of a rule whose reference date is not the evaluation date."""
+
+    __slots__ = ("facts", "decided", "evaluation_date", "reference_date", "output", "_constant")
+
+    def __init__(self, evaluation: Evaluation, reference_date: date) -> None:
+        self.facts = evaluation.facts
+        self.decided = evaluation.values
+        self.evaluation_date = evaluation.on
+        self.reference_date = reference_date
+        self.output: Callable[[str], Any] = evaluation.value_of
+        self._constant = evaluation.plan.constant
+
+    def constant(self, name: str, on: date) -> Any:
+        return self._constant(name, on)
+
+
+def _conflict(output: str, first_rule: RulePlan, first: Outcome, second_rule: RulePlan,
+              second: Outcome) -> ConflictError:
+    a, b = first_rule.rule, second_rule.rule
+    return ConflictError(
+        f"conflict on '{output}': rule '{a.id}' ({a.span.file}:{a.span.line}) gives "
+        f"{render(first.single()[0])} and rule '{b.id}' ({b.span.file}:{b.span.line}) gives "
+        f"{render(second.single()[0])}, with equal priority; make one an exception to the other or give "
+        f"them an order", a.span)

@@ -1,82 +1,167 @@
-"""A consolidation compiled for evaluation: the exception trees of its outputs, and the
-functions that decide them.
+"""The plan: the contract between a consolidated rule set and every backend that evaluates it.
 
-Evaluating a person visits nearly every rule of the decree once, so what a visit costs
-is what an evaluation costs. A :class:`Plan` is built once per consolidation (per choice
-of proposals) and holds what does not depend on the person:
+A :class:`Plan` is built once per consolidation (one choice of proposals) and says, for
+each output, how it is decided, as plain frozen data (docs/plan.md draws it):
 
-- :class:`OutputTree`: for each output, the rules that set it, grouped by priority, and
-  each rule's exceptions;
-- the **output functions**, written by :mod:`engine.evaluation.codegen` on first use: each decides
-  one output with plain values, finding the state of each rule on its way (reference
-  date, version in force, condition) and recording it as a :class:`RuleState` in the
-  evaluation's memo, exceptions first; at the first unknown it hands the output to the
-  general path of :mod:`engine.evaluation.general`, which carries sets of possible outcomes;
-- the **probes**, one function per rule, for the general path and for explanations;
-- a run function that decides the public outputs in the graph's order.
+- :class:`OutputPlan`: the output's *exception tree*: groups of :class:`Branch` of equal
+  ``order``, lowest first; each branch is a rule with its own groups of exceptions;
+- :class:`RulePlan`: one rule's *probe*: the expression of its reference date (None: the
+  evaluation date) and its versions;
+- :class:`VersionPlan`: a version's window ``[start, until)``, its condition (None:
+  always) and what it sets: literal values (``sets``) and expressions (``computes``).
 
-The fast path gives the answers of the general path wherever it decides (a test compares
-both on every output of every scenario).
+Deciding an output by the plan (default logic, docs/rules.md): walk its groups in
+order; in a branch, first the rule's exceptions (which override it), then the rule
+itself: find its reference date, the version in force on it, and whether its condition
+holds; an applying version that sets the output gives the value. The first group that
+gives a value decides; two rules of one group that give different values conflict; no
+value at all is "not applicable". A missing fact makes a step unknown; what follows from
+that is the general path's to say (:mod:`engine.evaluation.general`, the oracle).
+
+Backends execute this and nothing else: the general path walks it with sets of
+possible outcomes, :mod:`engine.evaluation.codegen` writes each output's walk as Python,
+a columnar backend walks it over many persons at once. The plan reads value sets and
+parameters through :meth:`Plan.constant`; it holds no function, so it pickles.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import bisect
+from dataclasses import dataclass, field
 from datetime import date
-from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping, NamedTuple
+from typing import Any, Iterator, Mapping
 
-from engine.evaluation import codegen as fastpath
-from engine.rules.model import Rule, RuleVersion
-from engine.rules.timeline import Consolidation
-from engine.values import Unknown
-
-if TYPE_CHECKING:
-    from engine.evaluation.general import Evaluation, RuleScope
-
-ANY = ("<any value>",)  # the key of a value that is itself unknown
-
-Probe = Callable[["Evaluation"], tuple[Any, ...]]  # -> the fields of a RuleState
-Decide = Callable[["Evaluation"], Any]  # records the output in the memo, returns its value
+from engine.errors import Span
+from engine.language.expression import Expression
+from engine.rules.model import LegalSource, ParameterVersion, Rule, RuleVersion, ValueSet, Window
+from engine.rules.timeline import Consolidation, Timeline
 
 
-class RuleState(NamedTuple):
-    """How one rule stands in an evaluation: reference date, version, and whether it applies."""
+@dataclass(frozen=True, slots=True)
+class VersionPlan:
+    """One version of a rule, as a backend needs it."""
 
-    rule: Rule
-    reference: Any  # a date, None, or Unknown
-    version: RuleVersion | None
-    applies: Any  # True, False or Unknown
-    scope: "RuleScope"
+    version: RuleVersion  # the loaded version (its source, span and amendment explain it)
+    start: date
+    until: date | None  # None: open-ended
+    condition: Expression | None  # None: applies whenever it is in force
+    sets: Mapping[str, Any]  # outputs given literally
+    computes: Mapping[str, Expression]  # outputs given by expressions
+
+    def in_force(self, day: date) -> bool:
+        return self.start <= day and (self.until is None or day < self.until)
+
+    def gives(self, output: str) -> bool:
+        """Whether this version sets ``output`` (literally or by an expression)."""
+        return output in self.sets or output in self.computes
 
 
-def key_of(value: Any) -> Any:
-    """The value as a key of a set of outcomes: lists as tuples, unknowns as :data:`ANY`."""
-    if type(value) is Unknown:
-        return ANY
-    if isinstance(value, list):
-        return tuple(value)
-    try:
-        hash(value)
-    except TypeError:
-        return ANY
-    return value
+@dataclass(frozen=True, slots=True)
+class RulePlan:
+    """A rule's probe: how to find its reference date, its version, and its condition."""
+
+    id: str
+    rule: Rule  # the loaded rule (title, source, span)
+    reference_date: Expression | None  # None: the evaluation date
+    versions: tuple[VersionPlan, ...]  # sorted by start; windows do not overlap
+    _starts: tuple[date, ...] = field(default=(), repr=False, compare=False)
+
+    def version_at(self, day: date) -> VersionPlan | None:
+        """The version in force on ``day``: the last one started, if it has not ended."""
+        index = bisect.bisect_right(self._starts, day) - 1
+        if index < 0:
+            return None
+        version = self.versions[index]
+        return version if version.until is None or day < version.until else None
+
+
+Group = tuple["Branch", ...]  # rules of equal order: they must agree
+
+
+@dataclass(frozen=True, slots=True)
+class Branch:
+    """A rule in an output's exception tree, with the groups of its exceptions (lowest
+    order first) that override it."""
+
+    rule: RulePlan
+    exceptions: tuple[Group, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class OutputPlan:
+    """How one output is decided: its exception tree, top groups lowest order first."""
+
+    name: str
+    groups: tuple[Group, ...]
+    as_set: bool = False  # declared as a set: a computed list becomes a set
+    # outputs of the same tree that every version of every rule of it sets: the rule that
+    # decides this one decides those (a backend may record them together)
+    companions: tuple[str, ...] = ()
+
+    def branches(self) -> Iterator[Branch]:
+        """Every branch of the tree, each rule's exceptions before the rule."""
+        def walk(groups: tuple[Group, ...]) -> Iterator[Branch]:
+            for group in groups:
+                for branch in group:
+                    yield from walk(branch.exceptions)
+                    yield branch
+
+        return walk(self.groups)
+
+    def rules(self) -> list[RulePlan]:
+        """Every rule of the tree, once each."""
+        found: dict[str, RulePlan] = {}
+        for branch in self.branches():
+            found.setdefault(branch.rule.id, branch.rule)
+        return list(found.values())
+
+
+@dataclass(frozen=True, slots=True)
+class ParameterLookup:
+    """A parameter's value on a day: None when no version is in force then."""
+
+    timeline: Timeline[ParameterVersion]
+
+    def at(self, day: date) -> Any:
+        version = self.timeline.at(day)
+        return version.value if version is not None else None
 
 
 @dataclass(frozen=True)
-class OutputTree:
-    """For one output: the rules at the top, and each rule's exceptions, in order."""
+class Plan:
+    """A consolidated rule set, compiled for evaluation: the contract of every backend.
 
-    roots: tuple[tuple[str, ...], ...]  # groups of equal order, lowest order first
-    exceptions: Mapping[str, tuple[tuple[str, ...], ...]]
+    ``outputs`` holds the plan of every output some rule sets; an output absent from it
+    is not applicable. ``order`` lists the outputs so that each comes after the outputs
+    its rules read (the dependency graph's order). ``constants`` maps each value set and
+    parameter to an object whose ``at(day)`` gives its value on a day.
+    """
+
+    proposals: Mapping[str, date]  # the proposals applied, with their effective dates
+    rules: Mapping[str, RulePlan]
+    outputs: Mapping[str, OutputPlan]
+    order: tuple[str, ...]
+    constants: Mapping[str, Any]
+    consolidation: Consolidation = field(repr=False, compare=False)
+
+    def constant(self, name: str, day: date) -> Any:
+        """A value set's members, or a parameter's value, on ``day`` (None when there is
+        no such constant or no version in force)."""
+        found = self.constants.get(name)
+        return found.at(day) if found is not None else None
 
 
-def output_trees(rules: Mapping[str, Rule]) -> dict[str, OutputTree]:
-    """The exception trees of every output, from the rules in force."""
-    trees: dict[str, OutputTree] = {}
+def build_plan(consolidation: Consolidation, set_valued: frozenset[str] = frozenset(),
+               sets: Mapping[str, ValueSet] | None = None, order: tuple[str, ...] = ()) -> Plan:
+    """The plan of a consolidation: ``set_valued`` names the outputs declared as sets,
+    ``sets`` the value sets, ``order`` the outputs in the graph's order."""
+    rules = {rule_id: rule_plan(rule, consolidation.timelines[rule_id])
+             for rule_id, rule in consolidation.rules.items()}
     setters: dict[str, list[Rule]] = {}
-    for rule in rules.values():
-        for output in rule.outputs:
+    for rule in consolidation.rules.values():
+        for output in sorted(rule.outputs):
             setters.setdefault(output, []).append(rule)
+    outputs: dict[str, OutputPlan] = {}
     for output, candidates in setters.items():
         ids = {rule.id for rule in candidates}
         children: dict[str, list[Rule]] = {}
@@ -87,124 +172,82 @@ def output_trees(rules: Mapping[str, Rule]) -> dict[str, OutputTree]:
                 children.setdefault(parent, []).append(rule)
             if not parents:
                 roots.append(rule)
-        trees[output] = OutputTree(_groups(roots), {parent: _groups(kids) for parent, kids in children.items()})
-    return trees
+
+        def groups(members: list[Rule], depth: int = 0) -> tuple[Group, ...]:
+            return tuple(tuple(Branch(rules[r.id], groups(children.get(r.id, []), depth + 1)) for r in group)
+                         for group in _by_order(members))
+
+        outputs[output] = OutputPlan(output, groups(roots), output in set_valued)
+    outputs = _with_companions(outputs)
+    constants: dict[str, Any] = dict(sets or {})
+    for name, timeline in consolidation.parameters.items():
+        constants[name] = ParameterLookup(timeline)
+    known = [name for name in order if name in outputs] + sorted(set(outputs) - set(order))
+    return Plan(dict(consolidation.proposals), rules, outputs, tuple(known), constants, consolidation)
 
 
-def _groups(rules: Iterable[Rule]) -> tuple[tuple[str, ...], ...]:
+def one_rule_plan(expression: Expression, reference_date: Expression | None = None,
+                  constants: Mapping[str, Any] | None = None, output: str = "result") -> Plan:
+    """The plan of one rule, in force at all times, that computes ``output`` by
+    ``expression`` on the reference date given by ``reference_date`` (None: the
+    evaluation date): how one expression runs in production, for the conformance suite
+    and for printing the code of an expression. ``constants`` as in :class:`Plan`."""
+    span = Span(expression.origin.source, 1, 1)
+    version = RuleVersion("expression", date.min, None, None, {}, {output: expression}, None, span,
+                          window=Window(date.min))
+    rule = Rule("expression", "expression", LegalSource("expression"), (version,), span,
+                reference_date=reference_date)
+    timeline = Timeline([version])
+    probe = rule_plan(rule, timeline)
+    consolidation = Consolidation({}, {rule.id: rule}, {rule.id: timeline}, {}, ())
+    return Plan({}, {rule.id: probe}, {output: OutputPlan(output, ((Branch(probe),),))}, (output,),
+                dict(constants or {}), consolidation)
+
+
+def rule_plan(rule: Rule, timeline: Timeline[RuleVersion]) -> RulePlan:
+    versions = []
+    for version in timeline.versions:
+        window = version.window
+        assert window is not None  # resolved by consolidate
+        versions.append(VersionPlan(version, window.start, window.until, version.when, version.values,
+                                    version.computed))
+    return RulePlan(rule.id, rule, rule.reference_date, tuple(versions), tuple(v.start for v in versions))
+
+
+def _by_order(rules: list[Rule]) -> list[list[Rule]]:
     ordered = sorted(rules, key=lambda r: (r.order, r.id))
-    groups: list[list[str]] = []
-    last = None
+    groups: list[list[Rule]] = []
     for rule in ordered:
-        if not groups or rule.order != last:
+        if not groups or rule.order != groups[-1][0].order:
             groups.append([])
-        groups[-1].append(rule.id)
-        last = rule.order
-    return tuple(tuple(g) for g in groups)
+        groups[-1].append(rule)
+    return groups
 
 
-class Plan:
-    """A consolidation with its probes and deciders; shared by every evaluation with it.
+def _shape(plan: OutputPlan) -> Any:
+    """The tree's shape (rule ids, nesting), which outputs of the same tree share."""
+    def of(groups: tuple[Group, ...]) -> Any:
+        return tuple(tuple((b.rule.id, of(b.exceptions)) for b in group) for group in groups)
 
-    Probes and deciders are generated (:mod:`engine.evaluation.codegen`) on first use, so a large
-    rule set pays only for what its evaluations reach; two threads racing to generate
-    one keep either, harmlessly.
-    """
-
-    def __init__(self, consolidation: Consolidation, set_valued: frozenset[str] = frozenset(),
-                 sets: Mapping[str, Any] | None = None) -> None:
-        self.consolidation = consolidation
-        self.sets = sets or {}  # the value sets (the same for every evaluation of the rule set)
-        self.set_valued = set_valued  # outputs declared as sets: a computed list becomes a set
-        self.trees = output_trees(consolidation.rules)
-        # outcomes of literal outputs of applying rules never change: shared between
-        # evaluations (filling a dict is atomic under the GIL)
-        self.literal_outcomes: dict[tuple[int, str], Any] = {}
-        self.probes: dict[str, Probe] = {}
-        self.outputs: dict[str, Decide] = {}
-        self.runs: dict[tuple[str, ...], Callable[..., dict[str, Any]]] = {}  # the public outputs
-        self.constants: dict[str, Callable[[date], Any]] = {}
-        self.companions = _companions(self.trees, consolidation)
-
-    def probe(self, rule_id: str) -> Probe:
-        """The probe of a rule: how it stands in an evaluation, recorded in its memo."""
-        found = self.probes.get(rule_id)
-        if found is None:
-            found = self.probes[rule_id] = fastpath.probe_function(
-                self.consolidation.rules[rule_id], self.consolidation.timelines[rule_id], self)
-        return found
-
-    def run_function(self, outputs: tuple[str, ...], report: tuple[tuple[str, bool], ...],
-                     decision: type) -> Callable[..., dict[str, Any]]:
-        """A function that decides ``outputs`` (given in the graph's order) and reports
-        those of ``report`` (see :func:`engine.evaluation.codegen.run_function`)."""
-        found = self.runs.get(outputs)
-        if found is None:
-            found = self.runs[outputs] = fastpath.run_function(outputs, self, report, decision)
-        return found
-
-    def constant_function(self, name: str) -> Callable[[date], Any]:
-        """A value set's members, or a parameter's value, on a date (None when the
-        parameter has no version then): what Evaluation.constant and the generated code
-        read."""
-        found = self.constants.get(name)
-        if found is None:
-            found = self.constants[name] = self._constant_function(name)
-        return found
-
-    def _constant_function(self, name: str) -> Callable[[date], Any]:
-        value_set = self.sets.get(name)
-        if value_set is not None:
-            at: Callable[[date], Any] = value_set.at
-            return at
-        timeline = self.consolidation.parameters.get(name)
-
-        def parameter(day: date) -> Any:
-            version = timeline.at(day) if timeline is not None else None
-            return version.value if version is not None else None
-
-        return parameter
-
-    def output_function(self, output: str) -> Decide:
-        """The function that decides an output in an evaluation and records it in its memo."""
-        found = self.outputs.get(output)
-        if found is None:
-            tree = self.trees.get(output)
-            if tree is None:
-                found = _not_applicable(output)
-            else:
-                writer = fastpath.OutputWriter(output, tree.exceptions, self.consolidation.rules,
-                                               self.consolidation.timelines, self, key_of, as_set=output in self.set_valued,
-                                               companions=self.companions.get(output, ()))
-                found = writer.function(tree.roots)
-            self.outputs[output] = found
-        return found
+    return of(plan.groups)
 
 
-def _companions(trees: Mapping[str, OutputTree], consolidation: Consolidation) -> dict[str, tuple[str, ...]]:
-    """Outputs decided by the same exception tree, where every version of every rule sets
-    all of them: the rule that decides one decides the others. When it gives them
-    literally, the first one's function records the others' values too (they cost
-    nothing to compute) and the walk over their common tree is not repeated."""
+def _with_companions(outputs: dict[str, OutputPlan]) -> dict[str, OutputPlan]:
+    """Outputs decided by the same exception tree, where every version of every rule of
+    it sets all of them: the rule that decides one decides the others. Where a version
+    sets only some, the tree may decide them differently (an exception that sets only
+    ``b`` leaves ``a`` to the rule it overrides), so they are not companions."""
     alike: dict[Any, list[str]] = {}
-    for output, tree in trees.items():
-        alike.setdefault((tree.roots, tuple(sorted(tree.exceptions.items()))), []).append(output)
-    companions: dict[str, tuple[str, ...]] = {}
-    for (roots, exceptions), outputs in alike.items():
-        if len(outputs) < 2:
+    for name, plan in outputs.items():
+        alike.setdefault(_shape(plan), []).append(name)
+    found = dict(outputs)
+    for names in alike.values():
+        if len(names) < 2:
             continue
-        rules = fastpath.tree_rules(roots, dict(exceptions))
-        every = frozenset(outputs)
-        if all(every <= version.outputs for r in rules for version in consolidation.timelines[r].versions):
-            for output in outputs:
-                companions[output] = tuple(o for o in outputs if o != output)
-    return companions
-
-
-def _not_applicable(output: str) -> Decide:
-    """The function of an output that no rule sets."""
-    def decide(evaluation: Evaluation) -> Any:
-        evaluation.values[output] = None
-        return None
-
-    return decide
+        every = frozenset(names)
+        tree = outputs[names[0]]
+        if all(every <= version.version.outputs for rule in tree.rules() for version in rule.versions):
+            for name in names:
+                plan = outputs[name]
+                found[name] = OutputPlan(name, plan.groups, plan.as_set, tuple(o for o in names if o != name))
+    return found

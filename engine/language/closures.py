@@ -58,7 +58,8 @@ class _Compiler:
 
     def build_Name(self, node: n.Name) -> Compiled:
         name = node.name
-        if "." in name:
+        kind = sem.kind_of_name(name)
+        if kind == "fact":
             unknown = Unknown(frozenset({name}))
 
             def fact(scope: sem.Scope) -> Any:
@@ -66,7 +67,7 @@ class _Compiler:
                 return unknown if value is _MISSING else value
 
             return fact
-        if name.upper() == name and any(c.isalpha() for c in name):
+        if kind == "set":
             return lambda scope: scope.constant(name, scope.reference_date)
 
         def output(scope: sem.Scope) -> Any:
@@ -110,33 +111,8 @@ class _Compiler:
         return lambda scope: sem.negative(operand(scope))
 
     def build_Logic(self, node: n.Logic) -> Compiled:
-        parts = tuple(self.build(operand) for operand in node.operands)
-        if node.op == "and":
-            def conjunction(scope: sem.Scope) -> Any:
-                pending = None
-                for part in parts:
-                    value = part(scope)
-                    if value is True:
-                        continue
-                    if value is False or value is None:
-                        return False
-                    pending = value if pending is None else pending | value
-                return True if pending is None else pending
-
-            return conjunction
-
-        def disjunction(scope: sem.Scope) -> Any:
-            pending = None
-            for part in parts:
-                value = part(scope)
-                if value is True:
-                    return True
-                if value is False or value is None:
-                    continue
-                pending = value if pending is None else pending | value
-            return False if pending is None else pending
-
-        return disjunction
+        parts, op, logic = tuple(self.build(operand) for operand in node.operands), node.op, sem.logic
+        return lambda scope: logic(op, (part(scope) for part in parts))
 
     def build_Binary(self, node: n.Binary) -> Compiled:
         left, right, op = self.build(node.left), self.build(node.right), node.op
@@ -161,13 +137,8 @@ class _Compiler:
 
             return arithmetic
         if op == "any_in":
-            def overlap(scope: sem.Scope) -> Any:
-                a, b = left(scope), right(scope)
-                if type(a) is Unknown or type(b) is Unknown:
-                    return sem.unknown_of(a, b)
-                return sem.overlap(a, b)
-
-            return overlap
+            overlap = sem.overlap
+            return lambda scope: overlap(left(scope), right(scope))
         return lambda scope: sem.membership(op, left(scope), right(scope))
 
     @staticmethod

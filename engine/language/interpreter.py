@@ -69,26 +69,17 @@ class _Interpreter:
 
     def name(self, name: str) -> Any:
         scope = self.scope
-        if "." in name:
+        kind = sem.kind_of_name(name)
+        if kind == "fact":
             if name in scope.facts:
                 return scope.facts[name]
             return Unknown(frozenset({name}))
-        if name.upper() == name and any(c.isalpha() for c in name):
+        if kind == "set":
             return scope.constant(name, scope.reference_date)
         return scope.output(name)
 
     def logic(self, op: str, operands: tuple[n.Node, ...]) -> Any:
-        decisive = op == "or"  # the value that decides: true for 'or', false for 'and'
-        undecided: list[Unknown] = []
-        for operand in operands:
-            value = sem.truth(self.value(operand))
-            if type(value) is Unknown:
-                undecided.append(value)
-            elif value is decisive:
-                return decisive
-        if undecided:
-            return sem.unknown_of(*undecided)
-        return not decisive
+        return sem.logic(op, (self.value(operand) for operand in operands))
 
     def binary(self, node: n.Binary, op: str, left: Any, right: Any) -> Any:
         if op in ("+", "-", "*", "/"):

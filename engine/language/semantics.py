@@ -19,7 +19,7 @@ import operator
 from datetime import date
 from decimal import (ROUND_HALF_EVEN, Context, Decimal, DivisionByZero as DivisionByZeroSignal, Inexact,
                      InvalidOperation, Overflow)
-from typing import Any, Callable, Protocol
+from typing import Any, Callable, Iterable, Mapping, Protocol
 
 from engine.values import Duration, Unknown, add_duration, age_on
 
@@ -27,14 +27,50 @@ from engine.values import Duration, Unknown, add_duration, age_on
 class Scope(Protocol):
     """What an expression can read while it is evaluated."""
 
-    facts: dict[str, Any]
-    decided: dict[str, Any]  # outputs already decided (a memo); may stay empty
-    evaluation_date: date
-    reference_date: date
+    @property
+    def facts(self) -> Mapping[str, Any]: ...
+
+    @property
+    def decided(self) -> Mapping[str, Any]:
+        """Outputs already decided (a memo); may stay empty."""
+
+    @property
+    def evaluation_date(self) -> date: ...
+
+    @property
+    def reference_date(self) -> date: ...
 
     def output(self, name: str) -> Any: ...
 
     def constant(self, name: str, on: date) -> Any: ...
+
+
+def kind_of_name(name: str) -> str:
+    """What a bare name stands for, told by its shape (docs/language.md): ``"fact"`` when
+    dotted (``persoon.leeftijd``), ``"set"`` when upper case (a value set or a parameter,
+    read on the reference date), ``"output"`` otherwise."""
+    if "." in name:
+        return "fact"
+    if name.upper() == name and any(c.isalpha() for c in name):
+        return "set"
+    return "output"
+
+
+def logic(op: str, values: Iterable[Any]) -> Any:
+    """``and`` / ``or`` over operand values, taken one by one so that the first decisive
+    one stops the caller's evaluation (``values`` may be a lazy generator): ``none``
+    counts as false; an unknown operand leaves the result unknown unless a later one
+    decides it, and the unknowns' missing facts are joined."""
+    decisive = op == "or"  # the value that decides: true for 'or', false for 'and'
+    pending: Unknown | None = None
+    for value in values:
+        if value is None:
+            value = False
+        if value is decisive:
+            return decisive
+        if value is not (not decisive):
+            pending = value if pending is None else pending | value
+    return (not decisive) if pending is None else pending
 
 
 class DivisionByZero(ArithmeticError):
@@ -141,7 +177,9 @@ def compare(op: str, a: Any, b: Any) -> Any:
 
 
 def overlap(a: Any, b: Any) -> Any:
-    """``any a in b`` for known values: none when either is none."""
+    """``any a in b``: unknown when either is, none when either is none."""
+    if type(a) is Unknown or type(b) is Unknown:
+        return unknown_of(a, b)
     if a is None or b is None:
         return None
     for element in a:
@@ -161,7 +199,7 @@ def membership(op: str, a: Any, b: Any) -> Any:
     if op == "not_in":
         return a not in b
     if op == "any_in":
-        return any(x in b for x in a)
+        return overlap(a, b)
     return any(x not in b for x in a)
 
 

@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Iterable, Mapping
 
 from engine.errors import Span
+from engine.language.semantics import kind_of_name
 
 BASES = ("bool", "number", "text", "date", "duration")
 
@@ -116,11 +117,7 @@ class Vocabulary:
     @staticmethod
     def kind_of_name(name: str) -> str:
         """The kind a bare name implies: dotted facts, UPPER sets, lower outputs."""
-        if "." in name:
-            return "fact"
-        if name.upper() == name and any(c.isalpha() for c in name):
-            return "set"
-        return "output"
+        return kind_of_name(name)
 
     @classmethod
     def from_declarations(cls, types: Mapping[str, str]) -> "Vocabulary":

@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from engine.evaluation.general import Evaluation
+from engine.evaluation.plan import Branch
+from engine.language.semantics import kind_of_name
 from engine.values import Unknown, render, to_json
 
 
@@ -132,14 +134,14 @@ class _Explainer:
             explanation.repeated = True
             return explanation
         seen.add(name)
-        tree = evaluation.trees.get(name)
-        if tree is None:
+        plan = evaluation.plan.outputs.get(name)
+        if plan is None:
             return explanation
         deciding = evaluation.decider(name) if status == "decided" else None
         explanation.agreed = status == "decided" and deciding is None
-        for group in tree.roots:
-            for rule_id in group:
-                step = self.rule(rule_id, name, seen, depth)
+        for group in plan.groups:
+            for branch in group:
+                step = self.rule(branch, name, seen, depth)
                 if deciding is not None and self._contains(step, deciding):
                     explanation.decided_by = step
                     explanation.rule = deciding
@@ -159,9 +161,9 @@ class _Explainer:
     def _contains(self, step: RuleStep, rule_id: str) -> bool:
         return step.rule == rule_id or any(self._contains(e, rule_id) for e in step.exceptions)
 
-    def rule(self, rule_id: str, output: str, seen: set[str], depth: int) -> RuleStep:
+    def rule(self, branch: Branch, output: str, seen: set[str], depth: int) -> RuleStep:
         evaluation = self.evaluation
-        state = evaluation.state(rule_id)
+        state = evaluation.state(branch.rule.id)
         rule = state.rule
         if state.version is None:
             outcome = "unknown" if type(state.applies) is Unknown else "not in force"
@@ -169,11 +171,11 @@ class _Explainer:
             outcome = {True: "applied", False: "did not apply"}.get(state.applies, "unknown")
         step = RuleStep(rule.id, rule.title, rule.source.to_json(), outcome, rule.reference_text, state.reference,
                         order=rule.order)
-        timeline = evaluation.consolidation.timelines[rule_id]
-        step.versions = len(timeline.versions)
+        versions = [v.version for v in branch.rule.versions]
+        step.versions = len(versions)
         version = state.version
         if version is not None:
-            step.version = timeline.index_of(version) + 1
+            step.version = versions.index(version) + 1
             step.window = version.window.to_json() if version.window else None
             step.version_source = version.source.to_json() if version.source else None
             step.amendment = version.amendment
@@ -185,16 +187,16 @@ class _Explainer:
             for expression in version.expressions() + ([rule.reference_date] if rule.reference_date else []):
                 names |= expression.free_names
             for name in sorted(names):
-                if "." in name:
+                kind = kind_of_name(name)
+                if kind == "fact":
                     step.facts[name] = evaluation.facts.get(name, Unknown(frozenset({name})))
-                elif name.upper() != name:  # an output (sets and parameters are upper case)
+                elif kind == "output":
                     step.uses.append(self.output(name, seen, depth + 1))
         elif rule.reference_date is not None:
             for name in sorted(rule.reference_date.free_names):
-                if "." in name:
+                if kind_of_name(name) == "fact":
                     step.facts[name] = evaluation.facts.get(name, Unknown(frozenset({name})))
-        tree = evaluation.trees[output]
-        for group in tree.exceptions.get(rule_id, ()):
+        for group in branch.exceptions:
             for child in group:
                 step.exceptions.append(self.rule(child, output, seen, depth))
         return step

@@ -20,7 +20,8 @@ from typing import Any, Iterable, Iterator
 from engine.sources import schema
 from engine.errors import InputError, PolicyError, Span, flatten, suggest
 from engine.sources.facts import Mismatch, coerce
-from engine.ruleset import Decision, Result, RuleSet
+from engine.evaluation.outcomes import Decision
+from engine.ruleset import Result, RuleSet
 from engine.language.types import DATE
 from engine.values import render
 from engine.sources.yamlsource import Document, read_document

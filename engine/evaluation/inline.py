@@ -1,0 +1,171 @@
+"""Write a condition-language expression as one Python expression, for generated code.
+
+An inlined expression assumes the values it reads are known: at the first unknown (a
+missing fact, an unknown output) or arithmetic failure it raises
+:class:`engine.evaluation.runtime.Bail`, and the code around it
+(:mod:`engine.evaluation.codegen`) evaluates the expression again by its closure
+(:mod:`engine.language.closures`), which has the full semantics of unknowns and reports
+errors with their place. For known values the inlined operators keep the closures'
+semantics, ``none`` included: a comparison with ``none`` is false, ``and`` and ``or``
+treat ``none`` as false. Shapes without an inlined form run their closure in place.
+
+**Nothing from a rule file becomes source text.** The code consists of fixed templates,
+generated names (``k12``, ``t3``) and the literals ``True``, ``False`` and ``None``;
+every name, value and closure is an object bound to a generated name by
+:class:`Source`. Which locals the code reads is recorded as it is written
+(:attr:`Inline.reads_scope`), never found by reading the text back.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import TYPE_CHECKING, Any, Callable
+
+from engine.evaluation import runtime
+from engine.language import nodes as n
+from engine.language import semantics as sem
+from engine.language.closures import compile_node
+from engine.language.types import Vocabulary
+
+if TYPE_CHECKING:
+    from engine.evaluation.plan import Plan
+    from engine.language.expression import Expression
+
+OutputFunction = Callable[[str], Callable[..., Any]]  # an output -> the function that decides it
+
+
+class Source:
+    """Python source being written, and the objects it refers to by generated names."""
+
+    def __init__(self) -> None:
+        self.namespace: dict[str, Any] = runtime.namespace()
+        self._bound: dict[int, str] = {}
+        self.lines: list[str] = []
+        self._temps = itertools.count()
+
+    def bind(self, value: Any) -> str:
+        """A generated name for ``value`` (the same object always gets the same name)."""
+        name = self._bound.get(id(value))
+        if name is None:
+            name = self._bound[id(value)] = f"k{len(self._bound)}"
+            self.namespace[name] = value
+        return name
+
+    def temp(self) -> str:
+        return f"t{next(self._temps)}"
+
+    def line(self, depth: int, text: str) -> None:
+        self.lines.append("    " * depth + text)
+
+    @property
+    def text(self) -> str:
+        return "\n".join(self.lines) + "\n"
+
+
+class Inline:
+    """Turns one expression into a Python expression over the locals ``facts`` and
+    ``values`` and the evaluation ``ev``; ``reference`` is the code of the date the
+    expression reads value sets, parameters and ``reference_date`` on.
+
+    When the code needs the expression's scope (a closure run in place), it reads the
+    local ``scope`` and :attr:`reads_scope` is set: the caller must assign it first."""
+
+    def __init__(self, source: Source, expression: Expression, plan: Plan, decide: OutputFunction,
+                 reference: str) -> None:
+        self.source = source
+        self.origin = expression.origin
+        self.plan = plan
+        self.decide = decide  # an output not yet in the memo is decided by calling its function
+        self.reference = reference
+        self.reads_scope = False
+
+    def expr(self, node: n.Node) -> str:
+        method: Callable[[Any], str] | None = getattr(self, "inline_" + type(node).__name__, None)
+        return method(node) if method is not None else self.fallback(node)
+
+    def fallback(self, node: n.Node) -> str:
+        """The node through its compiled closure; an unknown result bails."""
+        self.reads_scope = True
+        closure = self.source.bind(compile_node(node, self.origin))
+        t = self.source.temp()
+        return f"({t} if type({t} := {closure}(scope)) is not Unknown else bail())"
+
+    def _constant_on(self, name: str, day: str) -> str:
+        found = self.plan.constants.get(name)
+        if found is None:
+            return f"{self.source.bind(self.plan.constant)}({self.source.bind(name)}, {day})"
+        return f"{self.source.bind(found.at)}({day})"
+
+    def inline_Literal(self, node: n.Literal) -> str:
+        value = node.value
+        if value is None or type(value) is bool:
+            return repr(value)  # None, True or False: the only literals written as text
+        return self.source.bind(value)
+
+    def inline_Name(self, node: n.Name) -> str:
+        name = node.name
+        kind = Vocabulary.kind_of_name(name)
+        if kind == "set":
+            return self._constant_on(name, self.reference)
+        key, t = self.source.bind(name), self.source.temp()
+        if kind == "fact":  # an evaluation's facts are plain values (engine.sources.facts), never unknowns
+            return f"({t} if ({t} := facts.get({key}, GONE)) is not GONE else bail())"
+        decide, u = self.source.bind(self.decide(name)), self.source.temp()
+        return (f"({t} if type({t} := ({u} if ({u} := values.get({key}, GONE)) is not GONE else {decide}(ev))) "
+                f"is not Unknown else bail())")
+
+    def inline_At(self, node: n.At) -> str:
+        t = self.source.temp()
+        return f"(None if ({t} := {self.expr(node.when)}) is None else {self._constant_on(node.name.name, t)})"
+
+    def inline_Special(self, node: n.Special) -> str:
+        return "ev.on" if node.which == "evaluation_date" else self.reference
+
+    def inline_Not(self, node: n.Not) -> str:
+        return f"(not {self.expr(node.operand)})"  # true -> false; false and none -> true
+
+    def inline_Logic(self, node: n.Logic) -> str:
+        joined = f" {node.op} ".join(self.expr(operand) for operand in node.operands)
+        return f"(({joined}) is True)"  # none counts as false, and the result is a boolean
+
+    def inline_Binary(self, node: n.Binary) -> str:
+        op = node.op
+        if op in sem.ORDERING:
+            left = self.expr(node.left)
+            if isinstance(node.right, n.Literal) and node.right.value is not None:
+                t = self.source.temp()
+                return f"(False if ({t} := {left}) is None else {t} {op} {self.inline_Literal(node.right)})"
+            right, a, b = self.expr(node.right), self.source.temp(), self.source.temp()
+            return f"(False if ({a} := {left}) is None or ({b} := {right}) is None else {a} {op} {b})"
+        if op in ("==", "!=") and isinstance(node.right, n.Literal) and isinstance(node.right.value, (str, bool)):
+            return f"({self.expr(node.left)} {op} {self.inline_Literal(node.right)})"
+        if op in ("in", "not_in") and isinstance(node.right, n.ListLiteral) \
+                and all(isinstance(item, n.Literal) and item.value is not None for item in node.right.items):
+            members = self.source.bind(tuple(item.value for item in node.right.items))  # type: ignore[union-attr]
+            t = self.source.temp()
+            test = "in" if op == "in" else "not in"
+            return f"(None if ({t} := {self.expr(node.left)}) is None else {t} {test} {members})"
+        if op in sem.ARITHMETIC:
+            return f"arithmetic({self.source.bind(op)}, {self.expr(node.left)}, {self.expr(node.right)})"
+        if op == "any_in":
+            return f"overlap({self.expr(node.left)}, {self.expr(node.right)})"
+        return self.fallback(node)
+
+    def inline_IsTest(self, node: n.IsTest) -> str:
+        if node.test == "none":
+            return f"({self.expr(node.operand)} is None)"
+        if node.test == "not_none":
+            return f"({self.expr(node.operand)} is not None)"
+        return self.fallback(node)  # 'is known' and 'is unknown' look at the unknown itself
+
+    def inline_If(self, node: n.If) -> str:
+        condition, then, otherwise = (self.expr(node.condition), self.expr(node.then), self.expr(node.otherwise))
+        return f"({then} if {condition} is True else {otherwise})"
+
+    def inline_Call(self, node: n.Call) -> str:
+        if node.function != "age":
+            return self.fallback(node)
+        birth, on = node.args
+        a, b = self.source.temp(), self.source.temp()
+        return (f"(None if ({a} := {self.expr(birth)}) is None or ({b} := {self.expr(on)}) is None "
+                f"else age_on({a}, {b}))")

@@ -1,0 +1,60 @@
+"""Fixtures and helpers shared by the test files: the rule sets under tests/rulesets and
+the decree in rules/, loaded once per session (a RuleSet is immutable), and the
+production path of one expression (a one-rule plan through the generated code)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from engine.evaluation.codegen import Program
+from engine.evaluation.general import Evaluation
+from engine.evaluation.plan import one_rule_plan
+from engine.language.expression import Expression, TestScope, Vocabulary
+from engine.ruleset import RuleSet
+
+ROOT = Path(__file__).resolve().parent.parent
+RULESETS = ROOT / "tests" / "rulesets"
+SCENARIOS = ROOT / "tests" / "scenarios"
+_REFERENCE = "expression.reference_date"  # a fact that carries the case's reference date
+_REFERENCE_EXPRESSION = Expression.compile(_REFERENCE, Vocabulary.from_declarations({_REFERENCE: "date"}))
+
+
+@pytest.fixture(scope="session")
+def decree() -> RuleSet:
+    """The decree of rules/."""
+    return RuleSet.load(ROOT / "rules")
+
+
+@pytest.fixture(scope="session")
+def exceptions() -> RuleSet:
+    """tests/rulesets/exceptions: a base rule, ordered exceptions, an exception to one."""
+    return RuleSet.load(RULESETS / "exceptions")
+
+
+@dataclass(frozen=True)
+class _Constant:
+    """A constant of a TestScope, looked up the way a plan looks up value sets and parameters."""
+
+    scope: TestScope
+    name: str
+
+    def at(self, day: date) -> Any:
+        return self.scope.constant(self.name, day)
+
+
+def generated_value(expression: Expression, scope: TestScope) -> Any:
+    """``expression`` evaluated as production evaluates a rule's value: a one-rule plan
+    whose generated function inlines it (falling back to its closure, and to the general
+    path on an unknown). The scope's outputs are decided ones in the memo."""
+    constants = {name: _Constant(scope, name) for name in scope.constants}
+    plan = one_rule_plan(expression, _REFERENCE_EXPRESSION, constants)
+    program = Program(plan)
+    evaluation = Evaluation(plan, {**scope.facts, _REFERENCE: scope.reference_date}, scope.evaluation_date,
+                            program)
+    evaluation.values.update(scope.outputs)
+    return program.decide("result")(evaluation)
