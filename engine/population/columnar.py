@@ -71,26 +71,20 @@ def steps_of(ruleset: RuleSet, plan: Plan, wanted: Iterable[str]) -> list[Step]:
     """The outputs needed for ``wanted``, each with its inputs, in dependency order;
     outputs of equal inputs that do not read each other share a step."""
     vocabulary = ruleset.vocabulary
-    rules = plan.consolidation.rules
     inputs: dict[str, tuple[frozenset[str], frozenset[str]]] = {}
-    for output in ruleset.order:
-        tree = plan.trees.get(output)
+    for output in plan.order:
+        tree = plan.outputs.get(output)
         names: set[str] = set()
         if tree is not None:
-            ids = {r for group in tree.roots for r in group}
-            ids |= {r for groups in tree.exceptions.values() for group in groups for r in group}
-            ids |= set(tree.exceptions)
-            for rule_id in ids:
-                reference = rules[rule_id].reference_date
-                if reference is not None:
-                    names |= reference.free_names
-                # the consolidated versions: amendments add and replace versions
-                # every consolidated version (amendments add and replace versions): its
-                # condition and what it computes for this output, not for its siblings
-                for version in plan.consolidation.timelines[rule_id].versions:
-                    if version.when is not None:
-                        names |= version.when.free_names
-                    computed = version.computed.get(output)
+            for rule in tree.rules():
+                if rule.reference_date is not None:
+                    names |= rule.reference_date.free_names
+                # each version's condition and what it computes for this output (not
+                # for the rule's other outputs)
+                for version in rule.versions:
+                    if version.condition is not None:
+                        names |= version.condition.free_names
+                    computed = version.computes.get(output)
                     if computed is not None:
                         names |= computed.free_names
         kinds = {n: vocabulary.names[n].kind for n in names if n in vocabulary.names}
@@ -106,7 +100,7 @@ def steps_of(ruleset: RuleSet, plan: Plan, wanted: Iterable[str]) -> list[Step]:
     steps: list[Step] = []
     ready: set[str] = set()
     by_inputs: dict[tuple[frozenset[str], frozenset[str]], Step] = {}
-    for output in ruleset.order:
+    for output in plan.order:
         if output not in needed:
             continue
         facts, outputs = inputs[output]
@@ -132,12 +126,16 @@ class ColumnarBackend:
         if proposals:
             ruleset.check_proposals(proposals)
         self.ruleset = ruleset
-        self.plan = ruleset.plan(dict(proposals))
-        self.proposals = {name: day for name, day in self.plan.consolidation.proposals.items()}
+        self.program = ruleset.program(dict(proposals))
+        self.plan = self.program.plan
+        self.proposals = dict(self.plan.proposals)
         self.coder = coder
         self.public = list(ruleset.public_outputs)
         self.steps = steps_of(ruleset, self.plan, self.public)
-        self.books: dict[str, Codebook] = {o: Codebook() for step in self.steps for o in step.outputs}
+        self.books: dict[str, Codebook] = {o: Codebook() for o in self.public}
+        self.books.update({o: Codebook() for step in self.steps for o in step.outputs})
+        decided = {o for step in self.steps for o in step.outputs}
+        self.unset = [o for o in self.public if o not in decided]  # no rule sets them: not applicable
         self.evaluations = 0  # plan evaluations made: the distinct combinations decided
 
     def run(self, chunk: CodedChunk) -> pl.DataFrame:
@@ -145,6 +143,7 @@ class ColumnarBackend:
         frame = chunk.frame
         for step in self.steps:
             frame = self._decide(step, frame)
+        frame = frame.with_columns([pl.lit(NONE, dtype=pl.UInt32).alias(output_column(o)) for o in self.unset])
         return frame.select(["id"] + [output_column(o) for o in self.public])
 
     def _decide(self, step: Step, frame: pl.DataFrame) -> pl.DataFrame:
@@ -183,7 +182,7 @@ class ColumnarBackend:
                 return tuple(self.books[o].code(value) for o in step.outputs)
             values[name] = value
         on: date = self.coder.days.values[combination[-1]]
-        evaluation = Evaluation(self.plan, facts, on, partial=True)
+        evaluation = Evaluation(self.plan, facts, on, self.program)
         evaluation.values.update(values)
         try:
             return tuple(self.books[o].code(evaluation.value_of(o)) for o in step.outputs)
