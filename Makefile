@@ -37,6 +37,7 @@ test: $(VENV)/.installed-dev
 
 bench: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/run.py
+	$(BIN)/python -m tools.bench_population
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis

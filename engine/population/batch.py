@@ -19,7 +19,7 @@ from typing import Any, Callable, Iterator
 
 import polars as pl
 
-from engine.errors import InputError, PolicyError, PolicyErrors, Span
+from engine.errors import InputError, PolicyError, PolicyErrors, Source, Span
 from engine.population import io
 from engine.population.cells import Coder, CodedChunk
 from engine.population.columnar import ColumnarBackend, output_column, state_of
@@ -104,7 +104,8 @@ def _cell(value: Any, dtype: Any) -> Any:
     if dtype == pl.Boolean or dtype == pl.Date:
         return value
     if isinstance(dtype, pl.List):
-        return [str(v) for v in to_json(value)]  # type: ignore[union-attr]
+        listed: Any = to_json(value)
+        return [str(v) for v in listed]
     return io.value_cell(value)
 
 
@@ -162,7 +163,7 @@ def _problems(chunk: CodedChunk, decided: pl.DataFrame, backend: ColumnarBackend
         if absolute in found:
             continue  # its facts were wrong; the conflict is an echo
         line = absolute + (2 if fmt == "csv" else 1)
-        source_of = io.FileLines(source, "", source, frozenset({line})) if fmt != "parquet" else io.Source(source, "")
+        source_of = io.FileLines(source, "", source, frozenset({line})) if fmt != "parquet" else Source(source, "")
         found[absolute] = [InputError(message, Span(source_of, line, 1))]
     return found
 
@@ -188,7 +189,7 @@ class _Writer:
             flat.write_csv(self._handle, include_header=self._header)
             self._header = False
             return
-        import pyarrow.parquet as pq
+        import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
         table = frame.to_arrow()
         if self._parquet is None:

@@ -196,12 +196,12 @@ class ChangedWriter:
                 right = self.variant.json_of(on, right_codes[index])
                 self.lines.append(io.dumps_line({"id": person, "base": left, "variant": right}))
             return
-        left = self.base.table(before, days)
-        right = self.variant.table(after, days)
+        base_table = self.base.table(before, days)
+        variant_table = self.variant.table(after, days)
         self.frames.append(pl.concat([
-            left.select("id", "on"),
-            left.drop("id", "on").rename(lambda c: f"base:{c}"),
-            right.drop("id", "on").rename(lambda c: f"variant:{c}")], how="horizontal"))
+            base_table.select("id", "on"),
+            base_table.drop("id", "on").rename(lambda c: f"base:{c}"),
+            variant_table.drop("id", "on").rename(lambda c: f"variant:{c}")], how="horizontal"))
 
     def close(self) -> None:
         with io.atomic(self.path) as temporary:

@@ -77,7 +77,7 @@ def read_chunks(path: str, fmt: str, coder: Coder, chunk_rows: int = CHUNK_ROWS)
     """The persons of ``path`` as coded chunks, in order."""
     first = 0
     if fmt == "parquet":
-        import pyarrow.parquet as pq
+        import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
         for batch in pq.ParquetFile(path).iter_batches(batch_size=chunk_rows):
             frame = pl.from_arrow(batch)
@@ -86,7 +86,7 @@ def read_chunks(path: str, fmt: str, coder: Coder, chunk_rows: int = CHUNK_ROWS)
             first += frame.height
     elif fmt == "csv":
         import pyarrow as pa
-        import pyarrow.csv as pcsv
+        import pyarrow.csv as pcsv  # type: ignore[import-untyped]
 
         # every cell read as text (then as a facts file would read it); empty is null
         text = {name: pa.string() for name in header_of(path, fmt)}
@@ -153,13 +153,13 @@ def _jsonl_row(line: str, number: int, path: str, coder: Coder, errors: list[Pol
 
     def fail(message: str, where: tuple[Any, ...] = (), key: bool = False) -> None:
         error = InputError(message, span_of(where, key))
-        error.row = row  # type: ignore[attr-defined]
+        setattr(error, "row", row)
         errors.append(error)
 
     try:
         data = json.loads(line)
-    except ValueError as problem:
-        fail(f"not a JSON object: {problem}")
+    except ValueError as bad_json:
+        fail(f"not a JSON object: {bad_json}")
         return None, None, {}
     if not isinstance(data, dict):
         fail("a row of a JSON Lines population is an object with id, on and facts")
@@ -173,9 +173,9 @@ def _jsonl_row(line: str, number: int, path: str, coder: Coder, errors: list[Pol
             fail(f"impossible date {data['on']!r}; expected YYYY-MM-DD", ("on",))
     facts: dict[str, Any] = {}
     problems = list(iter_fact_errors(data.get("facts") or {}, coder.vocabulary, span_of, facts))
-    for problem in problems:
-        problem.row = row  # type: ignore[attr-defined]
-        errors.append(problem)
+    for found in problems:
+        setattr(found, "row", row)  # where the row starts: JSON Lines positions are per line
+        errors.append(found)
     return person, on, with_defaults(facts, coder.vocabulary)
 
 
@@ -184,7 +184,7 @@ def locate(path: str, fmt: str, errors: list[RowError], header: list[str]) -> li
     if fmt == "csv":
         lines = frozenset(e.row + 2 for e in errors if e.row >= 0)
         source: Source = FileLines(path, "", path, lines)
-        found = []
+        found: list[PolicyError] = []
         for error in errors:
             if error.row < 0:
                 found.append(InputError(error.message, Span(source, 1, _char_column(source.line(1), header, error.column))))
