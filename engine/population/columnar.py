@@ -30,6 +30,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
+from decimal import Decimal
 from typing import Any, Iterable, Mapping
 
 import polars as pl
@@ -37,7 +38,8 @@ import polars as pl
 from engine.errors import PolicyError
 from engine.evaluation.general import Evaluation
 from engine.evaluation.plan import Plan
-from engine.population.cells import MISSING, NONE, Codebook, Coder, CodedChunk, fact_column
+from engine.population.cells import MISSING, MISSING_VALUE, NONE, Codebook, Coder, CodedChunk, fact_column
+from engine.population.expressions import ON_COLUMN, OutputExpression, Translator, Unsupported, value_column
 from engine.ruleset import Proposals, RuleSet
 from engine.values import Unknown
 
@@ -57,6 +59,8 @@ class Step:
     facts: tuple[str, ...]
     inputs: tuple[str, ...]  # outputs read
     memo: dict[tuple[int, ...], tuple[int, ...]] = field(default_factory=dict)
+    # the outputs as Polars expressions for rows with known inputs (None: not translated)
+    expressions: dict[str, OutputExpression] | None = None
 
     @property
     def keys(self) -> list[str]:
@@ -122,7 +126,7 @@ class ColumnarBackend:
     what earlier ones decided.
     """
 
-    def __init__(self, ruleset: RuleSet, proposals: Proposals, coder: Coder) -> None:
+    def __init__(self, ruleset: RuleSet, proposals: Proposals, coder: Coder, translate: bool = True) -> None:
         if proposals:
             ruleset.check_proposals(proposals)
         self.ruleset = ruleset
@@ -137,6 +141,16 @@ class ColumnarBackend:
         decided = {o for step in self.steps for o in step.outputs}
         self.unset = [o for o in self.public if o not in decided]  # no rule sets them: not applicable
         self.evaluations = 0  # plan evaluations made: the distinct combinations decided
+        self.columnar_rows = 0  # rows x steps decided by Polars expressions
+        self.combination_rows = 0  # rows x steps decided per combination
+        self._typed: dict[tuple[str, str], tuple[int, pl.Series, pl.Series]] = {}
+        if translate:
+            translator = Translator(self.plan, ruleset.vocabulary)
+            for step in self.steps:
+                try:
+                    step.expressions = {o: translator.output(o) for o in step.outputs}
+                except Unsupported:
+                    step.expressions = None
 
     def run(self, chunk: CodedChunk) -> pl.DataFrame:
         """``id`` and one ``output:NAME`` column of codes per public output."""
@@ -147,6 +161,77 @@ class ColumnarBackend:
         return frame.select(["id"] + [output_column(o) for o in self.public])
 
     def _decide(self, step: Step, frame: pl.DataFrame) -> pl.DataFrame:
+        if step.expressions is None or frame.height == 0:
+            self.combination_rows += frame.height
+            return self._by_combination(step, frame)
+        columns: list[pl.Series] = []
+        known: list[pl.Series] = []
+        for kind, names in (("fact", step.facts), ("output", step.inputs)):
+            for name in names:
+                codes = frame.get_column(fact_column(name) if kind == "fact" else output_column(name))
+                values, ok = self._typed_table(kind, name)
+                columns.append(values.gather(codes).alias(value_column(kind, name)))
+                known.append(ok.gather(codes))
+        days = pl.Series(ON_COLUMN, [None] + self.coder.days.values[1:], dtype=pl.Date)
+        columns.append(days.gather(frame.get_column("on")).alias(ON_COLUMN))
+        typed = pl.DataFrame(columns)
+        expressions = step.expressions
+        computed = typed.select(
+            [e.value.alias(o) for o, e in expressions.items()]
+            + [pl.any_horizontal([e.escape for e in expressions.values()]).alias("escape")])
+        settled = ~computed.get_column("escape")
+        for ok in known:
+            settled = settled & ok
+        decided = {o: self._encode(o, computed.get_column(o)) for o in step.outputs}
+        rest = (~settled).arg_true()
+        self.columnar_rows += frame.height - len(rest)
+        self.combination_rows += len(rest)
+        if len(rest):
+            others = self._by_combination(step, frame[rest])
+            for o in step.outputs:
+                decided[o] = decided[o].scatter(rest, others.get_column(output_column(o)))
+        return frame.with_columns([decided[o].alias(output_column(o)) for o in step.outputs])
+
+    def _typed_table(self, kind: str, name: str) -> tuple[pl.Series, pl.Series]:
+        """A codebook as a typed column (null for none) and which codes are known values."""
+        book = (self.coder.books if kind == "fact" else self.books)[name]
+        cached = self._typed.get((kind, name))
+        if cached is not None and cached[0] == len(book):
+            return cached[1], cached[2]
+        type_name = self.ruleset.vocabulary.names[name].type.name
+        values: list[Any] = []
+        ok: list[bool] = []
+        for value in book.values:
+            converted, fits = _typed_value(value, type_name)
+            values.append(converted)
+            ok.append(fits)
+        series = pl.Series(values, dtype=_DTYPES.get(type_name, pl.Object))
+        known = pl.Series(ok, dtype=pl.Boolean)
+        self._typed[(kind, name)] = (len(book), series, known)
+        return series, known
+
+    def _encode(self, output: str, values: pl.Series) -> pl.Series:
+        """Polars values of an output as codes of its codebook."""
+        book = self.books[output]
+        as_set = self.plan.outputs[output].as_set or self.ruleset.vocabulary.names[output].type.name == "set"
+        number = self.ruleset.vocabulary.names[output].type.name == "number"
+        if isinstance(values.dtype, pl.List):
+            keys = values.list.join(_SEPARATOR)
+            distinct = keys.drop_nulls().unique().to_list()
+            new = []
+            for key in distinct:
+                items = tuple(key.split(_SEPARATOR)) if key else ()
+                new.append(book.code(frozenset(items) if as_set else items))
+            if not distinct:
+                return pl.Series([NONE] * len(values), dtype=pl.UInt32)
+            return keys.replace_strict(distinct, new, default=None, return_dtype=pl.UInt32).fill_null(NONE)
+        distinct = values.drop_nulls().unique().to_list()
+        if not distinct:
+            return pl.Series([NONE] * len(values), dtype=pl.UInt32)
+        new = [book.code(Decimal(v) if number else v) for v in distinct]
+        return values.replace_strict(distinct, new, default=None, return_dtype=pl.UInt32).fill_null(NONE)
+
+    def _by_combination(self, step: Step, frame: pl.DataFrame) -> pl.DataFrame:
         keys = step.keys
         combinations = frame.select(keys).unique()
         memo = step.memo
@@ -207,6 +292,29 @@ class ColumnarBackend:
                     code = decided.get_column(output_column(output))[row]
                     found.setdefault(row, book[code].message)
         return found
+
+
+_SEPARATOR = "\u241f"
+_DTYPES: dict[str, Any] = {"bool": pl.Boolean, "text": pl.String, "date": pl.Date, "number": pl.Int64,
+                           "set": pl.List(pl.String), "list": pl.List(pl.String)}
+
+
+def _typed_value(value: Any, type_name: str) -> tuple[Any, bool]:
+    """A language value as the Polars columns hold it, and whether it is a known value
+    they can hold (unknowns, failures, fractional numbers are not)."""
+    if value is None:
+        return None, True
+    if value is MISSING_VALUE or type(value) in (Unknown, Failure) or type_name not in _DTYPES:
+        return None, False
+    if type_name == "number":
+        if value != value.to_integral_value() or abs(value) >= 2 ** 62:
+            return None, False
+        return int(value), True
+    if type_name in ("set", "list"):
+        if not all(isinstance(item, str) for item in value):
+            return None, False
+        return (sorted(value) if isinstance(value, frozenset) else list(value)), True
+    return value, True
 
 
 def state_of(value: Any) -> str:
