@@ -61,6 +61,7 @@ class Step:
     memo: dict[tuple[int, ...], tuple[int, ...]] = field(default_factory=dict)
     # the outputs as Polars expressions for rows with known inputs (None: not translated)
     expressions: dict[str, OutputExpression] | None = None
+    bindings: list[tuple[str, pl.Expr]] = field(default_factory=list)
 
     @property
     def keys(self) -> list[str]:
@@ -147,8 +148,10 @@ class ColumnarBackend:
         if translate:
             translator = Translator(self.plan, ruleset.vocabulary)
             for step in self.steps:
+                translator.bindings = []
                 try:
                     step.expressions = {o: translator.output(o) for o in step.outputs}
+                    step.bindings = translator.bindings
                 except Unsupported:
                     step.expressions = None
 
@@ -176,9 +179,14 @@ class ColumnarBackend:
         columns.append(days.gather(frame.get_column("on")).alias(ON_COLUMN))
         typed = pl.DataFrame(columns)
         expressions = step.expressions
-        computed = typed.select(
+        # lazily, so that Polars evaluates the subexpressions a plan walk repeats (a
+        # rule's condition in each branch that reads it) once
+        lazy = typed.lazy()
+        for name, expression in step.bindings:
+            lazy = lazy.with_columns(expression.alias(name))
+        computed = lazy.select(
             [e.value.alias(o) for o, e in expressions.items()]
-            + [pl.any_horizontal([e.escape for e in expressions.values()]).alias("escape")])
+            + [pl.any_horizontal([e.escape for e in expressions.values()]).alias("escape")]).collect()
         settled = ~computed.get_column("escape")
         for ok in known:
             settled = settled & ok

@@ -69,9 +69,15 @@ class OutputExpression:
 
 @dataclass
 class Translator:
+    """Writes outputs as expressions over the columns of earlier *bindings*: each rule's
+    and each exception tree's (found, value) is computed once as a column of its own,
+    so an expression never repeats a subtree (a plan walk reads a condition in the
+    branch that tests it and in the chain that picks the value)."""
+
     plan: Plan
     vocabulary: Vocabulary
     escapes: list[pl.Expr] = field(default_factory=list)
+    bindings: list[tuple[str, pl.Expr]] = field(default_factory=list)
 
     # -- one output ------------------------------------------------------------------
 
@@ -79,14 +85,22 @@ class Translator:
         self.escapes = []
         tree = self.plan.outputs[name]
         found, value = self._first_of(tree.groups, name)
-        result = pl.when(found).then(value).otherwise(None)
+        result = self._bind(pl.when(found).then(value).otherwise(None))
         escape = pl.any_horizontal(self.escapes) if self.escapes else pl.lit(False)
-        return OutputExpression(result, escape.fill_null(True))
+        return OutputExpression(result, self._bind(escape.fill_null(True)))
+
+    def _bind(self, expression: pl.Expr) -> pl.Expr:
+        name = f"binding:{len(self.bindings)}"
+        self.bindings.append((name, expression))
+        return pl.col(name)
+
+    def _pair(self, pair: tuple[pl.Expr, pl.Expr]) -> tuple[pl.Expr, pl.Expr]:
+        return self._bind(pair[0]), self._bind(pair[1])
 
     def _first_of(self, groups: tuple[Group, ...], output: str) -> tuple[pl.Expr, pl.Expr]:
         found: list[tuple[pl.Expr, pl.Expr]] = []
         for group in groups:
-            siblings = [self._branch(branch, output) for branch in group]
+            siblings = [self._pair(self._branch(branch, output)) for branch in group]
             for i, (first_found, first_value) in enumerate(siblings):
                 for second_found, second_value in siblings[i + 1:]:
                     self.escapes.append(first_found & second_found & ~first_value.eq_missing(second_value))
@@ -97,12 +111,12 @@ class Translator:
         own = self._own(branch.rule, output)
         if not branch.exceptions:
             return own
-        overriding = self._first_of(branch.exceptions, output)
-        return _first([overriding, own])
+        overriding = self._pair(self._first_of(branch.exceptions, output))
+        return _first([overriding, self._pair(own)])
 
     def _own(self, rule: RulePlan, output: str) -> tuple[pl.Expr, pl.Expr]:
-        reference = pl.col(ON_COLUMN) if rule.reference_date is None else self.value(rule.reference_date.node,
-                                                                                        pl.col(ON_COLUMN))
+        reference = pl.col(ON_COLUMN) if rule.reference_date is None else self._bind(
+            self.value(rule.reference_date.node, pl.col(ON_COLUMN)))
         cases: list[tuple[pl.Expr, pl.Expr]] = []
         for version in rule.versions:
             in_force = reference >= pl.lit(version.start)
@@ -113,6 +127,7 @@ class Translator:
             applies = in_force.fill_null(False)
             if version.condition is not None:
                 applies = applies & _truth(self.value(version.condition.node, reference))
+            applies = self._bind(applies)
             if output in version.sets:
                 value = _literal(version.sets[output])
             else:
