@@ -145,8 +145,11 @@ class ColumnarBackend:
         self.columnar_rows = 0  # rows x steps decided by Polars expressions
         self.combination_rows = 0  # rows x steps decided per combination
         self._typed: dict[tuple[str, str], tuple[int, pl.Series, pl.Series]] = {}
+        self.translated = False  # every step as Polars expressions: the whole query can run
+        self._layered: list[list[pl.Expr]] | None = None
         if translate:
             translator = Translator(self.plan, ruleset.vocabulary)
+            self.translated = True
             for step in self.steps:
                 translator.bindings = []
                 try:
@@ -154,14 +157,85 @@ class ColumnarBackend:
                     step.bindings = translator.bindings
                 except Unsupported:
                     step.expressions = None
+                    self.translated = False
+            _with_borrowed_bindings(self.steps)
 
     def run(self, chunk: CodedChunk) -> pl.DataFrame:
-        """``id`` and one ``output:NAME`` column of codes per public output."""
+        """``id`` and one ``output:NAME`` column of codes per public output.
+
+        First every step at once, as one Polars query over typed columns, for the rows
+        whose inputs are all known (most of a population with its facts given); the
+        rows it does not settle are then decided step by step (:meth:`_decide`), where
+        each step again uses Polars for the rows it can settle and the plan's own code
+        for the combinations it cannot."""
         frame = chunk.frame
+        wanted = [output_column(o) for o in self.public]
+        settled, decided = self._whole(frame) if self.translated else (None, None)
+        if settled is not None and decided is not None:
+            rest = (~settled).arg_true()
+            self.columnar_rows += (frame.height - len(rest)) * len(self.steps)
+            if len(rest):
+                others = self._stepwise(frame[rest])
+                decided = decided.with_columns([decided.get_column(c).scatter(rest, others.get_column(c))
+                                                for c in wanted])
+            return pl.concat([frame.select("id"), decided.select(wanted)], how="horizontal")
+        return self._stepwise(frame).select(["id"] + wanted)
+
+    def _stepwise(self, frame: pl.DataFrame) -> pl.DataFrame:
         for step in self.steps:
             frame = self._decide(step, frame)
-        frame = frame.with_columns([pl.lit(NONE, dtype=pl.UInt32).alias(output_column(o)) for o in self.unset])
-        return frame.select(["id"] + [output_column(o) for o in self.public])
+        return frame.with_columns([pl.lit(NONE, dtype=pl.UInt32).alias(output_column(o)) for o in self.unset])
+
+    def _layers(self) -> list[list[pl.Expr]]:
+        """Every binding, output value and settled flag of the whole query, in layers of
+        columns that do not read each other: one ``with_columns`` per layer, so Polars
+        computes a layer's columns in parallel and the plan has few nodes."""
+        if self._layered is not None:
+            return self._layered
+        named: list[tuple[str, pl.Expr]] = []
+        for step in self.steps:
+            assert step.expressions is not None
+            named.extend(step.bindings)
+            settled = [pl.col(f"known:{f}") for f in step.facts] + [pl.col(f"settled:{o}") for o in step.inputs]
+            settled.append(~pl.any_horizontal([e.escape for e in step.expressions.values()]))
+            named.extend((value_column("output", o), e.value) for o, e in step.expressions.items())
+            named.extend((f"settled:{o}", pl.all_horizontal(settled)) for o in step.outputs)
+        depth: dict[str, int] = {}
+        layers: list[list[pl.Expr]] = []
+        for name, expression in named:
+            if name in depth:  # a binding borrowed by a later step: computed once
+                continue
+            level = 1 + max((depth.get(used, 0) for used in expression.meta.root_names()), default=0)
+            depth[name] = level
+            while len(layers) < level:
+                layers.append([])
+            layers[level - 1].append(expression.alias(name))
+        self._layered = layers
+        return layers
+
+    def _whole(self, frame: pl.DataFrame) -> tuple[pl.Series | None, pl.DataFrame | None]:
+        """Every step as one query: which rows it settles, and their public codes."""
+        columns: list[pl.Series] = []
+        known: dict[str, pl.Series] = {}
+        for name in self.coder.facts:
+            codes = frame.get_column(fact_column(name))
+            values, ok = self._typed_table("fact", name)
+            columns.append(values.gather(codes).alias(value_column("fact", name)))
+            known[name] = ok.gather(codes).alias(f"known:{name}")
+        days = pl.Series(ON_COLUMN, [None] + self.coder.days.values[1:], dtype=pl.Date)
+        columns.append(days.gather(frame.get_column("on")).alias(ON_COLUMN))
+        lazy = pl.DataFrame(columns + list(known.values())).lazy()
+        for layer in self._layers():
+            lazy = lazy.with_columns(layer)
+        every = pl.all_horizontal([pl.col(f"settled:{o}") for step in self.steps for o in step.outputs])
+        public = [o for o in self.public if o not in self.unset]
+        result = lazy.select([every.alias("settled")] + [pl.col(value_column("output", o)) for o in public]).collect()
+        settled = result.get_column("settled")
+        decided = pl.DataFrame([self._encode(o, result.get_column(value_column("output", o))).alias(output_column(o))
+                                for o in public]
+                               + [pl.Series(output_column(o), [NONE] * frame.height, dtype=pl.UInt32)
+                                  for o in self.unset])
+        return settled, decided
 
     def _decide(self, step: Step, frame: pl.DataFrame) -> pl.DataFrame:
         if step.expressions is None or frame.height == 0:
@@ -300,6 +374,26 @@ class ColumnarBackend:
                     code = decided.get_column(output_column(output))[row]
                     found.setdefault(row, book[code].message)
         return found
+
+
+def _with_borrowed_bindings(steps: list[Step]) -> None:
+    """Give each step the bindings of earlier steps it reads (a shared condition or age
+    is bound once, by the first step that needs it), so a step can run on its own."""
+    defined: dict[str, pl.Expr] = {}
+    for step in steps:
+        defined.update(step.bindings)
+    for step in steps:
+        if step.expressions is None:
+            continue
+        needed: set[str] = set()
+        stack = [e.value for e in step.expressions.values()] + [e.escape for e in step.expressions.values()]
+        stack += [expression for _, expression in step.bindings]
+        while stack:
+            for used in stack.pop().meta.root_names():
+                if used in defined and used not in needed:
+                    needed.add(used)
+                    stack.append(defined[used])
+        step.bindings = [(name, expression) for name, expression in defined.items() if name in needed]
 
 
 _SEPARATOR = "\u241f"

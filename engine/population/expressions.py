@@ -78,6 +78,11 @@ class Translator:
     vocabulary: Vocabulary
     escapes: list[pl.Expr] = field(default_factory=list)
     bindings: list[tuple[str, pl.Expr]] = field(default_factory=list)
+    count: int = 0  # bindings made, for names unique across the outputs of a plan
+    # expressions already bound, by text and reference date: the versions of a rule often
+    # repeat a condition, and rules repeat an age
+    # (and the escapes their translation raised, which every output that reads them shares)
+    bound: dict[tuple[str, str], tuple[pl.Expr, list[pl.Expr]]] = field(default_factory=dict)
 
     # -- one output ------------------------------------------------------------------
 
@@ -90,7 +95,8 @@ class Translator:
         return OutputExpression(result, self._bind(escape.fill_null(True)))
 
     def _bind(self, expression: pl.Expr) -> pl.Expr:
-        name = f"binding:{len(self.bindings)}"
+        name = f"binding:{self.count}"
+        self.count += 1
         self.bindings.append((name, expression))
         return pl.col(name)
 
@@ -126,16 +132,30 @@ class Translator:
                 continue
             applies = in_force.fill_null(False)
             if version.condition is not None:
-                applies = applies & _truth(self.value(version.condition.node, reference))
+                applies = applies & _truth(self._shared(version.condition.text, version.condition.node, reference))
             applies = self._bind(applies)
             if output in version.sets:
                 value = _literal(version.sets[output])
             else:
-                value = self.value(version.computes[output].node, reference)
+                computed = version.computes[output]
+                value = self._shared(computed.text, computed.node, reference)
             cases.append((applies, value))
         if not cases:
             return pl.lit(False), pl.lit(None)
         return _first(cases)
+
+    def _shared(self, text: str, node: n.Node, reference: pl.Expr) -> pl.Expr:
+        return self._once((text, str(reference)), lambda: self.value(node, reference))
+
+    def _once(self, key: tuple[str, str], translate: Any) -> pl.Expr:
+        found = self.bound.get(key)
+        if found is None:
+            before = len(self.escapes)
+            expression = self._bind(translate())
+            found = self.bound[key] = (expression, self.escapes[before:])
+        else:
+            self.escapes.extend(found[1])
+        return found[0]
 
     # -- expressions --------------------------------------------------------------------
 
@@ -269,14 +289,7 @@ class Translator:
 
     def _call(self, function: str, args: list[pl.Expr]) -> pl.Expr:
         if function == "age" and len(args) == 2:
-            birth, on = args
-            self.escapes.append((birth > on).fill_null(False))  # negative ages: the engine's own rule
-            years = (on.dt.year() - birth.dt.year()).cast(pl.Int64)
-            before = (on.dt.month() < birth.dt.month()) | (
-                (on.dt.month() == birth.dt.month()) & (on.dt.day() < birth.dt.day()))
-            leap_birthday = (birth.dt.month() == 2) & (birth.dt.day() == 29) & (on.dt.month() == 2) & \
-                (on.dt.day() == 28) & ~on.dt.is_leap_year()
-            return years - (before & ~leap_birthday).cast(pl.Int64)
+            return self._once(("age", str(args)), lambda: self._age(args[0], args[1]))
         if function == "count" and len(args) == 1:
             return args[0].list.len().cast(pl.Int64)
         if function in ("min", "max") and len(args) >= 2:
@@ -284,6 +297,17 @@ class Translator:
             combined = pl.min_horizontal(args) if function == "min" else pl.max_horizontal(args)
             return pl.when(pl.any_horizontal([a.is_null() for a in args])).then(None).otherwise(combined)
         raise Unsupported(f"function {function}")
+
+    def _age(self, birth: pl.Expr, on: pl.Expr) -> pl.Expr:
+        """Whole years from ``birth`` to ``on``, as :func:`engine.values.age_on` counts them:
+        a birthday on 29 February is reached on 28 February of a common year."""
+        self.escapes.append((birth > on).fill_null(False))  # negative ages: the engine's own rule
+        years = (on.dt.year() - birth.dt.year()).cast(pl.Int64)
+        before = (on.dt.month() < birth.dt.month()) | (
+            (on.dt.month() == birth.dt.month()) & (on.dt.day() < birth.dt.day()))
+        leap_birthday = (birth.dt.month() == 2) & (birth.dt.day() == 29) & (on.dt.month() == 2) & \
+            (on.dt.day() == 28) & ~on.dt.is_leap_year()
+        return years - (before & ~leap_birthday).cast(pl.Int64)
 
     def _is_date(self, node: n.Node) -> bool:
         if isinstance(node, n.Special):
