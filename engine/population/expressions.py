@@ -289,7 +289,7 @@ class Translator:
 
     def _call(self, function: str, args: list[pl.Expr]) -> pl.Expr:
         if function == "age" and len(args) == 2:
-            return self._once(("age", str(args)), lambda: self._age(args[0], args[1]))
+            return self._once(("age", " | ".join(str(a) for a in args)), lambda: self._age(args[0], args[1]))
         if function == "count" and len(args) == 1:
             return args[0].list.len().cast(pl.Int64)
         if function in ("min", "max") and len(args) >= 2:
