@@ -32,6 +32,9 @@ class BatchSummary:
     persons: int = 0
     skipped: int = 0
     problems: list[PolicyError] = field(default_factory=list)
+    columnar: int = 0  # outputs x rows decided by Polars expressions
+    by_combination: int = 0  # outputs x rows decided per distinct combination by the plan's own code
+    evaluations: int = 0  # the plan evaluations those took
 
 
 _KEPT_LINES = 200_000  # distinct result lines kept for reuse (bounded memory)
@@ -146,6 +149,8 @@ def run_batch(ruleset: RuleSet, source: str, on: date, proposals: Proposals, out
         if on_error == "fail" and summary.problems:
             raise PolicyErrors(summary.problems)
         writer.close()
+    summary.columnar, summary.by_combination = backend.columnar_rows, backend.combination_rows
+    summary.evaluations = backend.evaluations
     return summary
 
 
@@ -193,7 +198,7 @@ class _Writer:
 
         table = frame.to_arrow()
         if self._parquet is None:
-            self._parquet = pq.ParquetWriter(self.path, table.schema)
+            self._parquet = pq.ParquetWriter(self.path, table.schema, compression="lz4")
         self._parquet.write_table(table)
 
     def close(self) -> None:

@@ -275,20 +275,24 @@ class ColumnarBackend:
         return frame.with_columns([decided[o].alias(output_column(o)) for o in step.outputs])
 
     def _typed_table(self, kind: str, name: str) -> tuple[pl.Series, pl.Series]:
-        """A codebook as a typed column (null for none) and which codes are known values."""
+        """A codebook as a typed column (null for none) and which codes are known values;
+        codebooks only grow, so a later chunk converts only the values new to it."""
         book = (self.coder.books if kind == "fact" else self.books)[name]
         cached = self._typed.get((kind, name))
-        if cached is not None and cached[0] == len(book):
+        done = 0 if cached is None else cached[0]
+        if done == len(book) and cached is not None:
             return cached[1], cached[2]
         type_name = self.ruleset.vocabulary.names[name].type.name
         values: list[Any] = []
         ok: list[bool] = []
-        for value in book.values:
+        for value in book.values[done:]:
             converted, fits = _typed_value(value, type_name)
             values.append(converted)
             ok.append(fits)
         series = pl.Series(values, dtype=_DTYPES.get(type_name, pl.Object))
         known = pl.Series(ok, dtype=pl.Boolean)
+        if cached is not None:
+            series, known = cached[1].append(series), cached[2].append(known)
         self._typed[(kind, name)] = (len(book), series, known)
         return series, known
 
