@@ -11,7 +11,16 @@ import html
 import json
 from typing import Any
 
-from engine.population.impact import Impact
+from engine.population.impact import Impact, Transition
+
+SHOWN = 8  # transitions shown per output in text and HTML (JSON has them all)
+
+
+def shown(transitions: list[Transition]) -> tuple[list[Transition], int, int]:
+    """The largest transitions, and how many more there are and of how many persons
+    (a deadline output moves to a different date for nearly every person)."""
+    rest = transitions[SHOWN:]
+    return transitions[:SHOWN], len(rest), sum(t.count for t in rest)
 
 
 def state_text(state: Any) -> str:
@@ -30,7 +39,7 @@ def render_text(impact: Impact) -> str:
     from rich.table import Table
 
     buffer = StringIO()
-    console = Console(file=buffer, width=120, color_system=None)
+    console = Console(file=buffer, width=150, color_system=None)
     proposals = ", ".join(f"{k}={v}" for k, v in impact.variant["proposals"].items()) or "none"
     console.print(f"Impact on {impact.on.isoformat()}: {impact.changed} of {impact.persons} persons change "
                   f"(base rules {impact.base['rules_version']}, variant rules {impact.variant['rules_version']}, "
@@ -43,9 +52,12 @@ def render_text(impact: Impact) -> str:
                             ("examples", "left")):
         table.add_column(column, justify=justify)  # type: ignore[arg-type]
     for name, transitions in impact.outputs.items():
-        for index, transition in enumerate(transitions):
+        first, more, persons = shown(transitions)
+        for index, transition in enumerate(first):
             table.add_row(name if index == 0 else "", state_text(transition.before), state_text(transition.after),
                           f"{transition.count:,}", ", ".join(str(e) for e in transition.examples))
+        if more:
+            table.add_row("", f"... {more} more transitions", "", f"{persons:,}", "")
     console.print(table)
     return buffer.getvalue()
 
@@ -76,7 +88,10 @@ def render_html(impact: Impact) -> str:
         parts.append("<p>No output changes for any person.</p>")
     for name, transitions in impact.outputs.items():
         parts.append(f"<h2>{e(name)}</h2>")
+        transitions, more, persons = shown(transitions)
         parts.append(_chart(transitions))
+        if more:
+            parts.append(f"<p>and {more} more transitions, of {persons:,} persons (all in the JSON report)</p>")
         parts.append("<ul class=\"examples\">" + "".join(
             f"<li>{e(state_text(t.before))} &rarr; {e(state_text(t.after))}: "
             f"{e(', '.join(str(x) for x in t.examples))}</li>" for t in transitions) + "</ul>")
