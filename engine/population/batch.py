@@ -12,7 +12,6 @@ and the rest is written.
 
 from __future__ import annotations
 
-import sys
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Callable, Iterator
@@ -208,8 +207,3 @@ class _Writer:
             pl.DataFrame().write_parquet(self.path)
         if self._parquet is not None:
             self._parquet.close()
-
-
-def print_problems(problems: list[PolicyError]) -> None:
-    for problem in problems:
-        print(problem.render(), file=sys.stderr)

@@ -27,11 +27,11 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass, field
 from datetime import date
-from typing import Any, Callable, Iterable, Mapping
+from typing import Any, Iterable, Mapping
 
 import polars as pl
 
-from engine.errors import InputError, PolicyError, Span
+from engine.errors import PolicyError, Span, suggest
 from engine.language.types import Declaration, Vocabulary
 from engine.sources.facts import iter_fact_errors
 
@@ -113,8 +113,6 @@ class Coder:
         unknown = [c for c in raw.columns if c not in self.facts and c not in ("id", "on")
                    and not (c.endswith(NONE_SUFFIX) and c[:-len(NONE_SUFFIX)] in self.facts)]
         for column in unknown:  # a misspelt column would silently leave a fact unknown
-            from engine.errors import suggest
-
             errors.append(RowError(-1, column, f"unknown fact '{column}'{suggest(column, self.facts)}"))
         columns: list[pl.Series] = []
         for name in self.facts:
@@ -267,7 +265,3 @@ def _as_day(text: str) -> date | None:
 
 def _nowhere(path: tuple[Any, ...], key: bool = False) -> Span:
     return Span(None, 1, 1)
-
-
-def as_input_error(error: RowError, locate: Callable[[RowError], Span]) -> InputError:
-    return InputError(error.message, locate(error))

@@ -1,29 +1,25 @@
-"""The columnar backend: a plan executed over whole columns of persons.
+"""The columnar backend: the plan executed over whole columns of persons.
+
+Persons arrive as columns of codes (:mod:`engine.population.cells`). The backend walks
+the plan's outputs in dependency order, grouped in *steps* (outputs whose rules read the
+same inputs), and decides each row in one of two ways:
+
+- **Polars expressions** (:mod:`engine.population.expressions`): where every input of a
+  step is known for a row, the plan walk is a chain of ``when/then`` over typed columns.
+  First the whole plan runs as one query (:meth:`ColumnarBackend.run`); the rows it does
+  not settle for every step are then taken step by step (:meth:`ColumnarBackend._decide`),
+  each step settling the rows whose inputs to it are known;
+- **per combination**: the other rows of a step (an unknown input, a conflict, an
+  expression not translated) are grouped by the distinct combination of the step's input
+  codes, and each combination not seen before in the run is decided once by the plan's
+  own code (:class:`engine.evaluation.general.Evaluation` with the generated functions:
+  what :meth:`engine.RuleSet.evaluate` runs, unknowns with their missing facts and
+  outputs decided because every possibility agrees included).
 
 A person's output depends only on the evaluation date and the inputs of the rules that
-set it: the facts and outputs their conditions, computed values and reference dates
-read (the plan's exception tree for that output; value sets and parameters depend on the
-date alone). Over a population those inputs repeat: ten thousand persons share a few
-hundred combinations of ground of stay, region, nationality and status. So the backend
-walks the plan's outputs in dependency order and, for each, works on columns of codes
-(:mod:`engine.population.cells`) with Polars:
-
-1. the distinct combinations of the output's input columns in the chunk (``unique``);
-2. each combination not seen before is decided by the plan itself, the per-person code
-   of :mod:`engine.evaluation` (the generated functions, and the general path with sets
-   of possible outcomes where an input is unknown), once; the decision is remembered for
-   the rest of the run;
-3. the decisions are joined back onto every row as a new column of codes.
-
-Every row's result is therefore exactly :meth:`engine.RuleSet.evaluate`'s, unknowns and
-their missing facts included: no second semantics is written here, and a row that meets
-an unknown simply has a combination holding an unknown code. The cost is the number of
-distinct combinations, not the number of persons; it grows with inputs that are dates
-(a deadline per letter date), and is bounded by the rows of a chunk.
-
-Outputs whose rules read the same inputs are decided in one step (one ``unique``, one
-join, one evaluation per combination). Limits: conditions are not translated into Polars
-expressions; an output over many free dates costs one plan evaluation per distinct date.
+set it (the plan's tree for that output), which is what makes the combination a complete
+key. Tests compare every row with ``RuleSet.evaluate`` and the Polars path with the
+per-combination path alone.
 """
 
 from __future__ import annotations
@@ -31,7 +27,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from typing import Any, Iterable, Mapping
+from typing import Any, Iterable
 
 import polars as pl
 
@@ -430,14 +426,5 @@ def state_of(value: Any) -> str:
     return "not_applicable" if value is None else "decided"
 
 
-def evaluate_records(ruleset: RuleSet, records: Iterable[tuple[Any, date | None, Mapping[str, Any]]], on: date,
-                     proposals: Proposals | None = None) -> tuple[ColumnarBackend, pl.DataFrame]:
-    """Validated ``(id, on, facts)`` rows evaluated on the columnar backend (for tests and
-    Python callers): the backend, to read codes with, and its frame of codes."""
-    coder = Coder(ruleset.vocabulary, on)
-    backend = ColumnarBackend(ruleset, proposals or {}, coder)
-    return backend, backend.run(coder.from_records(records, 0))
-
-
-__all__ = ["ColumnarBackend", "Failure", "MISSING", "NONE", "Step", "evaluate_records", "output_column", "state_of",
+__all__ = ["ColumnarBackend", "Failure", "MISSING", "NONE", "Step", "output_column", "state_of",
            "steps_of"]

@@ -12,7 +12,6 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
-from engine.errors import PolicyErrors
 from engine.population import io
 from engine.ruleset import Proposals, RuleSet
 
@@ -86,4 +85,4 @@ def impact(base: RuleSet, variant: RuleSet, proposals: Proposals, source: str, o
     return 0
 
 
-__all__ = ["PolicyErrors", "batch", "impact", "progress_bar"]
+__all__ = ["batch", "impact", "progress_bar"]

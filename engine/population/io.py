@@ -21,7 +21,6 @@ unknown means *not applicable*.
 from __future__ import annotations
 
 import csv
-import io as text_io
 import json
 import os
 import tempfile
@@ -132,8 +131,7 @@ def _coded(coder: Coder, records: list[tuple[Any, date | None, Mapping[str, Any]
            errors: list[PolicyError]) -> CodedChunk:
     chunk = coder.from_records(records, first)
     for error in errors:
-        row = error.span.line  # collected per row: the row is carried in the error's note
-        chunk.error_spans.setdefault(getattr(error, "row", row), []).append(error)
+        chunk.error_spans.setdefault(getattr(error, "row"), []).append(error)
     return chunk
 
 
@@ -294,9 +292,3 @@ def value_cell(value: Any) -> Any:
     if isinstance(converted, dict):
         return json.dumps(converted)
     return converted
-
-
-def csv_text(frame: pl.DataFrame) -> str:
-    buffer = text_io.StringIO()
-    frame.write_csv(buffer)
-    return buffer.getvalue()
