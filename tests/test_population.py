@@ -21,6 +21,7 @@ from engine.population.report import render_html
 from engine.ruleset import RuleSet
 from engine.scenarios.fixtures import fixture_files, read_fixtures
 from engine.sources.facts import read_facts
+from engine.values import to_json
 from tests.conftest import SCENARIOS
 from tools.population import generate
 
@@ -213,6 +214,37 @@ def test_the_impact_of_the_labour_migrant_proposal(decree: RuleSet, population: 
     assert rows[example]["variant"]["outputs"]["arbeidsmigrant_modules_verplicht"] is True
     counted = sum(t["count"] for t in report["outputs"]["arbeidsmigrant_modules_verplicht"])
     assert counted <= report["changed"] <= report["persons"]
+
+
+def test_impact_counts_equal_those_of_per_person_evaluation(decree: RuleSet, population: Path) -> None:
+    found = measure(decree, decree, {"arbeidsmigranten": date(2026, 1, 1)}, str(population), ON).to_json()
+    frame = pl.read_parquet(population)
+    counted: dict[tuple[str, str, str], int] = {}
+    changed = 0
+    for row in frame.to_dicts():
+        facts = _facts_of_row(row, decree)
+        before = decree.evaluate(facts, ON, validated=True).decisions
+        after = decree.evaluate(facts, ON, {"arbeidsmigranten": date(2026, 1, 1)}, validated=True).decisions
+        moved = False
+        for name in decree.public_outputs:
+            states = [_state(d) for d in (before[name], after[name])]
+            if states[0] != states[1]:
+                key = (name, states[0], states[1])
+                counted[key] = counted.get(key, 0) + 1
+                moved = True
+        changed += moved
+    reported = {(name, json.dumps(t["from"]), json.dumps(t["to"])): t["count"]
+                for name, transitions in found["outputs"].items() for t in transitions}
+    assert found["changed"] == changed > 0
+    assert reported == counted
+
+
+def _state(decision: Any) -> str:
+    if decision.status == "unknown":
+        return json.dumps({"unknown": True})
+    if decision.status == "not_applicable":
+        return "null"
+    return json.dumps(json.loads(json.dumps(to_json(decision.value), default=str)))
 
 
 def test_the_html_report_is_self_contained(decree: RuleSet, population: Path) -> None:
