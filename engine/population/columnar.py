@@ -123,7 +123,8 @@ class ColumnarBackend:
     what earlier ones decided.
     """
 
-    def __init__(self, ruleset: RuleSet, proposals: Proposals, coder: Coder, translate: bool = True) -> None:
+    def __init__(self, ruleset: RuleSet, proposals: Proposals, coder: Coder, translate: bool = True,
+                 base: "ColumnarBackend | None" = None) -> None:
         if proposals:
             ruleset.check_proposals(proposals)
         self.ruleset = ruleset
@@ -135,8 +136,24 @@ class ColumnarBackend:
         self.steps = steps_of(ruleset, self.plan, self.public)
         self.books: dict[str, Codebook] = {o: Codebook() for o in self.public}
         self.books.update({o: Codebook() for step in self.steps for o in step.outputs})
-        decided = {o for step in self.steps for o in step.outputs}
-        self.unset = [o for o in self.public if o not in decided]  # no rule sets them: not applicable
+        # beside a base of the same rule set (an impact): only what the proposals change
+        # is decided again; the rest is the base's, codebooks included
+        self.base = base
+        self.changed: frozenset[str] = frozenset()
+        if base is not None:
+            changed: set[str] = {o for o in set(self.plan.outputs) | set(base.plan.outputs)
+                                 if self.plan.outputs.get(o) != base.plan.outputs.get(o)}
+            for step in self.steps:
+                if set(step.outputs) & changed or set(step.inputs) & changed:
+                    changed.update(step.outputs)
+            self.changed = frozenset(changed)
+            self.steps = [step for step in self.steps if set(step.outputs) & changed]
+            for output in self.books:
+                if output not in changed and output in base.books:
+                    self.books[output] = base.books[output]
+        self.side = "output" if base is None else "variant"
+        # no rule of this plan sets them: not applicable
+        self.unset = [o for o in self.public if o not in self.plan.outputs]
         self.evaluations = 0  # plan evaluations made: the distinct combinations decided
         self.columnar_rows = 0  # rows x steps decided by Polars expressions
         self.combination_rows = 0  # rows x steps decided per combination
@@ -144,7 +161,7 @@ class ColumnarBackend:
         self.translated = False  # every step as Polars expressions: the whole query can run
         self._layered: list[list[pl.Expr]] | None = None
         if translate:
-            translator = Translator(self.plan, ruleset.vocabulary)
+            translator = Translator(self.plan, ruleset.vocabulary, self.side, self.changed)
             self.translated = True
             for step in self.steps:
                 translator.bindings = []
@@ -182,6 +199,9 @@ class ColumnarBackend:
             frame = self._decide(step, frame)
         return frame.with_columns([pl.lit(NONE, dtype=pl.UInt32).alias(output_column(o)) for o in self.unset])
 
+    def _settled(self, output: str) -> str:
+        return f"settled:{self.side}:{output}" if output in self.changed else f"settled:{output}"
+
     def _layers(self) -> list[list[pl.Expr]]:
         """Every binding, output value and settled flag of the whole query, in layers of
         columns that do not read each other: one ``with_columns`` per layer, so Polars
@@ -192,10 +212,10 @@ class ColumnarBackend:
         for step in self.steps:
             assert step.expressions is not None
             named.extend(step.bindings)
-            settled = [pl.col(f"known:{f}") for f in step.facts] + [pl.col(f"settled:{o}") for o in step.inputs]
+            settled = [pl.col(f"known:{f}") for f in step.facts] + [pl.col(self._settled(o)) for o in step.inputs]
             settled.append(~pl.any_horizontal([e.escape for e in step.expressions.values()]))
-            named.extend((value_column("output", o), e.value) for o, e in step.expressions.items())
-            named.extend((f"settled:{o}", pl.all_horizontal(settled)) for o in step.outputs)
+            named.extend((self._column_of("output", o), e.value) for o, e in step.expressions.items())
+            named.extend((self._settled(o), pl.all_horizontal(settled)) for o in step.outputs)
         depth: dict[str, int] = {}
         layers: list[list[pl.Expr]] = []
         for name, expression in named:
@@ -209,8 +229,8 @@ class ColumnarBackend:
         self._layered = layers
         return layers
 
-    def _whole(self, frame: pl.DataFrame) -> tuple[pl.Series | None, pl.DataFrame | None]:
-        """Every step as one query: which rows it settles, and their public codes."""
+    def _inputs(self, frame: pl.DataFrame) -> pl.LazyFrame:
+        """The typed fact columns, their known flags and the dates of a chunk."""
         columns: list[pl.Series] = []
         known: dict[str, pl.Series] = {}
         for name in self.coder.facts:
@@ -220,18 +240,69 @@ class ColumnarBackend:
             known[name] = ok.gather(codes).alias(f"known:{name}")
         days = pl.Series(ON_COLUMN, [None] + self.coder.days.values[1:], dtype=pl.Date)
         columns.append(days.gather(frame.get_column("on")).alias(ON_COLUMN))
-        lazy = pl.DataFrame(columns + list(known.values())).lazy()
+        return pl.DataFrame(columns + list(known.values())).lazy()
+
+    def _query(self, lazy: pl.LazyFrame) -> tuple[pl.LazyFrame, pl.Expr, list[str]]:
+        """``lazy`` with this backend's layers; whether a row is settled; the public
+        outputs it decides (as typed columns)."""
         for layer in self._layers():
             lazy = lazy.with_columns(layer)
-        every = pl.all_horizontal([pl.col(f"settled:{o}") for step in self.steps for o in step.outputs])
-        public = [o for o in self.public if o not in self.unset]
-        result = lazy.select([every.alias("settled")] + [pl.col(value_column("output", o)) for o in public]).collect()
-        settled = result.get_column("settled")
-        decided = pl.DataFrame([self._encode(o, result.get_column(value_column("output", o))).alias(output_column(o))
-                                for o in public]
-                               + [pl.Series(output_column(o), [NONE] * frame.height, dtype=pl.UInt32)
-                                  for o in self.unset])
-        return settled, decided
+        every = pl.all_horizontal([pl.col(self._settled(o)) for step in self.steps for o in step.outputs] or [True])
+        decided = {o for step in self.steps for o in step.outputs}
+        return lazy, every, [o for o in self.public if o in decided]
+
+    def _whole(self, frame: pl.DataFrame) -> tuple[pl.Series | None, pl.DataFrame | None]:
+        """Every step as one query: which rows it settles, and their public codes."""
+        lazy, every, public = self._query(self._inputs(frame))
+        result = lazy.select([every.alias("settled")] + [pl.col(self._column_of("output", o)) for o in public]).collect()
+        return result.get_column("settled"), self._codes(result, frame.height)
+
+    def _codes(self, result: pl.DataFrame, height: int) -> pl.DataFrame:
+        """The public outputs' codes from a query's typed columns (not applicable where
+        no rule of this plan sets one)."""
+        columns = []
+        for output in self.public:
+            if self.base is not None and output not in self.changed:
+                continue  # the base's codes
+            name = self._column_of("output", output)
+            if name in result.columns:
+                columns.append(self._encode(output, result.get_column(name)).alias(output_column(output)))
+            else:
+                columns.append(pl.Series(output_column(output), [NONE] * height, dtype=pl.UInt32))
+        return pl.DataFrame(columns)
+
+    def run_beside(self, chunk: CodedChunk) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """The base's and this variant's codes for a chunk, from one query: the outputs
+        the proposals do not change are computed once, for both."""
+        base = self.base
+        assert base is not None
+        if not (self.translated and base.translated):
+            decided = base.run(chunk)
+            after = self._variant_of(decided, self._stepwise(base._stepwise(chunk.frame)))
+            return decided, pl.concat([chunk.frame.select("id"), after], how="horizontal")
+        frame = chunk.frame
+        lazy, base_every, base_public = base._query(base._inputs(frame))
+        lazy, every, public = self._query(lazy)
+        result = lazy.select([base_every.alias("base"), (base_every & every).alias("variant")]
+                             + [pl.col(base._column_of("output", o)) for o in base_public]
+                             + [pl.col(self._column_of("output", o)) for o in public]).collect()
+        before = base._codes(result, frame.height)
+        after = self._variant_of(before, self._codes(result, frame.height))
+        rest = (~result.get_column("variant")).arg_true()
+        base.columnar_rows += (frame.height - len(rest)) * len(base.steps)
+        if len(rest):
+            full = base._stepwise(frame[rest])
+            wanted = [output_column(o) for o in self.public]
+            before = before.with_columns([before.get_column(c).scatter(rest, full.get_column(c)) for c in wanted])
+            others = self._variant_of(full, self._stepwise(full))
+            after = after.with_columns([after.get_column(c).scatter(rest, others.get_column(c)) for c in wanted])
+        ids = frame.select("id")
+        return pl.concat([ids, before], how="horizontal"), pl.concat([ids, after], how="horizontal")
+
+    def _variant_of(self, before: pl.DataFrame, changed: pl.DataFrame) -> pl.DataFrame:
+        """Public codes of the variant: its own for the outputs it changes, else the base's."""
+        return pl.DataFrame([(changed if o in self.changed else before).get_column(output_column(o))
+                             for o in self.public])
 
     def _decide(self, step: Step, frame: pl.DataFrame) -> pl.DataFrame:
         if step.expressions is None or frame.height == 0:
@@ -243,7 +314,7 @@ class ColumnarBackend:
             for name in names:
                 codes = frame.get_column(fact_column(name) if kind == "fact" else output_column(name))
                 values, ok = self._typed_table(kind, name)
-                columns.append(values.gather(codes).alias(value_column(kind, name)))
+                columns.append(values.gather(codes).alias(self._column_of(kind, name)))
                 known.append(ok.gather(codes))
         days = pl.Series(ON_COLUMN, [None] + self.coder.days.values[1:], dtype=pl.Date)
         columns.append(days.gather(frame.get_column("on")).alias(ON_COLUMN))
@@ -269,6 +340,12 @@ class ColumnarBackend:
             for o in step.outputs:
                 decided[o] = decided[o].scatter(rest, others.get_column(output_column(o)))
         return frame.with_columns([decided[o].alias(output_column(o)) for o in step.outputs])
+
+    def _column_of(self, kind: str, name: str) -> str:
+        """The typed column an expression of this backend reads for a fact or output."""
+        if kind == "output" and name in self.changed:
+            return value_column(self.side, name)
+        return value_column(kind, name)
 
     def _typed_table(self, kind: str, name: str) -> tuple[pl.Series, pl.Series]:
         """A codebook as a typed column (null for none) and which codes are known values;
@@ -314,6 +391,8 @@ class ColumnarBackend:
         return values.replace_strict(distinct, new, default=None, return_dtype=pl.UInt32).fill_null(NONE)
 
     def _by_combination(self, step: Step, frame: pl.DataFrame) -> pl.DataFrame:
+        # a variant beside its base finds the base's codes for the outputs it redecides
+        frame = frame.drop([output_column(o) for o in step.outputs], strict=False)
         keys = step.keys
         combinations = frame.select(keys).unique()
         memo = step.memo

@@ -76,6 +76,10 @@ class Translator:
 
     plan: Plan
     vocabulary: Vocabulary
+    # a variant evaluated beside a base plan reads its own columns for the outputs it
+    # changes (``value:variant:NAME``) and the base's for the others
+    side: str = "output"
+    changed: frozenset[str] = frozenset()
     escapes: list[pl.Expr] = field(default_factory=list)
     bindings: list[tuple[str, pl.Expr]] = field(default_factory=list)
     count: int = 0  # bindings made, for names unique across the outputs of a plan
@@ -95,7 +99,7 @@ class Translator:
         return OutputExpression(result, self._bind(escape.fill_null(True)))
 
     def _bind(self, expression: pl.Expr) -> pl.Expr:
-        name = f"binding:{self.count}"
+        name = f"{self.side}-binding:{self.count}"
         self.count += 1
         self.bindings.append((name, expression))
         return pl.col(name)
@@ -182,7 +186,9 @@ class Translator:
                 kind = kind_of_name(name)
                 if kind == "set":
                     return self._constant(name, reference)
-                return pl.col(value_column("fact" if kind == "fact" else "output", name))
+                if kind == "fact":
+                    return pl.col(value_column("fact", name))
+                return pl.col(value_column(self.side if name in self.changed else "output", name))
             case n.Special(which=which):
                 return pl.col(ON_COLUMN) if which == "evaluation_date" else reference
             case n.At(name=target, when=when):

@@ -101,7 +101,8 @@ def measure(base: RuleSet, variant: RuleSet, proposals: Proposals, source: str, 
     base_coder = Coder(base.vocabulary, on)
     variant_coder = base_coder if variant is base else Coder(variant.vocabulary, on)
     before = ColumnarBackend(base, {}, base_coder)
-    after = ColumnarBackend(variant, proposals, variant_coder)
+    beside = variant is base  # the same rules: what the proposals leave alone is computed once
+    after = ColumnarBackend(variant, proposals, variant_coder, base=before if beside else None)
     outputs = [name for name in before.public if name in after.public]
     states = _States()
     changed = None
@@ -120,7 +121,7 @@ def measure(base: RuleSet, variant: RuleSet, proposals: Proposals, source: str, 
             from engine.errors import PolicyErrors
 
             raise PolicyErrors([p for ps in located.values() for p in ps])
-        decided_before, decided_after = before.run(chunk), after.run(other)
+        decided_before, decided_after = after.run_beside(chunk) if beside else (before.run(chunk), after.run(other))
         ids = decided_before.get_column("id")
         pairs = pl.DataFrame({"id": ids} | {
             f"{name}:before": states.column(before, name, decided_before.get_column(output_column(name)))
