@@ -181,6 +181,7 @@ class ColumnarBackend:
         rows it does not settle are then decided step by step (:meth:`_decide`), where
         each step again uses Polars for the rows it can settle and the plan's own code
         for the combinations it cannot."""
+        assert self.base is None, "a variant beside a base runs with run_beside"
         frame = chunk.frame
         wanted = [output_column(o) for o in self.public]
         settled, decided = self._whole(frame) if self.translated else (None, None)
