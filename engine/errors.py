@@ -1,7 +1,9 @@
 """Errors of the engine, each with the place in a file that caused it.
 
 Every problem a user can cause (in a rule file, a facts file, a fixture, or an
-expression) is a :class:`PolicyError` carrying a :class:`Span`. The text shown to the user
+expression) is a :class:`PolicyError` carrying a :class:`Span`; an :class:`Origin` knows
+where an expression's text stands in its file, so that errors inside an expression that
+came from a YAML scalar point into the YAML file. The text shown to the user
 is rendered lazily as ``FILE:LINE:COL: error: MESSAGE``, followed by the source line and a
 caret under the column, the format of compilers and of Lark's ``get_context``.
 
@@ -25,7 +27,7 @@ The tree::
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Iterable, Iterator
 
 
@@ -59,6 +61,65 @@ class Span:
 
     def __str__(self) -> str:
         return f"{self.file}:{self.line}:{self.column}"
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where an expression's text lies in a file: ``source.text[start:end]`` holds it,
+    possibly quoted, folded or indented as YAML writes scalars."""
+
+    source: Source
+    text: str
+    start: int = 0
+    end: int = -1
+    _offsets: list[int] = field(default_factory=list, compare=False, repr=False)
+
+    @classmethod
+    def bare(cls, text: str, name: str = "<expression>") -> "Origin":
+        return cls(Source(name, text), text, 0, len(text))
+
+    def _index(self, offset: int) -> int:
+        """The index in the file of the expression's character at ``offset``."""
+        if self.source.text is self.text or self.source.text == self.text and self.start == 0:
+            return offset
+        if not self._offsets:
+            self._offsets.extend(_align(self.text, self.source.text, self.start, self.end))
+        if offset < len(self._offsets):
+            return self._offsets[offset]
+        return (self._offsets[-1] + 1) if self._offsets else self.start
+
+    def span(self, start: int, end: int) -> Span:
+        first = self._index(max(0, start))
+        last = self._index(max(start, end - 1)) + 1 if end > start else first
+        line, column = _line_column(self.source.text, first)
+        end_line, end_column = _line_column(self.source.text, last)
+        return Span(self.source, line, column, end_line, end_column)
+
+
+def _align(text: str, raw_text: str, start: int, end: int) -> list[int]:
+    """Map each character of a YAML scalar's value to its index in the raw file text."""
+    stop = len(raw_text) if end < 0 else end
+    j = start
+    if j < stop and raw_text[j] in "|>":
+        newline = raw_text.find("\n", j)
+        j = newline + 1 if newline >= 0 else j
+    offsets = []
+    for char in text:
+        if char.isspace():
+            offsets.append(j)
+            continue
+        k = raw_text.find(char, j, stop)
+        if k < 0:
+            k = min(j, max(start, stop - 1))
+        offsets.append(k)
+        j = k + 1
+    return offsets
+
+
+def _line_column(text: str, index: int) -> tuple[int, int]:
+    line = text.count("\n", 0, index) + 1
+    column = index - (text.rfind("\n", 0, index) + 1) + 1
+    return line, column
 
 
 NOWHERE = Span(None, 1, 1)

@@ -19,7 +19,7 @@ import calendar
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
-from typing import Union
+
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,8 +68,6 @@ class Duration:
             parts.append(f"{self.days} day{'s' if abs(self.days) != 1 else ''}")
         return " + ".join(parts)
 
-
-Value = Union[bool, Decimal, str, date, Duration, "tuple[Value, ...]", None, Unknown]
 
 
 def add_months(day: date, months: int) -> date:

@@ -1,10 +1,10 @@
 """The static checker: names resolve and types fit, before anything is evaluated.
 
-:func:`iter_errors` walks an AST once and yields every problem it finds (an unknown name
+:func:`check` walks an AST once and collects every problem it finds (an unknown name
 with a "did you mean", a type that does not fit, a function called with the wrong
 number of arguments, a text compared with a value its fact can never take), each with
-the span of the offending part. :func:`check` returns the expression's type, or raises
-all problems together.
+the span of the offending part; it returns the expression's type, or raises all
+problems together.
 
 After an error the checker goes on with the type ``any``, which fits everything, so one
 mistake does not cascade into many messages.
@@ -14,11 +14,10 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
-from typing import Iterator
 
 from engine.language import nodes as n
 from engine.errors import ConditionTypeError, PolicyError, UnknownNameError, raise_all, suggest
-from engine.language.parser import Origin
+from engine.errors import Origin
 from engine.language.types import ANY, BOOL, DATE, DURATION, NONE, NUMBER, TEXT, Type, Vocabulary, list_of
 from engine.values import Duration
 
@@ -265,12 +264,6 @@ def _run(node: n.Node, vocabulary: Vocabulary, origin: Origin,
     if expected is not None and not expected.fits(actual) and actual != ANY:
         checker.fail(f"this expression gives {actual}, but {expected} is needed", node.start, node.end)
     return actual, checker.errors
-
-
-def iter_errors(node: n.Node, vocabulary: Vocabulary, origin: Origin,
-                expected: Type | None = None) -> Iterator[PolicyError]:
-    """Every problem of one expression, each with its span."""
-    yield from _run(node, vocabulary, origin, expected)[1]
 
 
 def check(node: n.Node, vocabulary: Vocabulary, origin: Origin, expected: Type | None = None) -> Type:

@@ -17,7 +17,7 @@ from typing import Any, Callable
 from engine.language import nodes as n
 from engine.language import semantics as sem
 from engine.errors import EvaluationError
-from engine.language.parser import Origin
+from engine.errors import Origin
 from engine.values import Unknown, age_on
 
 Compiled = Callable[[sem.Scope], Any]

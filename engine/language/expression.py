@@ -17,7 +17,8 @@ from engine.language import nodes as n
 from engine.language.checker import check
 from engine.language.closures import Compiled, compile_node
 from engine.language.interpreter import interpret
-from engine.language.parser import Origin, parse
+from engine.errors import Origin
+from engine.language.parser import parse
 from engine.language.semantics import Scope
 from engine.language.types import Type, Vocabulary
 from engine.values import Unknown

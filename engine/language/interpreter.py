@@ -12,7 +12,7 @@ from typing import Any
 from engine.language import nodes as n
 from engine.language import semantics as sem
 from engine.errors import EvaluationError
-from engine.language.parser import Origin
+from engine.errors import Origin
 from engine.values import Unknown
 
 

@@ -1,7 +1,7 @@
 """The abstract syntax tree of the condition language.
 
 Every node is a frozen, slotted dataclass that carries its span as character offsets
-(``start``, ``end``) into the expression's text; :class:`engine.parser.Origin` turns
+(``start``, ``end``) into the expression's text; :class:`engine.errors.Origin` turns
 offsets into lines and columns of the file the text came from. ``depth`` is the node's
 nesting depth, computed on construction so the parser can bound it without recursion.
 

@@ -6,14 +6,13 @@ nesting cannot exhaust Python's stack. Lark's exceptions become
 :class:`ConditionSyntaxError` with a position; the cost limits of the language (length,
 nesting depth, list size) are enforced here.
 
-:class:`Origin` knows where the text of an expression stands in its file, so that errors
-inside an expression that came from a YAML scalar point into the YAML file.
+:class:`engine.errors.Origin` places the positions of the nodes in the expression's file.
 """
 
 from __future__ import annotations
 
 import functools
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 from importlib import resources
@@ -23,71 +22,12 @@ from lark import Lark, Token, Transformer
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
 from engine.language import nodes as n
-from engine.errors import ConditionSyntaxError, LimitError, PolicyError, Source, Span
+from engine.errors import ConditionSyntaxError, LimitError, Origin, PolicyError
 from engine.values import Duration
 
 MAX_LENGTH = 4000
 MAX_DEPTH = 40
 MAX_LIST_ITEMS = 500
-
-
-@dataclass(frozen=True)
-class Origin:
-    """Where an expression's text lies in a file: ``source.text[start:end]`` holds it,
-    possibly quoted, folded or indented as YAML writes scalars."""
-
-    source: Source
-    text: str
-    start: int = 0
-    end: int = -1
-    _offsets: list[int] = field(default_factory=list, compare=False, repr=False)
-
-    @classmethod
-    def bare(cls, text: str, name: str = "<expression>") -> "Origin":
-        return cls(Source(name, text), text, 0, len(text))
-
-    def _index(self, offset: int) -> int:
-        """The index in the file of the expression's character at ``offset``."""
-        if self.source.text is self.text or self.source.text == self.text and self.start == 0:
-            return offset
-        if not self._offsets:
-            self._offsets.extend(_align(self.text, self.source.text, self.start, self.end))
-        if offset < len(self._offsets):
-            return self._offsets[offset]
-        return (self._offsets[-1] + 1) if self._offsets else self.start
-
-    def span(self, start: int, end: int) -> Span:
-        first = self._index(max(0, start))
-        last = self._index(max(start, end - 1)) + 1 if end > start else first
-        line, column = _line_column(self.source.text, first)
-        end_line, end_column = _line_column(self.source.text, last)
-        return Span(self.source, line, column, end_line, end_column)
-
-
-def _align(text: str, raw_text: str, start: int, end: int) -> list[int]:
-    """Map each character of a YAML scalar's value to its index in the raw file text."""
-    stop = len(raw_text) if end < 0 else end
-    j = start
-    if j < stop and raw_text[j] in "|>":
-        newline = raw_text.find("\n", j)
-        j = newline + 1 if newline >= 0 else j
-    offsets = []
-    for char in text:
-        if char.isspace():
-            offsets.append(j)
-            continue
-        k = raw_text.find(char, j, stop)
-        if k < 0:
-            k = min(j, max(start, stop - 1))
-        offsets.append(k)
-        j = k + 1
-    return offsets
-
-
-def _line_column(text: str, index: int) -> tuple[int, int]:
-    line = text.count("\n", 0, index) + 1
-    column = index - (text.rfind("\n", 0, index) + 1) + 1
-    return line, column
 
 
 class _Problem(Exception):

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any
 
 from engine.evaluation.general import Evaluation
 from engine.rules.model import RuleVersion
@@ -157,9 +157,3 @@ def _seen(report: CoverageReport, key: VersionKey) -> str:
 def _key(version: RuleVersion) -> VersionKey:
     return (version.rule_id, version.span.file, version.span.line)
 
-
-def collect(ruleset: RuleSet, evaluations: Iterable[Evaluation]) -> CoverageReport:
-    report = CoverageReport.for_rules(ruleset)
-    for evaluation in evaluations:
-        report.record(evaluation)
-    return report

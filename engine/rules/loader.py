@@ -40,7 +40,6 @@ SUFFIXES = (".yaml", ".yml", ".json")
 class LoadedRules:
     """Everything read from a rules directory, before amendments are applied."""
 
-    root: Path
     vocabulary: Vocabulary
     rules: dict[str, Rule] = field(default_factory=dict)
     sets: dict[str, ValueSet] = field(default_factory=dict)
@@ -84,7 +83,7 @@ def load(paths: Iterable[str | Path]) -> tuple[LoadedRules | None, list[PolicyEr
                 errors.append(RuleFileError("the file is empty", document.span(())))
     builder = _Builder(errors)
     vocabulary = builder.vocabulary(documents)
-    loaded = LoadedRules(roots[0] if roots else Path("."), vocabulary,
+    loaded = LoadedRules(vocabulary,
                          files=[d.source.name for d in documents], content_hash=digest.hexdigest()[:16])
     for document in documents:
         builder.contents(document, loaded)

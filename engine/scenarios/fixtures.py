@@ -47,10 +47,6 @@ class Scenario:
         named = list(self.expect) + list(self.expect_unknown) + list(self.expect_not_applicable)
         return list(dict.fromkeys(named))
 
-    @property
-    def node_id(self) -> str:
-        return f"{self.file}::{self.name}"
-
 
 @dataclass
 class Mismatched:

@@ -36,7 +36,7 @@ from yaml.events import (AliasEvent, DocumentEndEvent, Event, MappingEndEvent, M
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
 from engine.errors import InputError, PolicyError, PolicyErrors, Source, Span
-from engine.language.parser import Origin
+from engine.errors import Origin
 
 Path_ = tuple[Any, ...]
 # where a value stands, as plain integers (a tuple of ints costs the garbage collector
