@@ -75,6 +75,8 @@ def steps_of(ruleset: RuleSet, plan: Plan, wanted: Iterable[str]) -> list[Step]:
     inputs: dict[str, tuple[frozenset[str], frozenset[str]]] = {}
     for output in plan.order:
         tree = plan.outputs.get(output)
+        if tree is None:
+            continue  # no rule sets it: not applicable, read as none
         names: set[str] = set()
         if tree is not None:
             for rule in tree.rules():
@@ -98,12 +100,28 @@ def steps_of(ruleset: RuleSet, plan: Plan, wanted: Iterable[str]) -> list[Step]:
         if name not in needed:
             needed.add(name)
             stack.extend(inputs.get(name, (frozenset(), frozenset()))[1])
+    # each output after those it reads (an amendment's version may read an output the
+    # rule set's graph order puts later)
+    ordered: list[str] = []
+    placed: set[str] = set()
+
+    def place(output: str) -> None:
+        if output in placed:
+            return
+        placed.add(output)
+        for used in sorted(inputs.get(output, (frozenset(), frozenset()))[1]):
+            place(used)
+        ordered.append(output)
+
+    for output in plan.order:
+        if output in needed:
+            place(output)
     steps: list[Step] = []
     ready: set[str] = set()
     by_inputs: dict[tuple[frozenset[str], frozenset[str]], Step] = {}
-    for output in plan.order:
-        if output not in needed:
-            continue
+    for output in ordered:
+        if output not in inputs:
+            continue  # read, but set by no rule
         facts, outputs = inputs[output]
         shared = by_inputs.get((facts, outputs))
         if shared is not None and outputs <= ready - set(shared.outputs):
@@ -154,6 +172,10 @@ class ColumnarBackend:
         self.side = "output" if base is None else "variant"
         # no rule of this plan sets them: not applicable
         self.unset = [o for o in self.public if o not in self.plan.outputs]
+        produced = {o for step in self.steps for o in step.outputs}
+        self.absent = sorted({i for step in self.steps for i in step.inputs
+                              if i not in produced and (base is None or i in self.changed)})
+        self.books.update({o: Codebook() for o in self.absent if o not in self.books})
         self.evaluations = 0  # plan evaluations made: the distinct combinations decided
         self.columnar_rows = 0  # rows x steps decided by Polars expressions
         self.combination_rows = 0  # rows x steps decided per combination
@@ -165,12 +187,14 @@ class ColumnarBackend:
             self.translated = True
             for step in self.steps:
                 translator.bindings = []
+                bound = dict(translator.bound)
                 try:
                     step.expressions = {o: translator.output(o) for o in step.outputs}
                     step.bindings = translator.bindings
                 except Unsupported:
                     step.expressions = None
                     self.translated = False
+                    translator.bound = bound  # what this step bound is dropped with it
             _with_borrowed_bindings(self.steps)
 
     def run(self, chunk: CodedChunk) -> pl.DataFrame:
@@ -196,6 +220,8 @@ class ColumnarBackend:
         return self._stepwise(frame).select(["id"] + wanted)
 
     def _stepwise(self, frame: pl.DataFrame) -> pl.DataFrame:
+        # outputs that rules read but no rule of this plan sets: not applicable
+        frame = frame.with_columns([pl.lit(NONE, dtype=pl.UInt32).alias(output_column(o)) for o in self.absent])
         for step in self.steps:
             frame = self._decide(step, frame)
         return frame.with_columns([pl.lit(NONE, dtype=pl.UInt32).alias(output_column(o)) for o in self.unset])
@@ -241,6 +267,10 @@ class ColumnarBackend:
             known[name] = ok.gather(codes).alias(f"known:{name}")
         days = pl.Series(ON_COLUMN, [None] + self.coder.days.values[1:], dtype=pl.Date)
         columns.append(days.gather(frame.get_column("on")).alias(ON_COLUMN))
+        for output in self.absent:  # read, but set by no rule: none, and settled
+            dtype = _DTYPES.get(self.ruleset.vocabulary.names[output].type.name, pl.Object)
+            columns.append(pl.Series(self._column_of("output", output), [None] * frame.height, dtype=dtype))
+            columns.append(pl.Series(self._settled(output), [True] * frame.height, dtype=pl.Boolean))
         return pl.DataFrame(columns + list(known.values())).lazy()
 
     def _query(self, lazy: pl.LazyFrame) -> tuple[pl.LazyFrame, pl.Expr, list[str]]:
