@@ -14,7 +14,7 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	touch $@
 
 $(VENV)/.installed-dev: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[dev,serve]'
+	$(BIN)/python -m pip install --quiet -e '.[dev,serve,batch,dask]'
 	touch $@ $(VENV)/.installed
 
 demo: $(VENV)/.installed
@@ -22,6 +22,10 @@ demo: $(VENV)/.installed
 	$(BIN)/decree eval examples/persoon.yaml --on 2024-03-01 --explain
 	@echo "--- the whole derivation of 'status' ---"
 	$(BIN)/decree explain status examples/persoon.yaml --on 2024-03-01
+	@echo "--- the impact of the labour-migrant proposal on 100,000 generated persons ---"
+	$(BIN)/python -m pip install --quiet -e '.[batch]'
+	$(BIN)/python -m tools.population 100000 --seed 2027 --output .venv/population.parquet
+	$(BIN)/decree impact .venv/population.parquet --on 2027-11-01 --proposal arbeidsmigranten
 
 check: $(VENV)/.installed
 	$(BIN)/decree check rules
@@ -36,6 +40,7 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python -m tools.bench_evaluation
 	$(BIN)/python -m tools.bench_asof
 	$(BIN)/python -m tools.bench_serve
+	$(BIN)/python -m tools.bench_population
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis

@@ -382,5 +382,59 @@ def replay(log_file: str, quiet: bool) -> None:
     _run(action)
 
 
+@main.command("batch")
+@click.argument("source", metavar="INPUT")
+@click.option("--on", "on", required=True, metavar="DATE", help="evaluation date (an 'on' column overrides it per row)")
+@proposal_option
+@click.option("--output", "output", required=True, metavar="FILE", help="results: .parquet, .csv or .jsonl")
+@click.option("--format", "in_format", type=click.Choice(["parquet", "csv", "jsonl"]), help="input format")
+@click.option("--output-format", "out_format", type=click.Choice(["parquet", "csv", "jsonl"]))
+@click.option("--on-error", type=click.Choice(["fail", "skip"]), default="fail", show_default=True,
+              help="a bad row stops the run (nothing written) or is left out")
+@click.option("--dask", "dask_address", metavar="ADDRESS|local", help="run on a Dask cluster (extra decree[dask])")
+@rules_option
+def batch_command(source: str, on: str, proposals: tuple[str, ...], output: str, in_format: str | None,
+                  out_format: str | None, on_error: str, dask_address: str | None, rules_path: str | None) -> None:
+    """All outputs for every person of a Parquet, CSV or JSON Lines file."""
+
+    def action() -> int:
+        from engine.population.commands import batch
+
+        day = parse_date(on, "--on")
+        chosen = parse_proposals(proposals)
+        ruleset = load_rules(rules_path)
+        return batch(ruleset, rules_path or str(default_rules()), source, day, chosen, output, in_format,
+                     out_format, on_error, dask_address, click.echo)
+
+    _run(action)
+
+
+@main.command("impact")
+@click.argument("population", metavar="POPULATION")
+@click.option("--on", "on", required=True, metavar="DATE")
+@proposal_option
+@click.option("--against", "against", metavar="RULES_DIR", help="compare with another rule set")
+@click.option("--format", "fmt", type=click.Choice(["text", "json", "html"]), default="text")
+@click.option("--changed", "changed", metavar="FILE", help="write the changed persons with both results")
+@click.option("--examples", type=int, default=3, show_default=True, help="example ids per transition")
+@rules_option
+def impact_command(population: str, on: str, proposals: tuple[str, ...], against: str | None, fmt: str,
+                   changed: str | None, examples: int, rules_path: str | None) -> None:
+    """What a proposal or another rule set changes over a population."""
+
+    def action() -> int:
+        from engine.population.commands import impact
+
+        if bool(proposals) == bool(against):
+            raise Failure(2, message="give either --proposal NAME[=DATE] or --against RULES_DIR")
+        day = parse_date(on, "--on")
+        chosen = parse_proposals(proposals)
+        base = load_rules(rules_path)
+        variant = load_rules(against) if against else base
+        return impact(base, variant, chosen, population, day, fmt, changed, examples, click.echo)
+
+    _run(action)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

@@ -1,0 +1,209 @@
+"""``decree batch``: every person of a population file decided, results written whole.
+
+The run reads the input in chunks (:mod:`engine.population.io`), codes each chunk
+(:mod:`engine.population.cells`), decides it on the columnar backend
+(:mod:`engine.population.columnar`) and appends its results to a temporary file that
+replaces the output only at the end. Bad rows (a wrong value, an impossible date, a
+conflict between rules for that person) are reported with their position and the
+message a facts file would get; with ``on_error="fail"`` every problem of the file is
+reported and nothing is written, with ``"skip"`` the bad rows are left out of the output
+and the rest is written.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any, Callable, Iterator
+
+import polars as pl
+
+from engine.errors import InputError, PolicyError, PolicyErrors, Source, Span
+from engine.population import io
+from engine.population.cells import Coder, CodedChunk
+from engine.population.columnar import ColumnarBackend, output_column, state_of
+from engine.ruleset import Proposals, RuleSet
+from engine.values import Unknown, to_json
+
+
+@dataclass
+class BatchSummary:
+    persons: int = 0
+    skipped: int = 0
+    problems: list[PolicyError] = field(default_factory=list)
+    columnar: int = 0  # outputs x rows decided by Polars expressions
+    by_combination: int = 0  # outputs x rows decided per distinct combination by the plan's own code
+    evaluations: int = 0  # the plan evaluations those took
+
+
+_KEPT_LINES = 200_000  # distinct result lines kept for reuse (bounded memory)
+
+
+class Results:
+    """Turns a chunk's codes into result rows: JSON lines or typed columns."""
+
+    def __init__(self, backend: ColumnarBackend, coder: Coder) -> None:
+        self.backend = backend
+        self.coder = coder
+        self.public = backend.public
+        self.types = {name: backend.ruleset.vocabulary.names[name].type for name in self.public}
+        self.head = {"rules_version": backend.ruleset.content_hash,
+                     "proposals": {name: day.isoformat() for name, day in sorted(backend.proposals.items())}}
+        self._lines: dict[tuple[int, ...], str] = {}
+        self._sorted = sorted(self.public)
+
+    def json_of(self, on: date, codes: tuple[int, ...]) -> dict[str, Any]:
+        """The object ``decree eval --format json`` prints, for one row's codes."""
+        values = {name: self.backend.value(name, code) for name, code in zip(self.public, codes)}
+        return {
+            "on": on.isoformat(),
+            **self.head,
+            "outputs": {n: to_json(values[n]) for n in self._sorted if state_of(values[n]) == "decided"},
+            "unknown": {n: sorted(values[n].missing) for n in self._sorted if type(values[n]) is Unknown},
+            "not_applicable": [n for n in self._sorted if values[n] is None],
+        }
+
+    def lines(self, decided: pl.DataFrame, days: pl.Series) -> Iterator[str]:
+        columns = [decided.get_column(output_column(n)) for n in self.public]
+        day_values = self.coder.days.values
+        for person, day, *codes in zip(decided.get_column("id"), days, *columns):
+            key = (day, *codes)
+            text = self._lines.get(key)
+            if text is None:
+                text = io.dumps_line(self.json_of(day_values[day], tuple(codes)))[1:]
+                if len(self._lines) < _KEPT_LINES:
+                    self._lines[key] = text
+            yield io.dumps_line({"id": person})[:-1] + ", " + text
+
+    def table(self, decided: pl.DataFrame, days: pl.Series) -> pl.DataFrame:
+        """``id``, ``on`` and per output its value and ``NAME:unknown`` columns."""
+        day_table = pl.Series("on", self.coder.days.values[1:], dtype=pl.Date)
+        columns: list[pl.Series] = [decided.get_column("id"), _gather(day_table, days - 1).alias("on")]
+        for name in self.public:
+            book = self.backend.books[name].values
+            dtype = _dtype(self.types[name].name)
+            shown = [None if i == 0 else _cell(value, dtype) for i, value in enumerate(book)]
+            missing = [sorted(v.missing) if type(v) is Unknown else None for v in book]
+            codes = decided.get_column(output_column(name))
+            columns.append(_gather(pl.Series(name, shown, dtype=dtype), codes).alias(name))
+            columns.append(_gather(pl.Series(f"{name}:unknown", missing, dtype=pl.List(pl.String)), codes)
+                           .alias(f"{name}:unknown"))
+        return pl.DataFrame(columns)
+
+
+def _gather(table: pl.Series, codes: pl.Series) -> pl.Series:
+    return table.gather(codes.cast(pl.UInt32))
+
+
+def _dtype(type_name: str) -> Any:
+    return {"bool": pl.Boolean, "text": pl.String, "date": pl.Date, "set": pl.List(pl.String),
+            "list": pl.List(pl.String)}.get(type_name, pl.String)
+
+
+def _cell(value: Any, dtype: Any) -> Any:
+    if type(value) is Unknown or value is None or type(value).__name__ == "Failure":
+        return None
+    if dtype == pl.Boolean or dtype == pl.Date:
+        return value
+    if isinstance(dtype, pl.List):
+        listed: Any = to_json(value)
+        return [str(v) for v in listed]
+    return io.value_cell(value)
+
+
+def run_batch(ruleset: RuleSet, source: str, on: date, proposals: Proposals, output: str,
+              in_format: str | None = None, out_format: str | None = None, on_error: str = "fail",
+              progress: Callable[[int], None] | None = None, chunk_rows: int = io.CHUNK_ROWS) -> BatchSummary:
+    """Decide every person of ``source`` and write the results to ``output`` (whole or not at all)."""
+    fmt = io.format_of(source, in_format)
+    out_fmt = io.format_of(output, out_format)
+    coder = Coder(ruleset.vocabulary, on)
+    backend = ColumnarBackend(ruleset, proposals, coder)
+    results = Results(backend, coder)
+    header = io.header_of(source, fmt)
+    summary = BatchSummary()
+    with io.atomic(output) as temporary:
+        writer = _Writer(temporary, out_fmt)
+        for chunk in io.read_chunks(source, fmt, coder, chunk_rows):
+            decided = backend.run(chunk)
+            bad = _problems(chunk, decided, backend, source, fmt, header)
+            summary.problems.extend(p for problems in bad.values() for p in problems)
+            if any(row < 0 for row in bad):  # a problem of the whole file (an unknown column)
+                raise PolicyErrors(summary.problems)
+            keep = decided
+            days = chunk.frame.get_column("on")
+            if bad:
+                mask = pl.Series([i + chunk.first_row not in bad for i in range(decided.height)])
+                keep, days = decided.filter(mask), days.filter(mask)
+                summary.skipped += decided.height - keep.height
+            summary.persons += keep.height
+            if on_error == "fail" and summary.problems:
+                continue  # read on, to report every problem of the file; write nothing
+            if out_fmt == "jsonl":
+                writer.lines(results.lines(keep, days))
+            else:
+                writer.table(results.table(keep, days))
+            if progress is not None:
+                progress(decided.height)
+        if on_error == "fail" and summary.problems:
+            raise PolicyErrors(summary.problems)
+        writer.close()
+    summary.columnar, summary.by_combination = backend.columnar_rows, backend.combination_rows
+    summary.evaluations = backend.evaluations
+    return summary
+
+
+def _problems(chunk: CodedChunk, decided: pl.DataFrame, backend: ColumnarBackend, source: str, fmt: str,
+              header: list[str]) -> dict[int, list[PolicyError]]:
+    """Row (0-based in the input) -> its problems; row -1 for problems of the whole file."""
+    found: dict[int, list[PolicyError]] = {}
+    for error, positioned in zip(chunk.errors, io.locate(source, fmt, chunk.errors, header)):
+        found.setdefault(error.row, []).append(positioned)
+    for row, errors in chunk.error_spans.items():
+        found.setdefault(row, []).extend(errors)
+    failures = backend.failures(decided)
+    for row, message in failures.items():
+        absolute = chunk.first_row + row
+        if absolute in found:
+            continue  # its facts were wrong; the conflict is an echo
+        line = absolute + (2 if fmt == "csv" else 1)
+        source_of = io.FileLines(source, "", source, frozenset({line})) if fmt != "parquet" else Source(source, "")
+        found[absolute] = [InputError(message, Span(source_of, line, 1))]
+    return found
+
+
+class _Writer:
+    """Appends chunks of results to one file of one format."""
+
+    def __init__(self, path: str, fmt: str) -> None:
+        self.path, self.fmt = path, fmt
+        self._handle: Any = None
+        self._parquet: Any = None
+        if fmt in ("jsonl", "csv"):
+            self._handle = open(path, "w", encoding="utf-8", newline="")
+        self._header = True
+
+    def lines(self, lines: Iterator[str]) -> None:
+        self._handle.writelines(line + "\n" for line in lines)
+
+    def table(self, frame: pl.DataFrame) -> None:
+        if self.fmt == "csv":
+            lists = [c for c, t in frame.schema.items() if isinstance(t, pl.List)]
+            flat = frame.with_columns([pl.col(c).list.join(";") for c in lists])
+            flat.write_csv(self._handle, include_header=self._header)
+            self._header = False
+            return
+        import pyarrow.parquet as pq  # type: ignore[import-untyped]
+
+        table = frame.to_arrow()
+        if self._parquet is None:
+            self._parquet = pq.ParquetWriter(self.path, table.schema, compression="lz4")
+        self._parquet.write_table(table)
+
+    def close(self) -> None:
+        if self._handle is not None:
+            self._handle.close()
+        if self.fmt == "parquet" and self._parquet is None:
+            pl.DataFrame().write_parquet(self.path)
+        if self._parquet is not None:
+            self._parquet.close()

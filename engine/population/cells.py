@@ -1,0 +1,267 @@
+"""Persons' facts as columns of codes: what a cell of a population file means.
+
+A population is read in chunks (:mod:`engine.population.io`); each chunk becomes a
+:class:`CodedChunk`, a Polars frame with one ``UInt32`` column of codes per fact, one for
+the evaluation date, and the persons' ids. A code stands for one value in a
+:class:`Codebook` shared by every chunk of a run, so the columnar backend compares and
+groups small integers, and each distinct value is converted and checked once.
+
+What a cell says (docs/population.md):
+
+- a column that is absent, or a cell that is empty (CSV) or null (Parquet, Arrow), is
+  **unknown**: the fact was not given (code 0, :data:`MISSING`), unless the vocabulary
+  declares a default;
+- a companion boolean column ``FACT:none`` that is true says the fact is **known to have
+  no value** (``null`` in a facts file; code 1, :data:`NONE`); such a cell must be empty;
+- JSON Lines rows carry a ``facts`` object as a facts file does: a fact left out is
+  unknown, a fact given as ``null`` has no value.
+
+Text cells of a CSV file are read as JSON scalars where they parse as one (``true``,
+``3``, ``["SY", "BE"]``), else as text, so a cell means what the same value means in a
+facts file, and a wrong value gets the same message. Typed Parquet columns (dates,
+booleans) are taken as they are.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any, Iterable, Mapping
+
+import polars as pl
+
+from engine.errors import PolicyError, Span, suggest
+from engine.language.types import Declaration, Vocabulary
+from engine.sources.facts import iter_fact_errors
+
+MISSING = 0  # the code of a fact nobody gave
+NONE = 1  # the code of "known to have no value" (and of a not-applicable output)
+NONE_SUFFIX = ":none"
+_LIST_SEPARATOR = "\u241f"  # the symbol for a unit separator: no code of a country holds it
+
+
+class _Missing:
+    def __repr__(self) -> str:
+        return "<missing>"
+
+
+MISSING_VALUE = _Missing()
+
+
+class Codebook:
+    """Values and their codes, for one fact or output; codes 0 and 1 are fixed."""
+
+    def __init__(self) -> None:
+        self.values: list[Any] = [MISSING_VALUE, None]
+        self._codes: dict[tuple[type, Any], int] = {}
+
+    def code(self, value: Any) -> int:
+        if value is None:
+            return NONE
+        key = (type(value), value)  # True, 1 and Decimal(1) are equal in a dict; not here
+        found = self._codes.get(key)
+        if found is None:
+            found = self._codes[key] = len(self.values)
+            self.values.append(value)
+        return found
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+
+@dataclass
+class RowError:
+    """A problem in one row: where (0-based row of the input, column name) and what."""
+
+    row: int
+    column: str
+    message: str
+
+
+@dataclass
+class CodedChunk:
+    """Rows of a population as codes: ``fact:NAME`` and ``on`` columns, plus ``id``."""
+
+    frame: pl.DataFrame
+    first_row: int  # the 0-based number of its first row in the input
+    errors: list[RowError] = field(default_factory=list)
+    error_spans: dict[int, list[PolicyError]] = field(default_factory=dict)  # set by readers with positions
+
+
+def fact_column(name: str) -> str:
+    return f"fact:{name}"
+
+
+class Coder:
+    """Turns chunks of raw cells into codes; holds the codebooks of one run."""
+
+    def __init__(self, vocabulary: Vocabulary, on: date) -> None:
+        self.vocabulary = vocabulary
+        self.facts: dict[str, Declaration] = {d.name: d for d in vocabulary.of_kind("fact")}
+        self.books: dict[str, Codebook] = {name: Codebook() for name in self.facts}
+        self.days = Codebook()
+        self.default_on = self.days.code(on)
+        self._defaults = {name: self.books[name].code(d.default) for name, d in self.facts.items() if d.has_default}
+        self._converted: dict[tuple[str, Any], tuple[int, str | None]] = {}  # (fact, raw) -> code, problem
+
+    # -- columns of a CSV or Parquet file ------------------------------------------
+
+    def from_columns(self, raw: pl.DataFrame, first_row: int) -> CodedChunk:
+        """Codes for a frame whose columns are ``id``, ``on``, fact names and ``FACT:none``."""
+        errors: list[RowError] = []
+        unknown = [c for c in raw.columns if c not in self.facts and c not in ("id", "on")
+                   and not (c.endswith(NONE_SUFFIX) and c[:-len(NONE_SUFFIX)] in self.facts)]
+        for column in unknown:  # a misspelt column would silently leave a fact unknown
+            errors.append(RowError(-1, column, f"unknown fact '{column}'{suggest(column, self.facts)}"))
+        columns: list[pl.Series] = []
+        for name in self.facts:
+            codes = self._codes_of(name, raw, errors, first_row) if name in raw.columns else None
+            if codes is None:
+                codes = pl.Series(fact_column(name), [MISSING], dtype=pl.UInt32).extend_constant(MISSING, raw.height - 1) \
+                    if raw.height else pl.Series(fact_column(name), [], dtype=pl.UInt32)
+            if name + NONE_SUFFIX in raw.columns:
+                codes = self._with_none(name, raw, codes, errors, first_row)
+            if name in self._defaults:
+                codes = codes.set(codes == MISSING, self._defaults[name]) if (codes == MISSING).any() else codes
+            columns.append(codes.alias(fact_column(name)))
+        columns.append(self._on_codes(raw, errors, first_row))
+        ids = raw.get_column("id") if "id" in raw.columns else pl.Series("id", range(first_row + 1, first_row + 1 + raw.height))
+        frame = pl.DataFrame([ids.alias("id")] + columns)
+        return CodedChunk(frame, first_row, errors)
+
+    def _codes_of(self, name: str, raw: pl.DataFrame, errors: list[RowError], first_row: int) -> pl.Series:
+        column = raw.get_column(name)
+        declaration = self.facts[name]
+        if isinstance(column.dtype, pl.List):
+            column = column.cast(pl.List(pl.String)).list.join(_LIST_SEPARATOR)
+            listed = True
+        else:
+            listed = False
+        distinct = column.drop_nulls().unique().to_list()
+        old: list[Any] = []
+        new: list[int] = []
+        bad: list[tuple[Any, str]] = []
+        typed = declaration.type.name == "date" and column.dtype == pl.Date or \
+            declaration.type.name == "bool" and column.dtype == pl.Boolean
+        book = self.books[name]
+        for raw_value in distinct:
+            if typed:
+                code, problem = book.code(raw_value), None
+            else:
+                value = (tuple(raw_value.split(_LIST_SEPARATOR)) if raw_value else ()) if listed else raw_value
+                code, problem = self._convert(name, value, from_text=column.dtype == pl.String and not listed)
+            if problem is not None:
+                bad.append((raw_value, problem))
+                code = MISSING
+            old.append(raw_value)
+            new.append(code)
+        if bad:
+            for raw_value, problem in bad:
+                rows = (column == raw_value).arg_true().to_list()
+                errors.extend(RowError(first_row + row, name, problem) for row in rows)
+        if not old:
+            return pl.Series(name, [MISSING] * raw.height, dtype=pl.UInt32)
+        return column.replace_strict(old, new, default=MISSING, return_dtype=pl.UInt32)
+
+    def _convert(self, name: str, raw_value: Any, from_text: bool) -> tuple[int, str | None]:
+        """A raw cell's code, or the problem a facts file would report for the value."""
+        cache_key = (name, raw_value)
+        found = self._converted.get(cache_key)
+        if found is not None:
+            return found
+        value = _scalar(raw_value) if from_text else raw_value
+        into: dict[str, Any] = {}
+        problems = list(iter_fact_errors({name: value}, self.vocabulary, _nowhere, into))
+        if problems:
+            found = (MISSING, problems[0].message)
+        elif into[name] is None:
+            found = (MISSING, f"fact '{name}': an empty value is unknown; say 'known to have no value' in {name}{NONE_SUFFIX}")
+        else:
+            found = (self.books[name].code(into[name]), None)
+        self._converted[cache_key] = found
+        return found
+
+    def _with_none(self, name: str, raw: pl.DataFrame, codes: pl.Series, errors: list[RowError],
+                   first_row: int) -> pl.Series:
+        marks = raw.get_column(name + NONE_SUFFIX)
+        if marks.dtype != pl.Boolean:
+            marks = marks.cast(pl.String).str.to_lowercase().replace_strict(
+                {"true": True, "false": False, "": False}, default=None, return_dtype=pl.Boolean)
+        marks = marks.fill_null(False)
+        both = marks & (codes != MISSING) & raw.get_column(name).is_not_null() if name in raw.columns else marks & False
+        for row in both.arg_true().to_list():
+            errors.append(RowError(first_row + row, name,
+                                   f"fact '{name}' is given a value and, in {name}{NONE_SUFFIX}, none"))
+        return codes.set(marks, NONE) if marks.any() else codes
+
+    def _on_codes(self, raw: pl.DataFrame, errors: list[RowError], first_row: int) -> pl.Series:
+        if "on" not in raw.columns:
+            return pl.Series("on", [self.default_on] * raw.height, dtype=pl.UInt32)
+        column = raw.get_column("on")
+        old, new = [], []
+        for value in column.drop_nulls().unique().to_list():
+            day = value if isinstance(value, date) else _as_day(str(value))
+            old.append(value)
+            if day is None:
+                new.append(self.default_on)
+                for row in (column == value).arg_true().to_list():
+                    errors.append(RowError(first_row + row, "on", f"impossible date {value!r}; expected YYYY-MM-DD"))
+            else:
+                new.append(self.days.code(day))
+        if not old:
+            return pl.Series("on", [self.default_on] * raw.height, dtype=pl.UInt32)
+        return column.replace_strict(old, new, default=self.default_on, return_dtype=pl.UInt32).alias("on")
+
+    # -- facts already read and checked (JSON Lines, scenarios, Python callers) ------
+
+    def from_records(self, records: Iterable[tuple[Any, date | None, Mapping[str, Any]]], first_row: int) -> CodedChunk:
+        """Codes for ``(id, on, facts)`` rows whose facts are validated (dotted names,
+        language values, defaults applied)."""
+        ids: list[Any] = []
+        days: list[int] = []
+        codes: dict[str, list[int]] = {name: [] for name in self.facts}
+        books = self.books
+        for person, on, facts in records:
+            ids.append(person)
+            days.append(self.default_on if on is None else self.days.code(on))
+            for name, column in codes.items():
+                value = facts.get(name, MISSING_VALUE)
+                column.append(MISSING if value is MISSING_VALUE else books[name].code(value))
+        frame = pl.DataFrame([pl.Series("id", ids)]
+                             + [pl.Series(fact_column(name), column, dtype=pl.UInt32) for name, column in codes.items()]
+                             + [pl.Series("on", days, dtype=pl.UInt32)])
+        return CodedChunk(frame, first_row)
+
+    def facts_of(self, row: Mapping[str, int]) -> dict[str, Any]:
+        """The facts of one coded row, as :meth:`engine.RuleSet.evaluate` takes them."""
+        return {name: self.books[name].values[row[fact_column(name)]]
+                for name in self.facts if row[fact_column(name)] != MISSING}
+
+
+def _scalar(text: Any) -> Any:
+    """A CSV cell as the value a facts file would hold: JSON where it parses, else text."""
+    if not isinstance(text, str):
+        return text
+    stripped = text.strip()
+    if stripped[:1] in ("[", "{", "\"") or stripped in ("true", "false") or _looks_numeric(stripped):
+        try:
+            return json.loads(stripped)
+        except ValueError:
+            return text
+    return text
+
+
+def _looks_numeric(text: str) -> bool:
+    return bool(text) and (text[0].isdigit() or text[0] in "-.") and not _as_day(text)
+
+
+def _as_day(text: str) -> date | None:
+    try:
+        return date.fromisoformat(text)
+    except ValueError:
+        return None
+
+
+def _nowhere(path: tuple[Any, ...], key: bool = False) -> Span:
+    return Span(None, 1, 1)

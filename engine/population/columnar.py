@@ -1,0 +1,540 @@
+"""The columnar backend: the plan executed over whole columns of persons.
+
+Persons arrive as columns of codes (:mod:`engine.population.cells`). The backend walks
+the plan's outputs in dependency order, grouped in *steps* (outputs whose rules read the
+same inputs), and decides each row in one of two ways:
+
+- **Polars expressions** (:mod:`engine.population.expressions`): where every input of a
+  step is known for a row, the plan walk is a chain of ``when/then`` over typed columns.
+  First the whole plan runs as one query (:meth:`ColumnarBackend.run`); the rows it does
+  not settle for every step are then taken step by step (:meth:`ColumnarBackend._decide`),
+  each step settling the rows whose inputs to it are known;
+- **per combination**: the other rows of a step (an unknown input, a conflict, an
+  expression not translated) are grouped by the distinct combination of the step's input
+  codes, and each combination not seen before in the run is decided once by the plan's
+  own code (:class:`engine.evaluation.general.Evaluation` with the generated functions:
+  what :meth:`engine.RuleSet.evaluate` runs, unknowns with their missing facts and
+  outputs decided because every possibility agrees included).
+
+A person's output depends only on the evaluation date and the inputs of the rules that
+set it (the plan's tree for that output), which is what makes the combination a complete
+key. Tests compare every row with ``RuleSet.evaluate`` and the Polars path with the
+per-combination path alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from typing import Any, Iterable
+
+import polars as pl
+
+from engine.errors import PolicyError
+from engine.evaluation.general import Evaluation
+from engine.evaluation.plan import Plan
+from engine.population.cells import MISSING, MISSING_VALUE, NONE, Codebook, Coder, CodedChunk, fact_column
+from engine.population.expressions import ON_COLUMN, OutputExpression, Translator, Unsupported, value_column
+from engine.ruleset import Proposals, RuleSet
+from engine.values import Unknown
+
+
+@dataclass(frozen=True, slots=True)
+class Failure:
+    """An evaluation error (a conflict between rules) for the persons of one combination."""
+
+    message: str
+
+
+@dataclass
+class Step:
+    """Outputs decided together, from the same input columns."""
+
+    outputs: tuple[str, ...]
+    facts: tuple[str, ...]
+    inputs: tuple[str, ...]  # outputs read
+    memo: dict[tuple[int, ...], tuple[int, ...]] = field(default_factory=dict)
+    # the outputs as Polars expressions for rows with known inputs (None: not translated)
+    expressions: dict[str, OutputExpression] | None = None
+    bindings: list[tuple[str, pl.Expr]] = field(default_factory=list)
+
+    @property
+    def keys(self) -> list[str]:
+        return [fact_column(f) for f in self.facts] + [output_column(o) for o in self.inputs] + ["on"]
+
+
+def output_column(name: str) -> str:
+    return f"output:{name}"
+
+
+def steps_of(ruleset: RuleSet, plan: Plan, wanted: Iterable[str]) -> list[Step]:
+    """The outputs needed for ``wanted``, each with its inputs, in dependency order;
+    outputs of equal inputs that do not read each other share a step."""
+    vocabulary = ruleset.vocabulary
+    inputs: dict[str, tuple[frozenset[str], frozenset[str]]] = {}
+    for output in plan.order:
+        tree = plan.outputs.get(output)
+        if tree is None:
+            continue  # no rule sets it: not applicable, read as none
+        names: set[str] = set()
+        if tree is not None:
+            for rule in tree.rules():
+                if rule.reference_date is not None:
+                    names |= rule.reference_date.free_names
+                # each version's condition and what it computes for this output (not
+                # for the rule's other outputs)
+                for version in rule.versions:
+                    if version.condition is not None:
+                        names |= version.condition.free_names
+                    computed = version.computes.get(output)
+                    if computed is not None:
+                        names |= computed.free_names
+        kinds = {n: vocabulary.names[n].kind for n in names if n in vocabulary.names}
+        inputs[output] = (frozenset(n for n, k in kinds.items() if k == "fact"),
+                          frozenset(n for n, k in kinds.items() if k == "output"))
+    needed: set[str] = set()
+    stack = list(wanted)
+    while stack:
+        name = stack.pop()
+        if name not in needed:
+            needed.add(name)
+            stack.extend(inputs.get(name, (frozenset(), frozenset()))[1])
+    # each output after those it reads (an amendment's version may read an output the
+    # rule set's graph order puts later)
+    ordered: list[str] = []
+    placed: set[str] = set()
+
+    def place(output: str) -> None:
+        if output in placed:
+            return
+        placed.add(output)
+        for used in sorted(inputs.get(output, (frozenset(), frozenset()))[1]):
+            place(used)
+        ordered.append(output)
+
+    for output in plan.order:
+        if output in needed:
+            place(output)
+    steps: list[Step] = []
+    ready: set[str] = set()
+    by_inputs: dict[tuple[frozenset[str], frozenset[str]], Step] = {}
+    for output in ordered:
+        if output not in inputs:
+            continue  # read, but set by no rule
+        facts, outputs = inputs[output]
+        shared = by_inputs.get((facts, outputs))
+        if shared is not None and outputs <= ready - set(shared.outputs):
+            shared.outputs += (output,)
+        else:
+            step = Step((output,), tuple(sorted(facts)), tuple(sorted(outputs)))
+            steps.append(step)
+            by_inputs[(facts, outputs)] = step
+        ready.add(output)
+    return steps
+
+
+class ColumnarBackend:
+    """One rule set with one choice of proposals, over the chunks of one run.
+
+    The memo of decided combinations lives as long as the backend: later chunks reuse
+    what earlier ones decided.
+    """
+
+    def __init__(self, ruleset: RuleSet, proposals: Proposals, coder: Coder, translate: bool = True,
+                 base: "ColumnarBackend | None" = None) -> None:
+        if proposals:
+            ruleset.check_proposals(proposals)
+        self.ruleset = ruleset
+        self.program = ruleset.program(dict(proposals))
+        self.plan = self.program.plan
+        self.proposals = dict(self.plan.proposals)
+        self.coder = coder
+        self.public = list(ruleset.public_outputs)
+        self.steps = steps_of(ruleset, self.plan, self.public)
+        self.books: dict[str, Codebook] = {o: Codebook() for o in self.public}
+        self.books.update({o: Codebook() for step in self.steps for o in step.outputs})
+        # beside a base of the same rule set (an impact): only what the proposals change
+        # is decided again; the rest is the base's, codebooks included
+        self.base = base
+        self.changed: frozenset[str] = frozenset()
+        if base is not None:
+            changed: set[str] = {o for o in set(self.plan.outputs) | set(base.plan.outputs)
+                                 if self.plan.outputs.get(o) != base.plan.outputs.get(o)}
+            for step in self.steps:
+                if set(step.outputs) & changed or set(step.inputs) & changed:
+                    changed.update(step.outputs)
+            self.changed = frozenset(changed)
+            self.steps = [step for step in self.steps if set(step.outputs) & changed]
+            for output in self.books:
+                if output not in changed and output in base.books:
+                    self.books[output] = base.books[output]
+        self.side = "output" if base is None else "variant"
+        # no rule of this plan sets them: not applicable
+        self.unset = [o for o in self.public if o not in self.plan.outputs]
+        produced = {o for step in self.steps for o in step.outputs}
+        self.absent = sorted({i for step in self.steps for i in step.inputs
+                              if i not in produced and (base is None or i in self.changed)})
+        self.books.update({o: Codebook() for o in self.absent if o not in self.books})
+        self.evaluations = 0  # plan evaluations made: the distinct combinations decided
+        self.columnar_rows = 0  # rows x steps decided by Polars expressions
+        self.combination_rows = 0  # rows x steps decided per combination
+        self._typed: dict[tuple[str, str], tuple[int, pl.Series, pl.Series]] = {}
+        self.translated = False  # every step as Polars expressions: the whole query can run
+        self._layered: list[list[pl.Expr]] | None = None
+        if translate:
+            translator = Translator(self.plan, ruleset.vocabulary, self.side, self.changed)
+            self.translated = True
+            for step in self.steps:
+                translator.bindings = []
+                bound = dict(translator.bound)
+                try:
+                    step.expressions = {o: translator.output(o) for o in step.outputs}
+                    step.bindings = translator.bindings
+                except Unsupported:
+                    step.expressions = None
+                    self.translated = False
+                    translator.bound = bound  # what this step bound is dropped with it
+            _with_borrowed_bindings(self.steps)
+
+    def run(self, chunk: CodedChunk) -> pl.DataFrame:
+        """``id`` and one ``output:NAME`` column of codes per public output.
+
+        First every step at once, as one Polars query over typed columns, for the rows
+        whose inputs are all known (most of a population with its facts given); the
+        rows it does not settle are then decided step by step (:meth:`_decide`), where
+        each step again uses Polars for the rows it can settle and the plan's own code
+        for the combinations it cannot."""
+        assert self.base is None, "a variant beside a base runs with run_beside"
+        frame = chunk.frame
+        wanted = [output_column(o) for o in self.public]
+        settled, decided = self._whole(frame) if self.translated else (None, None)
+        if settled is not None and decided is not None:
+            rest = (~settled).arg_true()
+            self.columnar_rows += (frame.height - len(rest)) * len(self.steps)
+            if len(rest):
+                others = self._stepwise(frame[rest])
+                decided = decided.with_columns([decided.get_column(c).scatter(rest, others.get_column(c))
+                                                for c in wanted])
+            return pl.concat([frame.select("id"), decided.select(wanted)], how="horizontal")
+        return self._stepwise(frame).select(["id"] + wanted)
+
+    def _stepwise(self, frame: pl.DataFrame) -> pl.DataFrame:
+        # outputs that rules read but no rule of this plan sets: not applicable
+        frame = frame.with_columns([pl.lit(NONE, dtype=pl.UInt32).alias(output_column(o)) for o in self.absent])
+        for step in self.steps:
+            frame = self._decide(step, frame)
+        return frame.with_columns([pl.lit(NONE, dtype=pl.UInt32).alias(output_column(o)) for o in self.unset])
+
+    def _settled(self, output: str) -> str:
+        return f"settled:{self.side}:{output}" if output in self.changed else f"settled:{output}"
+
+    def _layers(self) -> list[list[pl.Expr]]:
+        """Every binding, output value and settled flag of the whole query, in layers of
+        columns that do not read each other: one ``with_columns`` per layer, so Polars
+        computes a layer's columns in parallel and the plan has few nodes."""
+        if self._layered is not None:
+            return self._layered
+        named: list[tuple[str, pl.Expr]] = []
+        for step in self.steps:
+            assert step.expressions is not None
+            named.extend(step.bindings)
+            settled = [pl.col(f"known:{f}") for f in step.facts] + [pl.col(self._settled(o)) for o in step.inputs]
+            settled.append(~pl.any_horizontal([e.escape for e in step.expressions.values()]))
+            named.extend((self._column_of("output", o), e.value) for o, e in step.expressions.items())
+            named.extend((self._settled(o), pl.all_horizontal(settled)) for o in step.outputs)
+        depth: dict[str, int] = {}
+        layers: list[list[pl.Expr]] = []
+        for name, expression in named:
+            if name in depth:  # a binding borrowed by a later step: computed once
+                continue
+            level = 1 + max((depth.get(used, 0) for used in expression.meta.root_names()), default=0)
+            depth[name] = level
+            while len(layers) < level:
+                layers.append([])
+            layers[level - 1].append(expression.alias(name))
+        self._layered = layers
+        return layers
+
+    def _inputs(self, frame: pl.DataFrame) -> pl.LazyFrame:
+        """The typed fact columns, their known flags and the dates of a chunk."""
+        columns: list[pl.Series] = []
+        known: dict[str, pl.Series] = {}
+        for name in self.coder.facts:
+            codes = frame.get_column(fact_column(name))
+            values, ok = self._typed_table("fact", name)
+            columns.append(values.gather(codes).alias(value_column("fact", name)))
+            known[name] = ok.gather(codes).alias(f"known:{name}")
+        days = pl.Series(ON_COLUMN, [None] + self.coder.days.values[1:], dtype=pl.Date)
+        columns.append(days.gather(frame.get_column("on")).alias(ON_COLUMN))
+        for output in self.absent:  # read, but set by no rule: none, and settled
+            dtype = _DTYPES.get(self.ruleset.vocabulary.names[output].type.name, pl.Object)
+            columns.append(pl.Series(self._column_of("output", output), [None] * frame.height, dtype=dtype))
+            columns.append(pl.Series(self._settled(output), [True] * frame.height, dtype=pl.Boolean))
+        return pl.DataFrame(columns + list(known.values())).lazy()
+
+    def _query(self, lazy: pl.LazyFrame) -> tuple[pl.LazyFrame, pl.Expr, list[str]]:
+        """``lazy`` with this backend's layers; whether a row is settled; the public
+        outputs it decides (as typed columns)."""
+        for layer in self._layers():
+            lazy = lazy.with_columns(layer)
+        every = pl.all_horizontal([pl.col(self._settled(o)) for step in self.steps for o in step.outputs] or [True])
+        decided = {o for step in self.steps for o in step.outputs}
+        return lazy, every, [o for o in self.public if o in decided]
+
+    def _whole(self, frame: pl.DataFrame) -> tuple[pl.Series | None, pl.DataFrame | None]:
+        """Every step as one query: which rows it settles, and their public codes."""
+        lazy, every, public = self._query(self._inputs(frame))
+        result = lazy.select([every.alias("settled")] + [pl.col(self._column_of("output", o)) for o in public]).collect()
+        return result.get_column("settled"), self._codes(result, frame.height)
+
+    def _codes(self, result: pl.DataFrame, height: int) -> pl.DataFrame:
+        """The public outputs' codes from a query's typed columns (not applicable where
+        no rule of this plan sets one)."""
+        columns = []
+        for output in self.public:
+            if self.base is not None and output not in self.changed:
+                continue  # the base's codes
+            name = self._column_of("output", output)
+            if name in result.columns:
+                columns.append(self._encode(output, result.get_column(name)).alias(output_column(output)))
+            else:
+                columns.append(pl.Series(output_column(output), [NONE] * height, dtype=pl.UInt32))
+        return pl.DataFrame(columns)
+
+    def run_beside(self, chunk: CodedChunk) -> tuple[pl.DataFrame, pl.DataFrame]:
+        """The base's and this variant's codes for a chunk, from one query: the outputs
+        the proposals do not change are computed once, for both."""
+        base = self.base
+        assert base is not None
+        if not (self.translated and base.translated):
+            decided = base.run(chunk)
+            after = self._variant_of(decided, self._stepwise(base._stepwise(chunk.frame)))
+            return decided, pl.concat([chunk.frame.select("id"), after], how="horizontal")
+        frame = chunk.frame
+        lazy, base_every, base_public = base._query(base._inputs(frame))
+        lazy, every, public = self._query(lazy)
+        result = lazy.select([base_every.alias("base"), (base_every & every).alias("variant")]
+                             + [pl.col(base._column_of("output", o)) for o in base_public]
+                             + [pl.col(self._column_of("output", o)) for o in public]).collect()
+        before = base._codes(result, frame.height)
+        after = self._variant_of(before, self._codes(result, frame.height))
+        rest = (~result.get_column("variant")).arg_true()
+        base.columnar_rows += (frame.height - len(rest)) * len(base.steps)
+        if len(rest):
+            full = base._stepwise(frame[rest])
+            wanted = [output_column(o) for o in self.public]
+            before = before.with_columns([before.get_column(c).scatter(rest, full.get_column(c)) for c in wanted])
+            others = self._variant_of(full, self._stepwise(full))
+            after = after.with_columns([after.get_column(c).scatter(rest, others.get_column(c)) for c in wanted])
+        ids = frame.select("id")
+        return pl.concat([ids, before], how="horizontal"), pl.concat([ids, after], how="horizontal")
+
+    def _variant_of(self, before: pl.DataFrame, changed: pl.DataFrame) -> pl.DataFrame:
+        """Public codes of the variant: its own for the outputs it changes, else the base's."""
+        return pl.DataFrame([(changed if o in self.changed else before).get_column(output_column(o))
+                             for o in self.public])
+
+    def _decide(self, step: Step, frame: pl.DataFrame) -> pl.DataFrame:
+        if step.expressions is None or frame.height == 0:
+            self.combination_rows += frame.height
+            return self._by_combination(step, frame)
+        columns: list[pl.Series] = []
+        known: list[pl.Series] = []
+        for kind, names in (("fact", step.facts), ("output", step.inputs)):
+            for name in names:
+                codes = frame.get_column(fact_column(name) if kind == "fact" else output_column(name))
+                values, ok = self._typed_table(kind, name)
+                columns.append(values.gather(codes).alias(self._column_of(kind, name)))
+                known.append(ok.gather(codes))
+        days = pl.Series(ON_COLUMN, [None] + self.coder.days.values[1:], dtype=pl.Date)
+        columns.append(days.gather(frame.get_column("on")).alias(ON_COLUMN))
+        typed = pl.DataFrame(columns)
+        expressions = step.expressions
+        # lazily, so that Polars evaluates the subexpressions a plan walk repeats (a
+        # rule's condition in each branch that reads it) once
+        lazy = typed.lazy()
+        for name, expression in step.bindings:
+            lazy = lazy.with_columns(expression.alias(name))
+        computed = lazy.select(
+            [e.value.alias(o) for o, e in expressions.items()]
+            + [pl.any_horizontal([e.escape for e in expressions.values()]).alias("escape")]).collect()
+        settled = ~computed.get_column("escape")
+        for ok in known:
+            settled = settled & ok
+        decided = {o: self._encode(o, computed.get_column(o)) for o in step.outputs}
+        rest = (~settled).arg_true()
+        self.columnar_rows += frame.height - len(rest)
+        self.combination_rows += len(rest)
+        if len(rest):
+            others = self._by_combination(step, frame[rest])
+            for o in step.outputs:
+                decided[o] = decided[o].scatter(rest, others.get_column(output_column(o)))
+        return frame.with_columns([decided[o].alias(output_column(o)) for o in step.outputs])
+
+    def _column_of(self, kind: str, name: str) -> str:
+        """The typed column an expression of this backend reads for a fact or output."""
+        if kind == "output" and name in self.changed:
+            return value_column(self.side, name)
+        return value_column(kind, name)
+
+    def _typed_table(self, kind: str, name: str) -> tuple[pl.Series, pl.Series]:
+        """A codebook as a typed column (null for none) and which codes are known values;
+        codebooks only grow, so a later chunk converts only the values new to it."""
+        book = (self.coder.books if kind == "fact" else self.books)[name]
+        cached = self._typed.get((kind, name))
+        done = 0 if cached is None else cached[0]
+        if done == len(book) and cached is not None:
+            return cached[1], cached[2]
+        type_name = self.ruleset.vocabulary.names[name].type.name
+        values: list[Any] = []
+        ok: list[bool] = []
+        for value in book.values[done:]:
+            converted, fits = _typed_value(value, type_name)
+            values.append(converted)
+            ok.append(fits)
+        series = pl.Series(values, dtype=_DTYPES.get(type_name, pl.Object))
+        known = pl.Series(ok, dtype=pl.Boolean)
+        if cached is not None:
+            series, known = cached[1].append(series), cached[2].append(known)
+        self._typed[(kind, name)] = (len(book), series, known)
+        return series, known
+
+    def _encode(self, output: str, values: pl.Series) -> pl.Series:
+        """Polars values of an output as codes of its codebook."""
+        book = self.books[output]
+        as_set = self.plan.outputs[output].as_set or self.ruleset.vocabulary.names[output].type.name == "set"
+        number = self.ruleset.vocabulary.names[output].type.name == "number"
+        if isinstance(values.dtype, pl.List):
+            keys = values.list.join(_SEPARATOR)
+            distinct = keys.drop_nulls().unique().to_list()
+            new = []
+            for key in distinct:
+                items = tuple(key.split(_SEPARATOR)) if key else ()
+                new.append(book.code(frozenset(items) if as_set else items))
+            if not distinct:
+                return pl.Series([NONE] * len(values), dtype=pl.UInt32)
+            return keys.replace_strict(distinct, new, default=None, return_dtype=pl.UInt32).fill_null(NONE)
+        distinct = values.drop_nulls().unique().to_list()
+        if not distinct:
+            return pl.Series([NONE] * len(values), dtype=pl.UInt32)
+        new = [book.code(Decimal(v) if number else v) for v in distinct]
+        return values.replace_strict(distinct, new, default=None, return_dtype=pl.UInt32).fill_null(NONE)
+
+    def _by_combination(self, step: Step, frame: pl.DataFrame) -> pl.DataFrame:
+        # a variant beside its base finds the base's codes for the outputs it redecides
+        frame = frame.drop([output_column(o) for o in step.outputs], strict=False)
+        keys = step.keys
+        combinations = frame.select(keys).unique()
+        memo = step.memo
+        found: list[tuple[int, ...]] = []
+        for combination in combinations.iter_rows():
+            codes = memo.get(combination)
+            if codes is None:
+                codes = memo[combination] = self._evaluate(step, combination)
+            found.append(codes)
+        decided = combinations.with_columns(
+            [pl.Series(output_column(o), [codes[i] for codes in found], dtype=pl.UInt32)
+             for i, o in enumerate(step.outputs)])
+        if len(keys) == 1:
+            column = frame.get_column(keys[0])
+            return frame.with_columns(
+                [column.replace_strict(decided.get_column(keys[0]), decided.get_column(output_column(o)),
+                                       return_dtype=pl.UInt32).alias(output_column(o)) for o in step.outputs])
+        return frame.join(decided, on=keys, how="left", maintain_order="left")
+
+    def _evaluate(self, step: Step, combination: tuple[int, ...]) -> tuple[int, ...]:
+        """The codes of ``step``'s outputs for one combination of input codes."""
+        self.evaluations += 1
+        books = self.coder.books
+        facts: dict[str, Any] = {}
+        for name, code in zip(step.facts, combination):
+            if code != MISSING:
+                facts[name] = books[name].values[code]
+        values: dict[str, Any] = {}
+        offset = len(step.facts)
+        for name, code in zip(step.inputs, combination[offset:]):
+            value = self.books[name].values[code]
+            if type(value) is Failure:
+                return tuple(self.books[o].code(value) for o in step.outputs)
+            values[name] = value
+        on: date = self.coder.days.values[combination[-1]]
+        evaluation = Evaluation(self.plan, facts, on, self.program)
+        evaluation.values.update(values)
+        try:
+            return tuple(self.books[o].code(evaluation.value_of(o)) for o in step.outputs)
+        except PolicyError as error:
+            failure = Failure(error.message)
+            return tuple(self.books[o].code(failure) for o in step.outputs)
+
+    # -- reading the codes ------------------------------------------------------
+
+    def value(self, output: str, code: int) -> Any:
+        return self.books[output].values[code]
+
+    def failures(self, decided: pl.DataFrame) -> dict[int, str]:
+        """Row (0-based, in ``decided``) -> the message of its evaluation error."""
+        found: dict[int, str] = {}
+        for output in self.public:
+            book = self.books[output].values
+            bad = [code for code, value in enumerate(book) if type(value) is Failure]
+            if bad:
+                rows = decided.get_column(output_column(output)).is_in(bad).arg_true().to_list()
+                for row in rows:
+                    code = decided.get_column(output_column(output))[row]
+                    found.setdefault(row, book[code].message)
+        return found
+
+
+def _with_borrowed_bindings(steps: list[Step]) -> None:
+    """Give each step the bindings of earlier steps it reads (a shared condition or age
+    is bound once, by the first step that needs it), so a step can run on its own."""
+    defined: dict[str, pl.Expr] = {}
+    for step in steps:
+        defined.update(step.bindings)
+    for step in steps:
+        if step.expressions is None:
+            continue
+        needed: set[str] = set()
+        stack = [e.value for e in step.expressions.values()] + [e.escape for e in step.expressions.values()]
+        stack += [expression for _, expression in step.bindings]
+        while stack:
+            for used in stack.pop().meta.root_names():
+                if used in defined and used not in needed:
+                    needed.add(used)
+                    stack.append(defined[used])
+        step.bindings = [(name, expression) for name, expression in defined.items() if name in needed]
+
+
+_SEPARATOR = "\u241f"
+_DTYPES: dict[str, Any] = {"bool": pl.Boolean, "text": pl.String, "date": pl.Date, "number": pl.Int64,
+                           "set": pl.List(pl.String), "list": pl.List(pl.String)}
+
+
+def _typed_value(value: Any, type_name: str) -> tuple[Any, bool]:
+    """A language value as the Polars columns hold it, and whether it is a known value
+    they can hold (unknowns, failures, fractional numbers are not)."""
+    if value is None:
+        return None, True
+    if value is MISSING_VALUE or type(value) in (Unknown, Failure) or type_name not in _DTYPES:
+        return None, False
+    if type_name == "number":
+        if value != value.to_integral_value() or abs(value) >= 2 ** 62:
+            return None, False
+        return int(value), True
+    if type_name in ("set", "list"):
+        if not all(isinstance(item, str) for item in value):
+            return None, False
+        return (sorted(value) if isinstance(value, frozenset) else list(value)), True
+    return value, True
+
+
+def state_of(value: Any) -> str:
+    """``decided``, ``unknown`` or ``not_applicable``, as a :class:`engine.ruleset.Decision` says."""
+    if type(value) is Unknown:
+        return "unknown"
+    return "not_applicable" if value is None else "decided"
+
+
+__all__ = ["ColumnarBackend", "Failure", "MISSING", "NONE", "Step", "output_column", "state_of",
+           "steps_of"]

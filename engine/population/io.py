@@ -1,0 +1,294 @@
+"""Population files in and result files out: Parquet, CSV and JSON Lines, in chunks.
+
+Reading streams: Parquet by row groups (pyarrow), CSV in batches (Polars), JSON Lines by
+lines; each chunk is coded by :mod:`engine.population.cells`, so memory holds one chunk
+of cells, never the whole file. A problem in a row is located as ``FILE:LINE:COL``:
+for CSV the line of the file and the character column of the cell, for JSON Lines the
+line and the column of the fact's key, for Parquet (no text) the row and the number of
+the column.
+
+Writing goes to a temporary file beside the target, renamed over it only when the run
+completes (``os.replace`` is atomic on one file system): a failed or interrupted run
+leaves no half-written output and an earlier output untouched.
+
+Result files: JSON Lines hold per person exactly the object ``decree eval --format json``
+prints, plus ``id``, on one line. CSV and Parquet hold ``id``, ``on`` and, per public
+output, a column ``NAME`` with its value (empty when it has none) and ``NAME:unknown``
+with the facts that would decide it when it is unknown; a value that is empty with no
+unknown means *not applicable*.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import tempfile
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any, Iterator, Mapping
+
+import polars as pl
+
+from engine.errors import InputError, PolicyError, Source, Span
+from engine.population.cells import Coder, CodedChunk, RowError
+from engine.sources.facts import iter_fact_errors, with_defaults
+from engine.values import JsonNumber, to_json
+
+FORMATS = ("parquet", "csv", "jsonl")
+CHUNK_ROWS = 100_000
+
+
+def format_of(path: str, given: str | None = None) -> str:
+    if given:
+        return given
+    suffix = Path(path).suffix.lower().lstrip(".")
+    found = {"parquet": "parquet", "pq": "parquet", "csv": "csv", "jsonl": "jsonl", "ndjson": "jsonl"}.get(suffix)
+    if found is None:
+        raise InputError(f"cannot tell the format of '{path}' from its extension; use --format parquet|csv|jsonl")
+    return found
+
+
+@dataclass(frozen=True, slots=True)
+class FileLines(Source):
+    """A source whose lines are read from the file only when an error shows one."""
+
+    path: str = ""
+    wanted: frozenset[int] = field(default_factory=frozenset)
+    _lines: dict[int, str] = field(default_factory=dict)
+
+    def line(self, number: int) -> str:
+        if not self._lines and self.wanted and self.path:
+            with open(self.path, encoding="utf-8", errors="replace") as handle:
+                for index, text in enumerate(handle, start=1):
+                    if index in self.wanted:
+                        self._lines[index] = text.rstrip("\r\n")
+                    if index >= max(self.wanted):
+                        break
+        return self._lines.get(number, "")
+
+
+# -- reading -----------------------------------------------------------------------
+
+def read_chunks(path: str, fmt: str, coder: Coder, chunk_rows: int = CHUNK_ROWS) -> Iterator[CodedChunk]:
+    """The persons of ``path`` as coded chunks, in order."""
+    first = 0
+    if fmt == "parquet":
+        import pyarrow.parquet as pq  # type: ignore[import-untyped]
+
+        for batch in pq.ParquetFile(path).iter_batches(batch_size=chunk_rows):
+            frame = pl.from_arrow(batch)
+            assert isinstance(frame, pl.DataFrame)
+            yield coder.from_columns(frame, first)
+            first += frame.height
+    elif fmt == "csv":
+        import pyarrow as pa
+        import pyarrow.csv as pcsv  # type: ignore[import-untyped]
+
+        # every cell read as text (then as a facts file would read it); empty is null
+        text = {name: pa.string() for name in header_of(path, fmt)}
+        reader = pcsv.open_csv(path, read_options=pcsv.ReadOptions(block_size=1 << 22),
+                               convert_options=pcsv.ConvertOptions(column_types=text, strings_can_be_null=True))
+        pending: list[Any] = []
+        rows = 0
+        for batch in reader:
+            pending.append(batch)
+            rows += batch.num_rows
+            if rows >= chunk_rows:
+                frame = _frame(pa.Table.from_batches(pending))
+                yield coder.from_columns(frame, first)
+                first += frame.height
+                pending, rows = [], 0
+        if pending:
+            yield coder.from_columns(_frame(pa.Table.from_batches(pending)), first)
+    elif fmt == "jsonl":
+        records: list[tuple[Any, date | None, Mapping[str, Any]]] = []
+        errors: list[PolicyError] = []
+        with open(path, encoding="utf-8") as handle:
+            for number, line in enumerate(handle, start=1):
+                if not line.strip():
+                    continue
+                records.append(_jsonl_row(line, number, path, coder, errors, first + len(records)))
+                if len(records) >= chunk_rows:
+                    yield _coded(coder, records, first, errors)
+                    first += len(records)
+                    records, errors = [], []
+        if records or errors:
+            yield _coded(coder, records, first, errors)
+    else:
+        raise InputError(f"unknown format '{fmt}'; expected parquet, csv or jsonl")
+
+
+def _frame(table: Any) -> pl.DataFrame:
+    frame = pl.from_arrow(table)
+    assert isinstance(frame, pl.DataFrame)
+    return frame
+
+
+def _coded(coder: Coder, records: list[tuple[Any, date | None, Mapping[str, Any]]], first: int,
+           errors: list[PolicyError]) -> CodedChunk:
+    chunk = coder.from_records(records, first)
+    for error in errors:
+        chunk.error_spans.setdefault(getattr(error, "row"), []).append(error)
+    return chunk
+
+
+def _jsonl_row(line: str, number: int, path: str, coder: Coder, errors: list[PolicyError],
+               row: int) -> tuple[Any, date | None, Mapping[str, Any]]:
+    source = FileLines(path, "", path, frozenset({number}))
+
+    def span_of(where: tuple[Any, ...], key: bool = False) -> Span:
+        column = 1
+        if where:
+            found = line.find(json.dumps(str(where[-1])))
+            column = found + 1 if found >= 0 else 1
+            if not key and found >= 0:
+                colon = line.find(":", found)
+                column = colon + 2 if colon >= 0 else column
+        return Span(source, number, column)
+
+    def fail(message: str, where: tuple[Any, ...] = (), key: bool = False) -> None:
+        error = InputError(message, span_of(where, key))
+        setattr(error, "row", row)
+        errors.append(error)
+
+    try:
+        data = json.loads(line)
+    except ValueError as bad_json:
+        fail(f"not a JSON object: {bad_json}")
+        return None, None, {}
+    if not isinstance(data, dict):
+        fail("a row of a JSON Lines population is an object with id, on and facts")
+        return None, None, {}
+    person = data.get("id")
+    on: date | None = None
+    if data.get("on") is not None:
+        try:
+            on = date.fromisoformat(str(data["on"]))
+        except ValueError:
+            fail(f"impossible date {data['on']!r}; expected YYYY-MM-DD", ("on",))
+    facts: dict[str, Any] = {}
+    problems = list(iter_fact_errors(data.get("facts") or {}, coder.vocabulary, span_of, facts))
+    for found in problems:
+        setattr(found, "row", row)  # where the row starts: JSON Lines positions are per line
+        errors.append(found)
+    return person, on, with_defaults(facts, coder.vocabulary)
+
+
+def locate(path: str, fmt: str, errors: list[RowError], header: list[str]) -> list[PolicyError]:
+    """Row errors of a CSV or Parquet file as positioned input errors."""
+    if fmt == "csv":
+        lines = frozenset(e.row + 2 for e in errors if e.row >= 0)
+        source: Source = FileLines(path, "", path, lines)
+        found: list[PolicyError] = []
+        for error in errors:
+            if error.row < 0:
+                found.append(InputError(error.message, Span(source, 1, _char_column(source.line(1), header, error.column))))
+                continue
+            line = error.row + 2
+            found.append(InputError(error.message, Span(source, line, _char_column(source.line(line), header, error.column))))
+        return found
+    source = Source(path, "")
+    return [InputError(error.message, Span(source, error.row + 1 if error.row >= 0 else 1,
+                                           header.index(error.column) + 1 if error.column in header else 1))
+            for error in errors]
+
+
+def _char_column(text: str, header: list[str], column: str) -> int:
+    if column not in header or not text:
+        return 1
+    index = header.index(column)
+    cells = next(csv.reader([text]))
+    return sum(len(cell) + 1 for cell in cells[:index]) + 1
+
+
+def header_of(path: str, fmt: str) -> list[str]:
+    if fmt == "parquet":
+        import pyarrow.parquet as pq
+
+        return list(pq.read_schema(path).names)
+    if fmt == "csv":
+        with open(path, encoding="utf-8", newline="") as handle:
+            return next(csv.reader(handle), [])
+    return []
+
+
+# -- writing -----------------------------------------------------------------------
+
+@contextmanager
+def atomic(path: str) -> Iterator[str]:
+    """A temporary path beside ``path``, renamed to it when the block completes."""
+    target = Path(path)
+    handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=target.parent or ".")
+    os.close(handle)
+    try:
+        yield temporary
+        os.replace(temporary, target)
+    finally:
+        if os.path.exists(temporary):
+            os.unlink(temporary)
+
+
+def dumps_line(data: object) -> str:
+    """One-line JSON in which every :class:`JsonNumber` is an exact number."""
+    numbers: list[str] = []
+
+    def mark(part: object) -> object:
+        if isinstance(part, JsonNumber):
+            numbers.append(str(part))
+            return f"\u2063{len(numbers) - 1}\u2063"
+        if isinstance(part, dict):
+            return {key: mark(item) for key, item in part.items()}
+        if isinstance(part, (list, tuple)):
+            return [mark(item) for item in part]
+        return part
+
+    text = json.dumps(mark(data), ensure_ascii=False, separators=(", ", ": "))
+    for index, number in enumerate(numbers):
+        text = text.replace(f'"\u2063{index}\u2063"', number, 1)
+    return text
+
+
+def write_population(frame: pl.DataFrame, path: str, fmt: str | None = None) -> None:
+    """A population frame (as :mod:`tools.population` makes) in any format, atomically."""
+    kind = format_of(path, fmt)
+    with atomic(path) as temporary:
+        if kind == "parquet":
+            frame.write_parquet(temporary)
+        elif kind == "csv":
+            lists = [c for c, t in frame.schema.items() if isinstance(t, pl.List)]
+            frame.with_columns([pl.col(c).map_elements(lambda v: json.dumps(list(v)), return_dtype=pl.String)
+                                for c in lists]).write_csv(temporary)
+        else:
+            with open(temporary, "w", encoding="utf-8") as out:
+                for row in frame.iter_rows(named=True):
+                    out.write(json.dumps(_jsonl_person(row), ensure_ascii=False) + "\n")
+
+
+def _jsonl_person(row: dict[str, Any]) -> dict[str, Any]:
+    facts: dict[str, Any] = {}
+    for name, value in row.items():
+        if name in ("id", "on") or name.endswith(":none"):
+            continue
+        if row.get(f"{name}:none"):
+            facts[name] = None
+        elif value is not None:
+            facts[name] = value.isoformat() if isinstance(value, date) else value
+    person: dict[str, Any] = {"id": row["id"], "facts": facts}
+    if row.get("on") is not None:
+        person["on"] = str(row["on"])
+    return person
+
+
+def value_cell(value: Any) -> Any:
+    """A decided value in a result column: JSON-like, numbers as exact text."""
+    converted = to_json(value)
+    if isinstance(converted, JsonNumber):
+        return str(converted)
+    if isinstance(converted, int) and not isinstance(converted, bool):
+        return str(converted)
+    if isinstance(converted, dict):
+        return json.dumps(converted)
+    return converted

@@ -1,0 +1,37 @@
+"""The columnar backend on a Dask LocalCluster with two worker processes gives the same
+results as the run in this process."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+
+import polars as pl
+import pytest
+
+from engine.population.batch import run_batch
+from engine.population.io import write_population
+from engine.ruleset import RuleSet
+from tests.conftest import ROOT
+from tools.population import generate
+
+dd = pytest.importorskip("dask.dataframe")
+distributed = pytest.importorskip("distributed")
+
+
+def test_dask_results_equal_the_in_process_run(decree: RuleSet, tmp_path: Path) -> None:
+    from engine.population.dask import decide_frame
+
+    source = tmp_path / "persons.parquet"
+    write_population(generate(4_000, seed=3, missing=0.2), str(source))
+    local = tmp_path / "local.parquet"
+    run_batch(decree, str(source), date(2027, 11, 1), {"arbeidsmigranten": None}, str(local))
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
+                                  dashboard_address=None) as cluster, distributed.Client(cluster):
+        persons = dd.read_parquet(str(source)).repartition(npartitions=4)
+        results = decide_frame(persons, str(ROOT / "rules"), date(2027, 11, 1), {"arbeidsmigranten": None}).compute()
+    on_dask = pl.from_pandas(results).sort("id")
+    expected = pl.read_parquet(local).sort("id")
+    assert on_dask.height == 4_000
+    assert on_dask.columns == expected.columns
+    assert on_dask.equals(expected)
