@@ -17,10 +17,10 @@ from typing import Any, Callable, NoReturn
 
 import click
 
-from engine.errors import InputError, PolicyError, PolicyErrors, flatten
+from engine.errors import InputError, PolicyError, PolicyErrors, flatten, shorten
 from engine.ruleset import Result, RuleSet
-from engine.values import dumps
-from engine.sources.yamlsource import Document, parse_document, read_document
+from engine.values import dumps, parse_iso_date
+from engine.sources.yamlsource import Document, Limits, parse_document, read_document
 
 PACKAGED_RULES = Path(__file__).resolve().parent.parent / "rules"
 
@@ -69,16 +69,16 @@ def default_rules() -> Path:
 
 def load_rules(path: str | None) -> RuleSet:
     try:
-        return RuleSet.load(path or default_rules())
+        return RuleSet.load(path or default_rules(), limits=Limits.from_environment())
     except PolicyError as error:
         raise Failure(2, flatten([error]), "the rule set has errors; run 'decree check' for details") from None
 
 
 def parse_date(value: str, what: str) -> date:
     try:
-        return date.fromisoformat(value)
+        return parse_iso_date(value)
     except ValueError:
-        raise Failure(2, message=f"{what}: impossible date '{value}'; expected YYYY-MM-DD") from None
+        raise Failure(2, message=f"{what}: impossible date {shorten(value)}; expected YYYY-MM-DD") from None
 
 
 def parse_proposals(values: tuple[str, ...]) -> dict[str, date | None]:
@@ -112,10 +112,12 @@ def validated_facts(ruleset: RuleSet, path: str) -> dict[str, Any]:
 
 
 def read_facts_document(path: str) -> tuple[Document, tuple[Any, ...]]:
-    if path == "-":
-        document = parse_document(sys.stdin.read(), "<stdin>", InputError, keep_going=True)
+    limits = Limits.from_environment()
+    if path == "-":  # one character past the limit is enough to refuse it
+        text = sys.stdin.read(limits.file_bytes + 1)
+        document = parse_document(text, "<stdin>", InputError, keep_going=True, limits=limits)
     else:
-        document = read_document(path, InputError, keep_going=True)
+        document = read_document(path, InputError, keep_going=True, limits=limits)
     data = document.data
     if isinstance(data, dict) and isinstance(data.get("facts"), dict):
         return document, ("facts",)
@@ -143,7 +145,7 @@ def check(paths: tuple[str, ...], quiet: bool) -> None:
 
     def action() -> int:
         targets = paths or (str(default_rules()),)
-        ruleset, problems = RuleSet.check(*targets)
+        ruleset, problems = RuleSet.check(*targets, limits=Limits.from_environment())
         errors = [p for p in problems if p.severity == "error"]
         shown = errors if quiet else problems
         for problem in shown:

@@ -5,6 +5,12 @@ expression) is a :class:`PolicyError` carrying a :class:`Span`. The text shown t
 is rendered lazily as ``FILE:LINE:COL: error: MESSAGE``, followed by the source line and a
 caret under the column, the format of compilers and of Lark's ``get_context``.
 
+Rendering costs the same for each error however many there are: a source indexes the
+starts of its lines once, on the first error shown in it, and "did you mean" hints are
+given for the first :data:`MAX_SUGGESTIONS` misspellings of one kind in one run
+(:class:`Suggestions`). Values quoted in messages are shortened (:func:`shorten`), and a
+message longer than :data:`MAX_MESSAGE` is cut in its middle, so no input is echoed whole.
+
 Validation collects: functions named ``iter_errors`` yield every problem, and
 :class:`PolicyErrors` carries them together when they are raised (as python-jsonschema
 does with ``iter_errors`` and ``validate``).
@@ -25,8 +31,14 @@ The tree::
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, field
 from typing import Iterable, Iterator
+
+MAX_MESSAGE = 2000  # characters of a message before it is cut in the middle
+MAX_SUGGESTIONS = 20  # "did you mean" hints of one kind in one run; beyond, none
+# the line breaks of str.splitlines, so that line N is the N-th item of text.splitlines()
+_LINE_BREAK = re.compile("\r\n|[\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,12 +47,20 @@ class Source:
 
     name: str
     text: str
+    # where each line starts, found on the first call of line(): rendering N errors in
+    # one file reads the file once, not N times
+    line_starts: list[int] = field(default_factory=list, compare=False, repr=False)
 
     def line(self, number: int) -> str:
-        lines = self.text.splitlines()
-        if 1 <= number <= len(lines):
-            return lines[number - 1]
-        return ""
+        """Line ``number`` (1-based) as ``text.splitlines()`` gives it, or ""."""
+        starts = self.line_starts
+        if not starts:
+            starts[:] = [0] + [match.end() for match in _LINE_BREAK.finditer(self.text)]
+        if not 1 <= number <= len(starts):
+            return ""
+        end = starts[number] if number < len(starts) else len(self.text)
+        segment = self.text[starts[number - 1]:end]
+        return segment.splitlines()[0] if segment else ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,8 +101,8 @@ class PolicyError(Exception):
     def render(self) -> str:
         """``FILE:LINE:COL: error: MESSAGE``, the source line, and a caret."""
         if self.span.source is None:  # a command-line argument or an API call: no file
-            return f"{self.severity}: {self.message}"
-        head = f"{self.span}: {self.severity}: {self.message}"
+            return f"{self.severity}: {_cut(self.message)}"
+        head = f"{self.span}: {self.severity}: {_cut(self.message)}"
         text = self.span.source.line(self.span.line)
         if not text:
             return head
@@ -173,6 +193,49 @@ def flatten(errors: Iterable[PolicyError]) -> list[PolicyError]:
         else:
             out.append(error)
     return out
+
+
+def shorten(value: object, width: int = 60) -> str:
+    """``value`` as a message quotes it (a text in quotes), at most about ``width``
+    characters: a longer one keeps its start and end and says how long it was."""
+    if isinstance(value, str):
+        if len(value) <= width:
+            return repr(value)
+        half = width // 2
+        return f"{value[:half]!r}...{value[-half:]!r} ({len(value)} characters)"
+    if isinstance(value, (list, tuple, dict, set, frozenset)) and len(value) > 8:
+        kind = "mapping" if isinstance(value, dict) else "list"
+        return f"a {kind} of {len(value)} items"
+    text = str(value) if not isinstance(value, (list, tuple, dict, set, frozenset)) else repr(value)
+    if len(text) <= width:
+        return text
+    half = width // 2
+    return f"{text[:half]}...{text[-half:]} ({len(text)} characters)"
+
+
+def _cut(message: str) -> str:
+    if len(message) <= MAX_MESSAGE:
+        return message
+    half = MAX_MESSAGE // 2
+    return f"{message[:half]} [... {len(message) - MAX_MESSAGE} characters left out ...] {message[-half:]}"
+
+
+class Suggestions:
+    """"Did you mean" among ``candidates`` for at most ``limit`` names, then nothing.
+
+    One per kind of name in one run: 20,000 misspelled keys get 20 hints, not 20,000
+    comparisons with every candidate.
+    """
+
+    def __init__(self, candidates: Iterable[str], limit: int = MAX_SUGGESTIONS) -> None:
+        self.candidates = list(candidates)
+        self.left = limit
+
+    def __call__(self, name: str) -> str:
+        if self.left <= 0:
+            return ""
+        self.left -= 1
+        return suggest(name, self.candidates)
 
 
 def suggest(name: str, candidates: Iterable[str]) -> str:

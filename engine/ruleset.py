@@ -30,7 +30,7 @@ from engine.evaluation.plan import Plan
 from engine.rules.timeline import Consolidation, consolidate, iter_window_problems
 from engine.language.types import Vocabulary
 from engine.values import Unknown, to_json
-from engine.sources.yamlsource import Document
+from engine.sources.yamlsource import DEFAULT_LIMITS, Document, Limits
 
 Proposals = Mapping[str, "date | None"]
 
@@ -87,8 +87,10 @@ class Result:
 class RuleSet:
     """A loaded, checked and compiled rule set."""
 
-    def __init__(self, loaded: LoadedRules, graph: nx.DiGraph[str], warnings: list[PolicyError]) -> None:
+    def __init__(self, loaded: LoadedRules, graph: nx.DiGraph[str], warnings: list[PolicyError],
+                 limits: Limits = DEFAULT_LIMITS) -> None:
         self.loaded = loaded
+        self.limits = limits  # the bounds its rule files were read with; fixtures are read with them too
         self.graph = graph
         self.warnings = warnings
         self.vocabulary: Vocabulary = loaded.vocabulary
@@ -109,18 +111,21 @@ class RuleSet:
     # -- loading ----------------------------------------------------------------
 
     @classmethod
-    def load(cls, *paths: str | Path) -> "RuleSet":
-        """Load and check the rule files under ``paths``; raises every error together."""
-        ruleset, problems = cls.check(*paths)
+    def load(cls, *paths: str | Path, limits: Limits = DEFAULT_LIMITS) -> "RuleSet":
+        """Load and check the rule files under ``paths``; raises every error together.
+
+        ``limits`` bounds each file (size, texts, lists and mappings); the defaults are in
+        :class:`engine.sources.yamlsource.Limits`."""
+        ruleset, problems = cls.check(*paths, limits=limits)
         errors = [p for p in problems if p.severity == "error"]
         if errors or ruleset is None:
             raise PolicyErrors(errors or [RuleFileError("no rules found")])
         return ruleset
 
     @classmethod
-    def check(cls, *paths: str | Path) -> tuple["RuleSet | None", list[PolicyError]]:
+    def check(cls, *paths: str | Path, limits: Limits = DEFAULT_LIMITS) -> tuple["RuleSet | None", list[PolicyError]]:
         """Load, and return the rule set (None when unusable) with every problem and warning."""
-        loaded, problems = load(paths or ("rules",))
+        loaded, problems = load(paths or ("rules",), limits)
         problems = flatten(problems)
         if loaded is None:
             return None, problems
@@ -138,7 +143,7 @@ class RuleSet:
         if any(p.severity == "error" for p in problems):
             return None, problems  # lint warnings (unused facts...) would be echoes of the errors
         problems.extend(cls._lint(loaded, graph))
-        return cls(loaded, graph, [p for p in problems if p.severity != "error"]), problems
+        return cls(loaded, graph, [p for p in problems if p.severity != "error"], limits), problems
 
     @staticmethod
     def _lint(loaded: LoadedRules, graph: nx.DiGraph[str]) -> Iterable[PolicyError]:

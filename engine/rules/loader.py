@@ -30,7 +30,7 @@ from engine.language.expression import Expression
 from engine.rules.model import (EFFECTIVE, Amendment, Change, DateRef, LegalSource, Member, Parameter,
                     ParameterVersion, Rule, RuleVersion, ValueSet)
 from engine.language.types import BOOL, DATE, Declaration, Type, Vocabulary, list_of, parse_type, TEXT
-from engine.sources.yamlsource import Document, read_document
+from engine.sources.yamlsource import DEFAULT_LIMITS, Document, Limits, read_document
 
 RULE_FILE_SCHEMA = "rulefile.schema.json"
 SUFFIXES = (".yaml", ".yml", ".json")
@@ -57,8 +57,10 @@ def rule_files(root: Path) -> list[Path]:
                   and not any(part.startswith(".") for part in p.relative_to(root).parts))
 
 
-def load(paths: Iterable[str | Path]) -> tuple[LoadedRules | None, list[PolicyError]]:
-    """Read the rule files under ``paths``; returns the rules (None if unusable) and problems."""
+def load(paths: Iterable[str | Path], limits: Limits = DEFAULT_LIMITS) -> tuple[LoadedRules | None, list[PolicyError]]:
+    """Read the rule files under ``paths``; returns the rules (None if unusable) and problems.
+
+    Each file is bounded by ``limits`` (see :class:`engine.sources.yamlsource.Limits`)."""
     errors: list[PolicyError] = []
     documents: list[Document] = []
     digest = hashlib.sha256()
@@ -69,7 +71,7 @@ def load(paths: Iterable[str | Path]) -> tuple[LoadedRules | None, list[PolicyEr
             continue
         for path in rule_files(root):
             try:
-                document = read_document(path, RuleFileError, keep_going=True)
+                document = read_document(path, RuleFileError, keep_going=True, limits=limits)
             except PolicyError as problem:
                 errors.extend(problem.errors if hasattr(problem, "errors") else [problem])
                 continue

@@ -98,22 +98,30 @@ def fixture_files(paths: Iterable[str | Path]) -> list[Path]:
 def read_fixtures(path: str | Path, ruleset: RuleSet) -> tuple[list[Scenario], list[PolicyError]]:
     """The scenarios of one file, and every problem found in it."""
     try:
-        document = read_document(path, InputError, keep_going=True)
+        document = read_document(path, InputError, keep_going=True, limits=ruleset.limits)
     except PolicyError as error:
         return [], flatten([error])
     problems = list(document.problems)
-    broken: set[int] = set()  # scenarios with a schema error are not read further
+    # A scenario with a schema error is not read further; neither is a file whose top
+    # level has one. A problem at a value already reported where it stands (a value that
+    # reads as None, an impossible date) is not reported twice, but still counts: a
+    # scenario with a duplicate key and a missing one is as broken as the schema says.
+    broken: set[Any] = set()
+    whole_file = False
     for problem, where in schema.iter_errors_with_paths(document, FIXTURE_SCHEMA, InputError):
-        if where in document.bad_paths:
-            continue  # an impossible value, already reported where it stands
         if len(where) < 2 or where[0] != "scenarios":
-            return [], problems + [problem]
-        problems.append(problem)
-        broken.add(where[1])
+            whole_file = True
+        else:
+            broken.add(where[1])
+        if where not in document.bad_paths or document.data_at(where) is not None:
+            problems.append(problem)
+    entries = document.data.get("scenarios") if isinstance(document.data, dict) else None
+    if whole_file or not isinstance(entries, list):
+        return [], problems
     scenarios = []
     names: dict[str, int] = {}
-    for index, entry in enumerate(document.data["scenarios"]):
-        if index in broken or ("scenarios", index, "on") in document.bad_paths:
+    for index, entry in enumerate(entries):
+        if index in broken or ("scenarios", index, "on") in document.bad_paths or not _complete(entry):
             continue
         if entry["name"] in names:
             problems.append(InputError(f"a second scenario named '{entry['name']}' (first at line "
@@ -125,6 +133,15 @@ def read_fixtures(path: str | Path, ruleset: RuleSet) -> tuple[list[Scenario], l
         if scenario is not None:
             scenarios.append(scenario)
     return scenarios, problems
+
+
+_REQUIRED = ("name", "on", "facts")
+
+
+def _complete(entry: Any) -> bool:
+    """Whether a scenario has the keys the reader indexes (the schema says so first; this
+    keeps the reader from ever indexing a key nobody checked)."""
+    return isinstance(entry, dict) and all(key in entry for key in _REQUIRED) and isinstance(entry["name"], str)
 
 
 def _scenario(document: Document, path: tuple[Any, ...], ruleset: RuleSet) -> tuple[Scenario | None, list[PolicyError]]:

@@ -17,9 +17,9 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any, Iterator, Mapping
 
-from engine.errors import InputError, PolicyError, Span, raise_all, suggest
+from engine.errors import InputError, PolicyError, Span, raise_all, shorten, suggest
 from engine.language.types import Type, Vocabulary
-from engine.values import Duration
+from engine.values import MAX_TERM, Duration, NumberOutOfRange, bounded_number, parse_iso_date
 
 MAX_FACT_LIST = 1000
 
@@ -42,11 +42,9 @@ def coerce(value: Any, wanted: Type) -> Any:
             raise Mismatch(f"expected a number, not {_show(value)}")
         try:
             number = Decimal(str(value))
-        except InvalidOperation:
+        except (InvalidOperation, ValueError):  # ValueError: an int too long to write out
             raise Mismatch(f"expected a number, not {_show(value)}") from None
-        if not number.is_finite():
-            raise Mismatch("expected a finite number")
-        return number
+        return _bounded(number)
     if name == "text":
         if isinstance(value, str):
             return value
@@ -55,14 +53,11 @@ def coerce(value: Any, wanted: Type) -> Any:
         if isinstance(value, date):
             return value
         if isinstance(value, str):
-            try:
-                return date.fromisoformat(value)
-            except ValueError:
-                raise Mismatch(f"impossible date {value!r}; expected YYYY-MM-DD") from None
+            return _iso_date(value)
         raise Mismatch(f"expected a date (YYYY-MM-DD), not {_show(value)}")
     if name == "duration":
         if isinstance(value, Mapping) and set(value) <= {"days", "months"}:
-            return Duration(int(value.get("days", 0)), int(value.get("months", 0)))
+            return Duration(_term_part(value.get("days", 0)), _term_part(value.get("months", 0)))
         raise Mismatch("expected a duration as {days: N, months: N}")
     if wanted.is_collection:
         if not isinstance(value, (list, tuple)):
@@ -75,6 +70,32 @@ def coerce(value: Any, wanted: Type) -> Any:
     raise Mismatch(f"cannot give a value of type {wanted}")
 
 
+# -- bounds and strict forms (values.py says why) ---------------------------------------
+
+def _bounded(number: Decimal) -> Decimal:
+    try:
+        return bounded_number(number)
+    except NumberOutOfRange as problem:
+        raise Mismatch(str(problem)) from None
+
+
+def _iso_date(text: str) -> date:
+    try:
+        return parse_iso_date(text)
+    except ValueError:
+        raise Mismatch(f"impossible date {shorten(text)}; expected YYYY-MM-DD") from None
+
+
+def _term_part(value: Any) -> int:
+    """The days or months of a duration: a whole number the calendar can hold."""
+    if isinstance(value, bool) or not isinstance(value, (int, Decimal)) or (
+            isinstance(value, Decimal) and not (value.is_finite() and value == value.to_integral_value())):
+        raise Mismatch(f"expected whole numbers of days and months, not {_show(value)}")
+    if not -MAX_TERM <= value <= MAX_TERM:
+        raise Mismatch(f"a duration holds at most {MAX_TERM} days or months")
+    return int(value)
+
+
 def _show(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -85,8 +106,8 @@ def _show(value: Any) -> str:
     if isinstance(value, date):
         return f"the date {value.isoformat()}"
     if isinstance(value, (Decimal, int, float)):
-        return f"the number {value}"
-    return repr(value)
+        return f"the number {shorten(value)}"
+    return shorten(value)
 
 
 def iter_fact_errors(data: Any, vocabulary: Vocabulary, span_of: Any,
