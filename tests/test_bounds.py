@@ -176,3 +176,53 @@ def test_no_scenario_with_duplicate_keys_reaches_the_reader_unchecked(tmp_path: 
     result = run("test", fixture, "--rules", str(rules))
     assert result.exit_code == 2
     assert "duplicate key" in result.stderr
+
+
+# -- the end of the calendar: eval and eval --explain agree --------------------------------
+
+
+def test_eval_and_its_explanations_agree_at_the_end_of_the_calendar(tmp_path: Path) -> None:
+    text = (Path(__file__).parent.parent / "examples" / "persoon.yaml").read_text(encoding="utf-8")
+    facts = write(tmp_path, "p.yaml", text.replace("2023-03-01", "9999-12-31").replace("1990-05-01", "9999-12-31"))
+    plain = run("eval", facts, "--on", "9999-12-31")
+    assert plain.exit_code == 0, plain.stderr
+    for extra in (["--explain"], ["--explain", "--format", "json"]):
+        explained = run("eval", facts, "--on", "9999-12-31", *extra)
+        assert explained.exit_code == plain.exit_code, explained.stderr
+    outputs = json.loads(run("eval", facts, "--on", "9999-12-31", "--format", "json").stdout)["outputs"]
+    for output in outputs:
+        assert run("explain", output, facts, "--on", "9999-12-31").exit_code == 0
+
+
+# -- strict dates -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("day", ["20240301", "2024-W01-1", "2024-3-1", "2024-03-01T00:00", "2024-061"])
+def test_command_line_dates_are_strict(tmp_path: Path, rules: Path, day: str) -> None:
+    facts = write(tmp_path, "f.yaml", "p.n: 1\n")
+    result = run("eval", facts, "--on", day, "--rules", str(rules))
+    assert result.exit_code == 2
+    assert "expected YYYY-MM-DD" in result.stderr
+
+
+@pytest.mark.parametrize("text", ['p.d: "19900501"', 'p.d: "1990-W18-2"', "p.d: 1990-5-1", '{"p.d": "19900501"}'])
+def test_fact_dates_are_strict(tmp_path: Path, rules: Path, text: str) -> None:
+    facts = write(tmp_path, "f.yaml", text + "\n")
+    result = run("eval", facts, "--on", "2024-03-01", "--rules", str(rules))
+    assert result.exit_code == 2
+    assert f"{facts}:1:" in result.stderr and "YYYY-MM-DD" in result.stderr
+
+
+def test_library_fact_dates_are_strict(rules: Path) -> None:
+    with pytest.raises(InputError, match="expected YYYY-MM-DD"):
+        RuleSet.load(rules).evaluate({"p.d": "19900501"}, date(2024, 3, 1))
+
+
+def test_rule_and_scenario_dates_are_strict(tmp_path: Path, rules: Path) -> None:
+    (rules / "rules.yaml").write_text(RULES.replace("from: 2014-01-01", "from: '20140101'", 1), encoding="utf-8")
+    result = run("check", str(rules))
+    assert result.exit_code == 1 and "rules.yaml:15:15: error: " in result.stderr  # a date only as YYYY-MM-DD
+    (rules / "rules.yaml").write_text(RULES, encoding="utf-8")
+    fixture = write(tmp_path, "s.yaml", "scenarios:\n  - {name: a, on: '2024-W01-1', facts: {}, expect: {z: 1}}\n")
+    result = run("test", fixture, "--rules", str(rules))
+    assert result.exit_code == 2 and f"{fixture}:2:" in result.stderr

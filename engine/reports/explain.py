@@ -6,6 +6,9 @@ that selected that version, the condition and the fact values it read, the excep
 that were tried (and whether they applied), and, recursively, the outputs of other rules
 it relied on. It is built after the evaluation from the evaluation's memo, so the hot
 path pays nothing for it; rules the evaluation did not need are evaluated on demand.
+Such a rule may fail where the evaluation never went (a date past 9999-12-31): it is
+shown as "cannot be evaluated" with the reason, so that an evaluation that answered is
+explained, never turned into an error by its explanation.
 
 :func:`render_text` writes it for a caseworker; :meth:`Explanation.to_json` for a program.
 """
@@ -15,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from engine.errors import EvaluationError
 from engine.evaluation.general import Evaluation
 from engine.values import Unknown, render, to_json
 
@@ -161,7 +165,10 @@ class _Explainer:
 
     def rule(self, rule_id: str, output: str, seen: set[str], depth: int) -> RuleStep:
         evaluation = self.evaluation
-        state = evaluation.state(rule_id)
+        try:
+            state = evaluation.state(rule_id)
+        except EvaluationError as problem:  # a rule the evaluation did not need (see the module's doc)
+            return self._unevaluable(rule_id, output, problem, seen, depth)
         rule = state.rule
         if state.version is None:
             outcome = "unknown" if type(state.applies) is Unknown else "not in force"
@@ -188,13 +195,28 @@ class _Explainer:
                 if "." in name:
                     step.facts[name] = evaluation.facts.get(name, Unknown(frozenset({name})))
                 elif name.upper() != name:  # an output (sets and parameters are upper case)
-                    step.uses.append(self.output(name, seen, depth + 1))
+                    try:
+                        step.uses.append(self.output(name, seen, depth + 1))
+                    except EvaluationError:
+                        pass  # not needed by this rule's outcome (else state() would have failed)
         elif rule.reference_date is not None:
             for name in sorted(rule.reference_date.free_names):
                 if "." in name:
                     step.facts[name] = evaluation.facts.get(name, Unknown(frozenset({name})))
         tree = evaluation.trees[output]
         for group in tree.exceptions.get(rule_id, ()):
+            for child in group:
+                step.exceptions.append(self.rule(child, output, seen, depth))
+        return step
+
+
+    def _unevaluable(self, rule_id: str, output: str, problem: EvaluationError, seen: set[str],
+                     depth: int) -> RuleStep:
+        rule = self.evaluation.consolidation.rules[rule_id]
+        step = RuleStep(rule.id, rule.title, rule.source.to_json(),
+                        f"cannot be evaluated: {problem.message} ({problem.span})", rule.reference_text, None,
+                        order=rule.order)
+        for group in self.evaluation.trees[output].exceptions.get(rule_id, ()):
             for child in group:
                 step.exceptions.append(self.rule(child, output, seen, depth))
         return step
@@ -258,6 +280,8 @@ def _render_step(step: RuleStep, indent: str, lines: list[str], brief: bool = Fa
                          f"{act or ''}")
     elif type(step.reference_value) is Unknown:
         lines.append(f"{indent}  which version applies is unknown: {step.reference_date} is unknown")
+    elif step.outcome.startswith("cannot"):
+        pass  # the outcome says why
     else:
         lines.append(f"{indent}  no version in force on {step.reference_date} = {ref}")
     if step.condition:
