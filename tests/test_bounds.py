@@ -12,6 +12,7 @@ import json
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 from click.testing import CliRunner, Result
@@ -226,3 +227,121 @@ def test_rule_and_scenario_dates_are_strict(tmp_path: Path, rules: Path) -> None
     fixture = write(tmp_path, "s.yaml", "scenarios:\n  - {name: a, on: '2024-W01-1', facts: {}, expect: {z: 1}}\n")
     result = run("test", fixture, "--rules", str(rules))
     assert result.exit_code == 2 and f"{fixture}:2:" in result.stderr
+
+
+# -- size limits, checked before the work that grows with them ------------------------------
+
+
+def test_a_file_over_the_size_limit_is_refused_before_it_is_read(tmp_path: Path, rules: Path,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    facts = write(tmp_path, "f.yaml", "p.n: [" + "1, " * 2000 + "]\n")
+    monkeypatch.setenv("DECREE_MAX_FILE_BYTES", "5000")
+    import engine.sources.yamlsource as yamlsource
+
+    parse = yamlsource.parse_document
+
+    def parse_rules_only(text: str, name: str, *args: Any, **kwargs: Any) -> Any:
+        assert not name.endswith("f.yaml"), "parsed a file over the limit"
+        return parse(text, name, *args, **kwargs)
+
+    monkeypatch.setattr(yamlsource, "parse_document", parse_rules_only)
+    result = run("eval", facts, "--on", "2024-03-01", "--rules", str(rules))
+    assert result.exit_code == 2
+    assert result.stderr.startswith(f"{facts}:1:1: error: the file is larger than 5,000 bytes")
+    assert "DECREE_MAX_FILE_BYTES" in result.stderr
+
+
+def test_a_long_text_is_refused_and_never_echoed(tmp_path: Path, rules: Path) -> None:
+    facts = write(tmp_path, "f.yaml", "p.n: 1\np.x: '" + "a" * 200_000 + "'\n")
+    result = run("eval", facts, "--on", "2024-03-01", "--rules", str(rules))
+    assert result.exit_code == 2
+    assert f"{facts}:2:6: error: a text of 200,000 characters; the limit is 100,000" in result.stderr
+    assert len(result.stderr) < 1000
+
+
+def test_a_long_list_is_refused_as_it_streams(tmp_path: Path, rules: Path) -> None:
+    facts = write(tmp_path, "f.yaml", "p.codes: [" + "BE, " * 100_001 + "]\n")
+    result = run("eval", facts, "--on", "2024-03-01", "--rules", str(rules))
+    assert result.exit_code == 2
+    assert f"{facts}:1:10: error: a list of more than 100,000 items" in result.stderr
+
+
+def test_limits_are_set_by_the_library_and_by_the_environment(tmp_path: Path, rules: Path,
+                                                               monkeypatch: pytest.MonkeyPatch) -> None:
+    from engine.sources.yamlsource import Limits
+
+    with pytest.raises(PolicyError, match="a mapping of more than 3 items"):
+        RuleSet.load(rules, limits=Limits(collection_items=3))
+    fixture = write(tmp_path, "s.yaml", "scenarios:\n  - {name: abcdefghijklm, on: 2024-03-01, facts: {}, expect: {z: 1}}\n")
+    monkeypatch.setenv("DECREE_MAX_STRING_CHARS", "12")
+    result = run("test", fixture, "--rules", str(rules))
+    assert result.exit_code == 2 and f"{fixture}:2:12: error: a text of 13 characters; the limit is 12" in result.stderr
+    monkeypatch.setenv("DECREE_MAX_STRING_CHARS", "many")
+    assert "DECREE_MAX_STRING_CHARS must be a positive whole number" in run("check", str(rules)).stderr
+
+
+def test_anchors_do_not_escape_the_limits(tmp_path: Path, rules: Path) -> None:
+    # an anchor sends the document to libyaml's composer; the bounds are checked first
+    facts = write(tmp_path, "f.yaml", "p.x: &a 1\np.codes: [" + "BE, " * 100_001 + "]\n")
+    result = run("eval", facts, "--on", "2024-03-01", "--rules", str(rules))
+    assert result.exit_code == 2 and "a list or mapping of more than 100,000 items" in result.stderr
+
+
+def test_a_long_number_is_never_echoed_whole(rules: Path) -> None:
+    text = RULES.replace("title: neg\n", "title: neg\n    order: " + "1" * 100_001 + "\n")
+    (rules / "rules.yaml").write_text(text, encoding="utf-8")
+    result = run("check", str(rules))
+    assert result.exit_code == 1 and "rules.yaml:13:12: error: a text of 100,001 characters" in result.stderr
+    assert len(result.stderr) < 1000
+    (rules / "rules.yaml").write_text(text.replace("1" * 100_001, "1" * 1_001), encoding="utf-8")
+    result = run("check", str(rules))
+    assert result.exit_code == 1 and "rules.yaml:13:12: error: the number '1111" in result.stderr
+    assert "(1001 characters) is out of range" in result.stderr and len(result.stderr) < 1000
+
+
+def test_duplicate_set_members_are_flagged(rules: Path) -> None:
+    (rules / "sets.yaml").write_text("""\
+sets:
+  - id: EU
+    title: EU
+    source: {instrument: Verdrag}
+    members: [BE, NL, {value: GB, until: 2020-02-01}, {value: GB, from: 2021-01-01}, NL,
+              {value: BE, from: 2000-01-01}]
+""", encoding="utf-8")
+    with pytest.raises(PolicyError) as caught:
+        RuleSet.load(rules)
+    assert sorted((e.span.line, e.span.column, e.message) for e in caught.value) == [
+        (5, 86, "duplicate member 'NL' (first at line 5)"),
+        (6, 15, "duplicate member 'BE' (first at line 5)"),
+    ]
+
+
+# -- rendering many errors costs each the same ----------------------------------------------
+
+
+def test_twenty_thousand_unknown_facts_read_their_file_once(tmp_path: Path, rules: Path,
+                                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    import engine.errors as errors
+
+    facts = write(tmp_path, "f.yaml", "".join(f"onbekend_{i}: 1\n" for i in range(20_000)))
+    indexed: list[int] = []
+    finditer = errors._LINE_BREAK.finditer
+    monkeypatch.setattr(errors, "_LINE_BREAK", type("Counting", (), {
+        "finditer": staticmethod(lambda text: indexed.append(1) or finditer(text))}))
+    compared: list[int] = []
+    suggest = errors.suggest
+    monkeypatch.setattr(errors, "suggest", lambda name, pool: compared.append(1) or suggest(name, pool))
+    result = run("eval", facts, "--on", "2024-03-01", "--rules", str(rules))
+    assert result.exit_code == 2
+    assert result.stderr.count("error: unknown fact") == 20_000
+    assert f"{facts}:20000:1: error: unknown fact 'onbekend_19999'" in result.stderr
+    assert indexed == [1]  # the file's lines were indexed once, not once per error
+    assert len(compared) == errors.MAX_SUGGESTIONS
+
+
+def test_source_lines_are_those_of_splitlines() -> None:
+    from engine.errors import Source
+
+    text = "a\r\nb\rc\n\nd\u2028e\x85f\n"
+    source = Source("f", text)
+    assert [source.line(n) for n in range(0, 10)] == [""] + text.splitlines() + [""] * (9 - len(text.splitlines()))

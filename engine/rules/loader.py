@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from engine.sources import schema
-from engine.errors import PolicyError, RuleFileError, suggest
+from engine.errors import PolicyError, RuleFileError, shorten, suggest
 from engine.sources.facts import Mismatch, coerce
 from engine.language.expression import Expression
 from engine.rules.model import (EFFECTIVE, Amendment, Change, DateRef, LegalSource, Member, Parameter,
@@ -250,16 +250,32 @@ class _Builder:
 
     def value_set(self, entry: dict[str, Any], document: Document, path: tuple[Any, ...]) -> ValueSet:
         members = []
+        windows: dict[str, list[tuple[Any, Any, int]]] = {}  # value -> (from, until, line) of each member
         for i, member in enumerate(entry["members"]):
             if isinstance(member, str):
                 members.append(Member(member))
+                self._once(member, None, None, windows, document, path + ("members", i))
                 continue
             start, until = member.get("from"), member.get("until")
             if start and until and until <= start:
                 self.fail("a member's 'until' must come after its 'from'", document, path + ("members", i, "until"))
             members.append(Member(member["value"], start, until, LegalSource.from_data(member.get("source"))))
+            self._once(member["value"], start, until, windows, document, path + ("members", i))
         return ValueSet(entry["id"], entry["title"], LegalSource.from_data(entry["source"]),  # type: ignore[arg-type]
                         tuple(members), document.span(path + ("id",)), entry.get("description", ""))
+
+    def _once(self, value: str, start: Any, until: Any, windows: dict[str, list[tuple[Any, Any, int]]],
+              document: Document, path: tuple[Any, ...]) -> None:
+        """Flag a member whose value is already in the set for part of its window (a
+        copy-paste slip in a list of thousands is otherwise invisible)."""
+        line = document.span(path).line
+        earlier = windows.setdefault(value, [])
+        for first_start, first_until, first_line in earlier:
+            if (start is None or first_until is None or start < first_until) and (
+                    first_start is None or until is None or first_start < until):
+                self.fail(f"duplicate member {shorten(value)} (first at line {first_line})", document, path)
+                return
+        earlier.append((start, until, line))
 
     def parameter(self, entry: dict[str, Any], document: Document, path: tuple[Any, ...],
                   amendment: str) -> Parameter | None:

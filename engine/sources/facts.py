@@ -17,7 +17,7 @@ from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any, Iterator, Mapping
 
-from engine.errors import InputError, PolicyError, Span, raise_all, shorten, suggest
+from engine.errors import InputError, PolicyError, Span, Suggestions, raise_all, shorten, suggest
 from engine.language.types import Type, Vocabulary
 from engine.values import MAX_TERM, Duration, NumberOutOfRange, bounded_number, parse_iso_date
 
@@ -123,6 +123,7 @@ def iter_fact_errors(data: Any, vocabulary: Vocabulary, span_of: Any,
         yield InputError("facts must be a mapping of fact names to values", span_of(()))
         return
     facts = {d.name: d for d in vocabulary.of_kind("fact")}
+    hints = Suggestions(facts)  # "did you mean" for the first few unknown names only
     prefixes = {name.rsplit(".", i)[0] for name in facts for i in range(1, name.count(".") + 1)}
     stack: list[tuple[tuple[Any, ...], str, Any]] = [((key,), str(key), value) for key, value in data.items()]
     while stack:
@@ -132,7 +133,7 @@ def iter_fact_errors(data: Any, vocabulary: Vocabulary, span_of: Any,
             if isinstance(value, Mapping) and name in prefixes:
                 stack.extend((path + (key,), f"{name}.{key}", item) for key, item in value.items())
                 continue
-            yield InputError(f"unknown fact '{name}'{suggest(name, facts)}", span_of(path, key=True))
+            yield InputError(f"unknown fact {shorten(name)}{hints(name)}", span_of(path, key=True))
             continue
         if name in into:
             yield InputError(f"fact '{name}' is given twice", span_of(path, key=True))
@@ -146,7 +147,7 @@ def iter_fact_errors(data: Any, vocabulary: Vocabulary, span_of: Any,
             continue
         if declaration.values and isinstance(into[name], str) and into[name] not in declaration.values:
             hint = suggest(into[name], declaration.values) or f"; expected one of: {', '.join(declaration.values)}"
-            yield InputError(f"fact '{name}' does not take the value '{into[name]}'{hint}", span_of(path))
+            yield InputError(f"fact '{name}' does not take the value {shorten(into[name])}{hint}", span_of(path))
 
 
 def with_defaults(facts: dict[str, Any], vocabulary: Vocabulary) -> dict[str, Any]:

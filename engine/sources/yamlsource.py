@@ -267,7 +267,8 @@ class _Builder:
                 if counts:
                     counts[-1] += 1
                     if counts[-1] > 2 * limit:
-                        self.check_items(counts[-1] // 2, "list or mapping", starts[-1])
+                        raise self.too_large(f"a list or mapping of more than {limit:,} items", "collection_items",
+                                             starts[-1])
                 if kind is SequenceStartEvent or kind is MappingStartEvent:
                     # a mapping counts keys and values; a list starts at the limit so that it
                     # passes twice the limit after as many items as a mapping's keys
