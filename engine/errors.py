@@ -6,7 +6,7 @@ is rendered lazily as ``FILE:LINE:COL: error: MESSAGE``, followed by the source 
 caret under the column, the format of compilers and of Lark's ``get_context``.
 
 Rendering costs the same for each error however many there are: a source indexes the
-starts of its lines once, on the first error shown in it, and "did you mean" hints are
+starts of its lines once, as far as the errors shown in it need, and "did you mean" hints are
 given for the first :data:`MAX_SUGGESTIONS` misspellings of one kind in one run
 (:class:`Suggestions`). Values quoted in messages are shortened (:func:`shorten`), and a
 message longer than :data:`MAX_MESSAGE` is cut in its middle, so no input is echoed whole.
@@ -37,8 +37,24 @@ from typing import Iterable, Iterator
 
 MAX_MESSAGE = 2000  # characters of a message before it is cut in the middle
 MAX_SUGGESTIONS = 20  # "did you mean" hints of one kind in one run; beyond, none
-# the line breaks of str.splitlines, so that line N is the N-th item of text.splitlines()
-_LINE_BREAK = re.compile("\r\n|[\n\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]")
+# the line breaks of str.splitlines besides "\n" (which str.find finds fastest)
+_OTHER_BREAK = re.compile("[\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]")
+
+
+def _line_break(text: str, start: int) -> tuple[int, int]:
+    """Where the line starting at ``start`` ends, and where the next one starts (both
+    ``len(text)`` after the last line); reads that line only."""
+    end = text.find("\n", start)
+    if end < 0:
+        end = len(text)
+    other = _OTHER_BREAK.search(text, start, end)  # only before the first "\n"
+    if other is not None:
+        end = other.start()
+    if end == len(text):
+        return end, end
+    if text.startswith("\r\n", end):
+        return end, end + 2
+    return end, end + 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,20 +63,29 @@ class Source:
 
     name: str
     text: str
-    # where each line starts, found on the first call of line(): rendering N errors in
-    # one file reads the file once, not N times
+    # where each line starts, found as far as the lines asked for: rendering N errors in
+    # one file reads it once, and an error on line 2 of a 50 MB file reads two lines
     line_starts: list[int] = field(default_factory=list, compare=False, repr=False)
 
     def line(self, number: int) -> str:
         """Line ``number`` (1-based) as ``text.splitlines()`` gives it, or ""."""
-        starts = self.line_starts
-        if not starts:
-            starts[:] = [0] + [match.end() for match in _LINE_BREAK.finditer(self.text)]
-        if not 1 <= number <= len(starts):
+        if number < 1:
             return ""
-        end = starts[number] if number < len(starts) else len(self.text)
-        segment = self.text[starts[number - 1]:end]
-        return segment.splitlines()[0] if segment else ""
+        text, starts = self.text, self.line_starts
+        if len(starts) < number:
+            known = len(starts)
+            found = [starts[-1]] if starts else [0]
+            while known + len(found) - (1 if starts else 0) < number:
+                _, following = _line_break(text, found[-1])
+                if following >= len(text):
+                    break
+                found.append(following)
+            # two threads may both extend the index: with the same values, in either order
+            starts[known:] = found[1:] if starts else found
+            if len(starts) < number:
+                return ""
+        start = starts[number - 1]
+        return text[start:_line_break(text, start)[0]]
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,6 +13,7 @@ size limit) is reported with its position, all of them at once.
 
 from __future__ import annotations
 
+from collections import deque
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any, Iterator, Mapping
@@ -125,9 +126,10 @@ def iter_fact_errors(data: Any, vocabulary: Vocabulary, span_of: Any,
     facts = {d.name: d for d in vocabulary.of_kind("fact")}
     hints = Suggestions(facts)  # "did you mean" for the first few unknown names only
     prefixes = {name.rsplit(".", i)[0] for name in facts for i in range(1, name.count(".") + 1)}
-    stack: list[tuple[tuple[Any, ...], str, Any]] = [((key,), str(key), value) for key, value in data.items()]
+    # a queue, not list.pop(0): that is quadratic in the number of keys (bounded at 100,000)
+    stack: deque[tuple[tuple[Any, ...], str, Any]] = deque(((key,), str(key), value) for key, value in data.items())
     while stack:
-        path, name, value = stack.pop(0)
+        path, name, value = stack.popleft()
         declaration = facts.get(name)
         if declaration is None:
             if isinstance(value, Mapping) and name in prefixes:

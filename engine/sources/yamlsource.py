@@ -175,8 +175,8 @@ def read_document(path: str | Path, error: type[PolicyError] = InputError, *,
         if size > limits.file_bytes or len(raw) > limits.file_bytes:
             raise error(f"the file is larger than {limits.file_bytes:,} bytes (set DECREE_MAX_FILE_BYTES, or "
                         f"Limits.file_bytes, to read it)", Span(Source(name, ""), 1, 1))
-        # as open() in text mode reads: universal newlines
-        text = raw.decode("utf-8").replace("\r\n", "\n").replace("\r", "\n")
+        text = _decoded(raw)
+        del raw  # a large file is held once while it is parsed, not twice
     except (OSError, UnicodeDecodeError) as problem:
         raise error(f"cannot read the file: {problem}", Span(Source(name, ""), 1, 1)) from None
     return parse_document(text, name, error, keep_going=keep_going, limits=limits)
@@ -208,6 +208,13 @@ def parse_document(text: str, name: str, error: type[PolicyError] = InputError, 
     if builder.errors and not keep_going:
         raise PolicyErrors(builder.errors)
     return Document(source, data, builder.places, builder.key_places, builder.errors, builder.bad_paths)
+
+
+def _decoded(raw: bytes) -> str:
+    """The text as open() in text mode reads it (universal newlines), copied no more than
+    needed: most files have no carriage return."""
+    text = raw.decode("utf-8")
+    return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text
 
 
 class _Irregular(Exception):
