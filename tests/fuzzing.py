@@ -1,7 +1,7 @@
 """What the fuzz tests share: budgets, interesting tokens, mutations of real files, and the
 one property every failure must have.
 
-The budget: ``DECREE_FUZZ_EXAMPLES`` (default 60) is the number of Hypothesis examples of
+The budget: ``DECREE_FUZZ_EXAMPLES`` (default 200) is the number of Hypothesis examples of
 the condition and facts tests; the scenario test runs a quarter of it and the rule-file
 test a twentieth (a rule set loads in about 0.1 s). ``make fuzz`` sets it high and turns
 derandomization off (``DECREE_FUZZ_RANDOM=1``); ``make test`` runs the default with a
@@ -24,7 +24,7 @@ from hypothesis import HealthCheck, settings
 from engine.errors import PolicyError, flatten
 
 ROOT = Path(__file__).resolve().parent.parent
-EXAMPLES = int(os.environ.get("DECREE_FUZZ_EXAMPLES", "60"))
+EXAMPLES = int(os.environ.get("DECREE_FUZZ_EXAMPLES", "200"))
 RANDOM = os.environ.get("DECREE_FUZZ_RANDOM", "") not in ("", "0")
 COUNTS: Counter[str] = Counter()
 
@@ -95,6 +95,38 @@ def random_text(rng: random.Random, size: int) -> str:
                    for _ in range(size)).encode("utf-8", "replace").decode("utf-8", "replace")
 
 
+def _depth(line: str) -> int:
+    """The indentation of a line's key (a list item's first key counts past its dash)."""
+    stripped = line.lstrip(" ")
+    return len(line) - len(stripped) + (2 if stripped.startswith("- ") else 0)
+
+
+def _block_end(lines: list[str], index: int) -> int:
+    """The end of the block that starts at ``lines[index]``: the lines indented deeper."""
+    own = _depth(lines[index])
+    end = index + 1
+    while end < len(lines) and (not lines[end].strip() or _depth(lines[end]) > own):
+        end += 1
+    return end
+
+
+def _siblings(lines: list[str], index: int) -> list[int]:
+    """The lines of the keys of the mapping that holds the key on ``lines[index]``."""
+    own = _depth(lines[index])
+    first = index
+    while first > 0 and not lines[first].lstrip().startswith("- ") and (
+            not lines[first - 1].strip() or _depth(lines[first - 1]) >= own):
+        first -= 1
+    found = []
+    position = first
+    while position < len(lines) and (position == first or not lines[position].lstrip().startswith("- ")) and (
+            not lines[position].strip() or _depth(lines[position]) >= own):
+        if lines[position].strip() and _depth(lines[position]) == own:
+            found.append(position)
+        position += 1
+    return found or [index]
+
+
 def mutate_text(text: str, rng: random.Random, extra: list[str] = []) -> str:
     """``text`` with one to four mutations, chosen to reach the readers' corners: values
     replaced by interesting ones, lines duplicated (duplicate keys), removed (missing
@@ -108,7 +140,8 @@ def mutate_text(text: str, rng: random.Random, extra: list[str] = []) -> str:
             lines = [""]
         index = rng.randrange(len(lines))
         kind = rng.choice(["value", "value", "value", "duplicate", "delete", "indent", "insert", "characters",
-                           "new key"])
+                           "new key", "drop block", "drop block", "repeat block", "repeat block", "siblings",
+                           "siblings"])
         line = lines[index]
         indent = line[:len(line) - len(line.lstrip())]
         if kind == "value":
@@ -122,6 +155,26 @@ def mutate_text(text: str, rng: random.Random, extra: list[str] = []) -> str:
             lines[index] = " " * rng.randint(0, 12) + line.lstrip()
         elif kind == "insert":
             lines.insert(index, indent + interesting(rng, extra))
+        elif kind == "drop block" or kind == "repeat block":
+            # a key with everything nested under it: a whole value missing, or given twice
+            end = _block_end(lines, index)
+            if kind == "drop block":
+                del lines[index:end]
+            else:
+                lines[end:end] = lines[index:end]
+        elif kind == "siblings":
+            # one key of a mapping given twice and another left out: the readers must
+            # check what they index even where the schema's error is not reported twice
+            siblings = _siblings(lines, index)
+            twice, left_out = rng.choice(siblings), rng.choice(siblings)
+            for start, action in sorted([(twice, "repeat"), (left_out, "drop")], reverse=True):
+                end = _block_end(lines, start)
+                if action == "repeat":
+                    lines[end:end] = [" " * _depth(lines[start]) + lines[start].lstrip(" -")] + lines[start + 1:end]
+                else:
+                    if lines[start].lstrip().startswith("- ") and end < len(lines):
+                        continue  # the item's first key carries its dash: keep it
+                    del lines[start:end]
         elif kind == "new key":
             lines.insert(index, f"{indent}{rng.choice(_KEYS)}: {interesting(rng, extra)}")
         else:
