@@ -37,6 +37,15 @@ def budget(share: float = 1.0) -> settings:
                                            HealthCheck.filter_too_much])
 
 
+def tally(kind: str) -> None:
+    """Count one input tried; with ``DECREE_FUZZ_PROGRESS=FILE``, the counts so far are
+    written there every 1,000 inputs (a long run can be watched, and cut short)."""
+    COUNTS[kind] += 1
+    target = os.environ.get("DECREE_FUZZ_PROGRESS")
+    if target and COUNTS[kind] % 1000 == 0:
+        Path(target).write_text(json.dumps(dict(COUNTS)) + "\n", encoding="utf-8")
+
+
 def report() -> None:
     """Append the counts of inputs tried to ``DECREE_FUZZ_REPORT`` (for ``make fuzz``)."""
     target = os.environ.get("DECREE_FUZZ_REPORT")

@@ -124,7 +124,7 @@ def test_mutated_facts_files(rng: random.Random) -> None:
             fuzzing.expect_policy_errors(lambda: eval_facts(text, rng.choice(DAYS), rng.choice(outputs), name))
         except AssertionError as failure:
             raise AssertionError(f"facts file {text!r}: {failure}") from None
-        fuzzing.COUNTS["facts files"] += 1
+        fuzzing.tally("facts files")
 
 
 @fuzzing.budget(0.25)
@@ -150,7 +150,7 @@ def test_mutated_scenario_files(rng: random.Random, workspace: Path) -> None:
         fuzzing.expect_policy_errors(read_and_run)
     except AssertionError as failure:
         raise AssertionError(f"scenario file {path.read_text(encoding='utf-8')!r}: {failure}") from None
-    fuzzing.COUNTS["scenario files"] += 1
+    fuzzing.tally("scenario files")
 
 
 @fuzzing.budget(0.05)
@@ -181,4 +181,4 @@ def test_mutated_rule_files(rng: random.Random, workspace: Path) -> None:
         fuzzing.expect_policy_errors(check_and_evaluate)
     except AssertionError as failure:
         raise AssertionError(f"rule file {name}: {(folder / name).read_text(encoding='utf-8')!r}: {failure}") from None
-    fuzzing.COUNTS["rule files"] += 1
+    fuzzing.tally("rule files")
