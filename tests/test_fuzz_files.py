@@ -92,9 +92,11 @@ def eval_facts(text: str, on: date, output: str, name: str) -> None:
     if document.problems:
         raise PolicyErrors(document.problems)
     result = rules.evaluate(facts, on, validated=True)
-    data = result.to_json()
-    data["explanations"] = {name: explain(result, name).to_json() for name in result.decisions}
-    dumps(data)
+    dumps(result.to_json())
+    # every explanation as JSON data; written out for one (json's pure-Python encoder with
+    # indentation costs more than all the rest, and exercises nothing of ours)
+    explanations = {name: explain(result, name).to_json() for name in result.decisions}
+    dumps(explanations[output] if output in explanations else {})
     render_text(explain(result, output))
 
 

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 from engine.sources import schema
-from engine.errors import InputError, PolicyError, Span, flatten, suggest
+from engine.errors import InputError, PolicyError, Span, Suggestions, flatten, shorten, suggest
 from engine.sources.facts import Mismatch, coerce
 from engine.ruleset import Decision, Result, RuleSet
 from engine.language.types import DATE
@@ -149,6 +149,7 @@ def _scenario(document: Document, path: tuple[Any, ...], ruleset: RuleSet) -> tu
     errors: list[PolicyError] = []
     outputs = {d.name: d for d in ruleset.vocabulary.of_kind("output")}
     facts_declared = [d.name for d in ruleset.vocabulary.of_kind("fact")]
+    output_hints, fact_hints = Suggestions(outputs), Suggestions(facts_declared)  # a few, not one per name
 
     def fail(message: str, where: tuple[Any, ...], key: bool = False) -> None:
         errors.append(InputError(message, document.span(path + where, key=key)))
@@ -176,7 +177,7 @@ def _scenario(document: Document, path: tuple[Any, ...], ruleset: RuleSet) -> tu
     def known_output(name: str, where: tuple[Any, ...], key: bool) -> bool:
         if name in outputs:
             return True
-        fail(f"unknown output '{name}'{suggest(str(name), outputs)}", where, key)
+        fail(f"unknown output {shorten(str(name))}{output_hints(str(name))}", where, key)
         return False
 
     expect: dict[str, Any] = {}
@@ -190,14 +191,14 @@ def _scenario(document: Document, path: tuple[Any, ...], ruleset: RuleSet) -> tu
             continue
         allowed = outputs[name].values
         if allowed and isinstance(expect[name], str) and expect[name] not in allowed:
-            fail(f"'{name}' never has the value '{expect[name]}'{suggest(expect[name], allowed)}", ("expect", name))
+            fail(f"'{name}' never has the value {shorten(expect[name])}{suggest(expect[name], allowed)}", ("expect", name))
     expect_unknown: dict[str, frozenset[str]] = {}
     for name, missing in (data.get("expect_unknown") or {}).items():
         if not known_output(name, ("expect_unknown", name), True):
             continue
         for i, fact in enumerate(missing):
             if fact not in ruleset.vocabulary or ruleset.vocabulary.names[fact].kind != "fact":
-                fail(f"unknown fact '{fact}'{suggest(fact, facts_declared)}", ("expect_unknown", name, i))
+                fail(f"unknown fact {shorten(str(fact))}{fact_hints(str(fact))}", ("expect_unknown", name, i))
         expect_unknown[name] = frozenset(missing)
     not_applicable = []
     for i, name in enumerate(data.get("expect_not_applicable") or []):
