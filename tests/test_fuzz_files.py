@@ -114,7 +114,7 @@ def workspace(tmp_path_factory: pytest.TempPathFactory) -> Path:
 DAYS = [date(2024, 3, 1), date(2014, 1, 1), date(9999, 12, 31), date(1, 1, 1)]
 
 
-@fuzzing.budget()
+@fuzzing.budget(0.2)
 @given(st.randoms(use_true_random=False))
 def test_mutated_facts_files(rng: random.Random) -> None:
     outputs = sorted(ruleset().public_outputs)
@@ -129,7 +129,7 @@ def test_mutated_facts_files(rng: random.Random) -> None:
         fuzzing.tally("facts files")
 
 
-@fuzzing.budget(0.25)
+@fuzzing.budget(0.05)
 @given(rng=st.randoms(use_true_random=False))
 def test_mutated_scenario_files(rng: random.Random, workspace: Path) -> None:
     folder = workspace / "scenarios"
@@ -155,7 +155,7 @@ def test_mutated_scenario_files(rng: random.Random, workspace: Path) -> None:
     fuzzing.tally("scenario files")
 
 
-@fuzzing.budget(0.05)
+@fuzzing.budget(0.01, least=10)
 @given(rng=st.randoms(use_true_random=False))
 def test_mutated_rule_files(rng: random.Random, workspace: Path) -> None:
     folder = workspace / "rules"  # a copy of rules/ in which one file at a time is mutated
