@@ -5,7 +5,9 @@ and a caret on standard error, and an exit code, in one place (:func:`_run`). Ex
 follow docs (``../shared/spec/contracts.md``): ``check`` 0 clean / 1 problems; ``eval``,
 ``explain`` and ``show`` 0 / 2 bad input; ``test`` 0 / 1 failures / 2 bad files. No
 Python traceback reaches the user: an unexpected exception is reported as an internal
-error with exit code 3.
+error with exit code 3 (the fuzz suite holds that no input reaches it). Files are read
+within the bounds of :class:`engine.sources.yamlsource.Limits`, set from the
+``DECREE_MAX_*`` environment variables.
 """
 
 from __future__ import annotations

@@ -7,8 +7,9 @@ dates from YAML dates or ISO text, numbers as :class:`Decimal`, lists as tuples.
 
 A fact left out is unknown, unless the vocabulary declares a default; a fact given as
 ``null`` is known to have no value. Every problem (an unknown name with "did you mean",
-a wrong type, an impossible date, a value outside the declared ones, a list over the
-size limit) is reported with its position, all of them at once.
+a wrong type, an impossible date or one not written YYYY-MM-DD, a number beyond the
+bounds of :func:`engine.values.bounded_number`, a value outside the declared ones, a list
+over the size limit) is reported with its position, all of them at once.
 """
 
 from __future__ import annotations
