@@ -357,3 +357,11 @@ def test_any_line_in_any_order_is_that_of_splitlines(text: str, order: list[int]
     lines = text.splitlines()
     for number in order + list(range(len(lines) + 2)):
         assert source.line(number) == (lines[number - 1] if 1 <= number <= len(lines) else "")
+
+
+def test_a_file_with_carriage_returns_reads_as_in_text_mode(tmp_path: Path, rules: Path) -> None:
+    unix = write(tmp_path, "unix.yaml", "p.n: 1\np.d: 2024-02-30\n")
+    (tmp_path / "dos.yaml").write_bytes(b"p.n: 1\r\np.d: 2024-02-30\r\n")
+    found = [run("eval", path, "--on", "2024-03-01", "--rules", str(rules)).stderr.replace(path, "F")
+             for path in (unix, str(tmp_path / "dos.yaml"))]
+    assert found[0] == found[1] and "F:2:6: error: impossible date" in found[0]
