@@ -124,3 +124,14 @@ def test_generated_code_holds_no_text_from_the_rule_files(decree: RuleSet) -> No
                 name = token.string
                 generated = re.fullmatch(r"(k|t|r|o|f|found)[0-9]+", name) is not None
                 assert generated or name in ALLOWED_NAMES, f"unexpected name {name!r} in:\n{source}"
+
+
+def test_inlined_age_of_none_and_unknown_is_unknown_as_on_the_closures() -> None:
+    # found by test_language_properties: the inlined age() tested its first argument for
+    # none before reading the second, so none won over an unknown; the closures say unknown
+    vocabulary = Vocabulary.from_declarations({"persoon.d1": "date", "persoon.d2": "date"})
+    expression = Expression.compile("age(persoon.d2 + 0 days, persoon.d1)", vocabulary)
+    scope = TestScope(facts={"persoon.d2": None})
+    reference = expression.interpret(scope)
+    assert reference == expression.evaluate(scope) and type(reference).__name__ == "Unknown"
+    assert fastpath.fast_function(expression)(scope) == reference
