@@ -170,8 +170,11 @@ def read_document(path: str | Path, error: type[PolicyError] = InputError, *,
     try:
         with open(path, "rb") as stream:
             size = os.fstat(stream.fileno()).st_size
-            # a pipe or a device says 0: read one byte past the limit to know
-            raw = b"" if size > limits.file_bytes else stream.read(limits.file_bytes + 1)
+            # one byte past the size (a file) or the limit (a pipe or a device says 0), to
+            # know it ended; reading up to the limit would reserve the limit's memory
+            raw = b"" if size > limits.file_bytes else stream.read((size or limits.file_bytes) + 1)
+            if size and len(raw) > size:  # it grew since: read on, up to the limit
+                raw += stream.read(limits.file_bytes + 1 - len(raw))
         if size > limits.file_bytes or len(raw) > limits.file_bytes:
             raise error(f"the file is larger than {limits.file_bytes:,} bytes (set DECREE_MAX_FILE_BYTES, or "
                         f"Limits.file_bytes, to read it)", Span(Source(name, ""), 1, 1))
