@@ -1,7 +1,7 @@
 """What the fuzz tests share: budgets, interesting tokens, mutations of real files, and the
 one property every failure must have.
 
-The budget: ``DECREE_FUZZ_EXAMPLES`` (default 200) is the number of Hypothesis examples of
+The budget: ``DECREE_FUZZ_EXAMPLES`` (default 1,500) is the number of Hypothesis examples of
 the condition test (20 texts each); the facts test runs a fifth of it (5 files each), the
 scenario test a twentieth and the rule-file test a hundredth (a rule set loads in about
 0.1 s), each at least 50 (rules: 10). ``make fuzz`` sets it to 50,000 (a million
@@ -27,7 +27,7 @@ from hypothesis import HealthCheck, settings
 from engine.errors import PolicyError, flatten
 
 ROOT = Path(__file__).resolve().parent.parent
-EXAMPLES = int(os.environ.get("DECREE_FUZZ_EXAMPLES", "200"))
+EXAMPLES = int(os.environ.get("DECREE_FUZZ_EXAMPLES", "1500"))
 RANDOM = os.environ.get("DECREE_FUZZ_RANDOM", "") not in ("", "0")
 COUNTS: Counter[str] = Counter()
 
