@@ -201,10 +201,33 @@ class _Explainer:
 
 
 def render_text(explanation: Explanation, indent: str = "") -> str:
-    """The explanation as indented text for a caseworker."""
+    """The explanation as indented text for a caseworker.
+
+    Every output the text uses is explained once, where the text first needs it; a later
+    mention points at the line of that explanation. The explainer expands an output where
+    it first meets it, which may be under a rule the text only lists ("also considered",
+    shown without what it uses), so the text decides for itself where each output is
+    expanded, taking its expansion from wherever the tree holds it.
+    """
     lines: list[str] = []
-    _render_output(explanation, indent, lines)
+    _Text(_expansions(explanation), lines).output(explanation, indent)
     return "\n".join(lines) + "\n"
+
+
+def _expansions(explanation: Explanation) -> dict[str, Explanation]:
+    """The full (not repeated) explanation of every output in the tree, by name."""
+    found: dict[str, Explanation] = {}
+    pending: list[Explanation] = [explanation]
+    while pending:
+        current = pending.pop()
+        if not current.repeated:
+            found.setdefault(current.output, current)
+        steps = ([current.decided_by] if current.decided_by else []) + list(current.considered)
+        while steps:
+            step = steps.pop()
+            pending.extend(step.uses)
+            steps.extend(step.exceptions)
+    return found
 
 
 def _value_text(explanation: Explanation) -> str:
@@ -215,33 +238,47 @@ def _value_text(explanation: Explanation) -> str:
     return render(explanation.value)
 
 
-def _render_output(explanation: Explanation, indent: str, lines: list[str]) -> None:
-    lines.append(f"{indent}{explanation.output} = {_value_text(explanation)}")
-    if explanation.repeated:
-        lines[-1] += "  (explained above)"
-        return
-    if explanation.agreed:
-        lines.append(f"{indent}  decided although some facts are missing: every rule that may apply gives this value")
-    if explanation.decided_by is not None:
-        if explanation.chain:
-            overrides = " and ".join(f"'{r}'" for r in reversed(explanation.chain))
-            lines.append(f"{indent}  decided by '{explanation.rule}', an exception that overrides {overrides}:")
-        else:
-            lines.append(f"{indent}  decided by:")
-        _render_step(explanation.decided_by, indent + "    ", lines,
-                     deciding=explanation.rule if explanation.chain else None)
-    # rules not in force explain an output that is not applicable or unknown; next to a
-    # decided value they are noise
-    considered = [s for s in explanation.considered
-                  if s.outcome != "not in force" or explanation.status != "decided"]
-    if considered:
-        lines.append(f"{indent}  also considered:")
-        for step in considered:
-            _render_step(step, indent + "    ", lines, brief=True)
+class _Text:
+    """Writes one derivation, remembering the line where each output was explained."""
+
+    def __init__(self, expansions: dict[str, Explanation], lines: list[str]) -> None:
+        self.expansions = expansions
+        self.lines = lines
+        self.explained_at: dict[str, int] = {}  # output -> 1-based line of its explanation
+
+    def output(self, explanation: Explanation, indent: str) -> None:
+        lines = self.lines
+        lines.append(f"{indent}{explanation.output} = {_value_text(explanation)}")
+        at = self.explained_at.get(explanation.output)
+        if at is not None:
+            lines[-1] += f"  (explained above, line {at})"
+            return
+        full = self.expansions.get(explanation.output)
+        if full is None:  # beyond the explainer's depth: not expanded anywhere
+            lines[-1] += "  (not expanded further)"
+            return
+        self.explained_at[explanation.output] = len(lines)
+        if full.agreed:
+            lines.append(f"{indent}  decided although some facts are missing: every rule that may apply gives this value")
+        if full.decided_by is not None:
+            if full.chain:
+                overrides = " and ".join(f"'{r}'" for r in reversed(full.chain))
+                lines.append(f"{indent}  decided by '{full.rule}', an exception that overrides {overrides}:")
+            else:
+                lines.append(f"{indent}  decided by:")
+            _render_step(full.decided_by, indent + "    ", self, deciding=full.rule if full.chain else None)
+        # rules not in force explain an output that is not applicable or unknown; next to a
+        # decided value they are noise
+        considered = [s for s in full.considered if s.outcome != "not in force" or full.status != "decided"]
+        if considered:
+            lines.append(f"{indent}  also considered:")
+            for step in considered:
+                _render_step(step, indent + "    ", self, brief=True)
 
 
-def _render_step(step: RuleStep, indent: str, lines: list[str], brief: bool = False,
+def _render_step(step: RuleStep, indent: str, text: _Text, brief: bool = False,
                  deciding: str | None = None) -> None:
+    lines = text.lines
     source = step.source
     cite = source.get("instrument", "") + (f", {source['article']}" if source.get("article") else "")
     marker = "  <- decides" if deciding == step.rule else ""
@@ -267,14 +304,13 @@ def _render_step(step: RuleStep, indent: str, lines: list[str], brief: bool = Fa
     if step.facts:
         shown = ", ".join(f"{name} = {render(value)}" for name, value in step.facts.items())
         lines.append(f"{indent}  facts: {shown}")
-    if not brief:
-        for used in step.uses:
-            _render_output(used, indent + "  ", lines)
+    for used in step.uses:  # also under a rule that did not decide: its condition read them
+        text.output(used, indent + "  ")
     for exception in step.exceptions:
         if exception.outcome == "not in force":
             continue
         lines.append(f"{indent}  exception{f' (order {exception.order})' if exception.order else ''}:")
-        _render_step(exception, indent + "    ", lines, brief=exception.rule != deciding, deciding=deciding)
+        _render_step(exception, indent + "    ", text, brief=exception.rule != deciding, deciding=deciding)
 
 
 
