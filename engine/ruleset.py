@@ -21,7 +21,9 @@ from typing import Any, Callable, Iterable, Mapping, NamedTuple
 import networkx as nx
 
 from engine.rules import graph as graphs
-from engine.errors import InputError, PolicyError, PolicyErrors, RuleFileError, Span, flatten, suggest
+from engine.errors import ConflictError, InputError, PolicyError, PolicyErrors, RuleFileError, Span, flatten, suggest
+from engine.evaluation.domains import Domains
+from engine.evaluation.exact import refine
 from engine.evaluation.general import Evaluation
 from engine.sources.facts import iter_fact_errors, read_facts, with_defaults
 from engine.rules.loader import LoadedRules, load
@@ -101,6 +103,7 @@ class RuleSet:
         self._rank = rank
         self._public_in_order = tuple(sorted(self.public_outputs, key=lambda name: rank.get(name, -1)))
         self._plans: dict[frozenset[tuple[str, date | None]], Plan] = {}
+        self._domains: dict[frozenset[tuple[str, date]], Domains] = {}  # read for exact decisions
         self._decisions: dict[tuple[str, Any, str | None], Decision] = {}
         self._sharable = frozenset(d.name for d in loaded.vocabulary.of_kind("output") if d.type.name in ("bool", "text"))
         self._report = tuple((name, name in self._sharable) for name in self.public_outputs)
@@ -194,14 +197,16 @@ class RuleSet:
         return with_defaults(facts, self.vocabulary)
 
     def evaluate(self, facts: Mapping[str, Any], on: date, proposals: Proposals | None = None,
-                 outputs: Iterable[str] | None = None, *, validated: bool = False) -> Result:
+                 outputs: Iterable[str] | None = None, *, validated: bool = False, exact: bool = True) -> Result:
         """Decide ``outputs`` (default: every public output) for one person on ``on``.
 
         ``facts`` maps dotted fact names to values; unless ``validated``, they are checked
         and converted first (raising :class:`InputError`). ``validated`` facts must be as
         :func:`engine.facts.read_facts` gives them: declared names, plain values (a missing
         fact is left out, never given as an unknown). ``proposals`` maps a proposal to
-        its effective date, or to None for its assumed date.
+        its effective date, or to None for its assumed date. ``exact``: an output left
+        unknown is decided when every value of its missing facts gives the same outcome
+        (:mod:`engine.evaluation.exact`).
         """
         if proposals:
             proposals = dict(proposals)
@@ -228,7 +233,24 @@ class RuleSet:
                 evaluation.value_of(name)
             decisions = {name: self._decision(name, evaluation.values[name], evaluation.deciders.get(name))
                          for name in wanted}
+        if exact and evaluation.partial and any(d.status == "unknown" for d in decisions.values()):
+            decisions = self._exactly(plan, given, on, proposals or {}, decisions)
         return Result(on, dict(plan.consolidation.proposals), self.content_hash, decisions, evaluation, self)
+
+    def _exactly(self, plan: Plan, given: Mapping[str, Any], on: date, proposals: Proposals,
+                 decisions: dict[str, Decision]) -> dict[str, Decision]:
+        key = frozenset(plan.consolidation.proposals.items())
+        domains = self._domains.get(key)
+        if domains is None:
+            domains = self._domains[key] = Domains(plan.consolidation, self.vocabulary, self.loaded.sets)
+
+        def evaluate(facts: Mapping[str, Any], output: str) -> Decision | None:
+            try:
+                return self.evaluate(facts, on, proposals, (output,), validated=True, exact=False).decisions[output]
+            except ConflictError:
+                return None
+
+        return refine(decisions, domains, given, on, evaluate, lambda *fields: _new_decision(Decision, fields))
 
     def _decision(self, name: str, value: Any, rule: str | None) -> Decision:
         """The decision on one output; those of a boolean, a text or none are few, and are

@@ -1,0 +1,312 @@
+"""Exactly decided: an output is decided when every value its missing facts could take
+gives the same outcome (docs: README, "Exactly decided"; domain page 4a points 6 and 12).
+
+This is a layer over evaluation, domain-free. The general path carries sets of possible
+*rule* outcomes and cannot see that, say, an unknown date of birth makes no difference
+for who is registered in Brussels; this module asks the question directly: it tries the
+missing facts' values and compares the outcomes. The values to try are few because the
+conditions can only tell a fact's values apart in a few ways, read statically from the
+checked ASTs of the consolidation (never from the evaluators' internals):
+
+- a boolean: true, false; a text with declared values: those values;
+- another text, or a list of texts: the texts the rules name, and the members of the
+  value sets, grouped by which literals and which sets (in which period) hold them, one
+  text per group and one text none of them holds; a list: every combination of groups;
+- a date: the **date terms** the conditions compare (a fact, the evaluation date or a
+  literal, shifted by durations: ``persoon.geboortedatum + 18 years``, ``age(a, b) >= 18``
+  read as ``a + 18 years <= b``), against each other and against the window boundaries of
+  the versions a term selects (a rule's ``reference_date``, a set or parameter ``at`` a
+  date). Every outcome is fixed by which side of each comparison the terms fall, and each
+  such region holds its greatest point, which is built from the upper bounds alone: a
+  literal, a boundary or a known date, pulled back through the shifts (the largest day
+  whose shifted value is still on or before the bound, or just before it), repeated along
+  chains of unknown dates, plus one day after everything. Those points are the
+  candidates;
+- a number: the numbers the rules name, each with its neighbours;
+- ``none`` for a date or a text (a fact known to have no value).
+
+A date fact declared ``event: true`` takes no value after the evaluation date (a later
+event has not happened), and is not ``none`` when a fact declared ``event_of`` it is
+given (4a point 8).
+
+**Bounded.** A fact used in a way the analysis does not read (a date in arithmetic it
+does not follow, a count of a list) is *opaque*; so is a date fact with more than
+:data:`MAX_DATE_CANDIDATES` candidates, or an output whose missing facts combine into more
+than :data:`MAX_COMBINATIONS` cases. Then the answer stays what evaluation gave: unknown,
+naming the facts it met (sound, possibly not exact). Otherwise each case is one
+evaluation with every fact the output depends on given.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from decimal import Decimal
+from itertools import combinations
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
+
+from engine.evaluation.domains import EVALUATION_DATE, Atom, Domains, Shift, Term
+from engine.language.types import Declaration, Vocabulary
+from engine.values import add_duration
+
+if TYPE_CHECKING:
+    from engine.ruleset import Decision
+
+MAX_EVALUATIONS = 1_000  # cases tried for one output (each is one evaluation)
+MAX_PAIRS = 100_000  # pairs of differently decided cases compared to name the facts
+MAX_DATE_CANDIDATES = 256  # values tried for one date fact
+MAX_LIST_GROUPS = 6  # a list fact ranges over every combination of this many groups of texts
+_DEPTH = 3  # chains of unknown dates followed through this many comparisons
+_ONE_DAY = timedelta(days=1)
+
+# -- the values to try ---------------------------------------------------------------
+
+LATEST = date(2500, 1, 1)  # after every date a rule names, however shifted
+
+
+def _apply(shifts: Shift, day: date) -> date:
+    for shift in shifts:
+        day = add_duration(day, shift)
+    return day
+
+
+def _pull(shifts: Shift, bound: date) -> date:
+    """The largest day whose shifted value is on or before ``bound`` (shifts are monotone)."""
+    day = bound
+    for shift in reversed(shifts):
+        day = add_duration(day, -shift)
+    for _ in range(40):  # month ends move a pulled day by a few days at most
+        if _apply(shifts, day) > bound:
+            day -= _ONE_DAY
+        elif _apply(shifts, day + _ONE_DAY) <= bound:
+            day += _ONE_DAY
+        else:
+            break
+    return day
+
+
+def _upper_points(shifts: Shift, bound: date) -> set[date]:
+    """Where a region bounded by ``term <= bound`` or ``term < bound`` has its greatest day."""
+    points = set()
+    for edge in (bound, bound - _ONE_DAY):
+        try:
+            points.add(_pull(shifts, edge))
+        except (OverflowError, ValueError):
+            continue
+    return points
+
+
+def date_candidates(missing: Iterable[str], atoms: Iterable[Atom], given: Mapping[str, Any], on: date,
+                    events: Mapping[str, bool]) -> dict[str, list[date | None]] | None:
+    """The dates to try for each missing date fact, or None beyond :data:`MAX_DATE_CANDIDATES`.
+
+    ``events`` maps a missing event date fact to whether it must have happened (a fact
+    describing the event is given)."""
+    wanted = set(missing)
+
+    def resolve(term: Term) -> Term | None:  # a term over a known value becomes a literal
+        base = term.base
+        if base is EVALUATION_DATE:
+            base = on
+        elif isinstance(base, str):
+            if base in wanted:
+                return term
+            base = given.get(base)
+            if not isinstance(base, date):
+                return None  # none: comparisons with it are false, whatever the others
+        try:
+            return Term(_apply(term.shifts, base))
+        except (OverflowError, ValueError):
+            return None
+
+    found: dict[str, set[date]] = {name: set() for name in wanted}
+    links: list[tuple[Term, Term]] = []
+    every = list(atoms) + [(Term(name), Term(EVALUATION_DATE)) for name in events]
+    for left, right in every:
+        a, b = resolve(left), resolve(right)
+        if a is None or b is None:
+            continue
+        for one, other in ((a, b), (b, a)):
+            if isinstance(one.base, str) and isinstance(other.base, date):
+                found[one.base] |= _upper_points(one.shifts, other.base)
+        if isinstance(a.base, str) and isinstance(b.base, str) and a.base != b.base:
+            links.append((a, b))
+    for _ in range(_DEPTH if links else 0):
+        grown = False
+        for a, b in links:
+            for one, other in ((a, b), (b, a)):
+                for day in list(found[other.base]):
+                    try:
+                        points = _upper_points(one.shifts, _apply(other.shifts, day))
+                    except (OverflowError, ValueError):
+                        continue
+                    if not points <= found[one.base]:
+                        found[one.base] |= points
+                        grown = True
+        if not grown or any(len(days) > MAX_DATE_CANDIDATES for days in found.values()):
+            break
+    result: dict[str, list[date | None]] = {}
+    for name, days in found.items():
+        if name in events:
+            options: list[date | None] = [d for d in sorted(days) if d <= on]
+            if not events[name]:
+                options.append(None)
+        else:
+            options = [*sorted(days | {LATEST}), None]
+        if len(options) > MAX_DATE_CANDIDATES:
+            return None
+        result[name] = options
+    return result
+
+
+def other_candidates(declaration: Declaration, domains: Domains) -> list[Any] | None:
+    """The values to try for a missing fact that is not a date, or None (opaque)."""
+    kind = declaration.type
+    if kind.name == "bool":
+        return [True, False]
+    if kind.name == "text":
+        return list(declaration.values or domains.groups) + [None]
+    if kind.is_collection and kind.element is not None and kind.element.name == "text":
+        groups = list(declaration.values) if declaration.values else domains.groups
+        if len(groups) > MAX_LIST_GROUPS:
+            return None
+        lists = [tuple(c) for size in range(len(groups) + 1) for c in combinations(groups, size)]
+        return [frozenset(c) for c in lists] if kind.name == "set" else list(lists)
+    if kind.name == "number":
+        near = {m + delta for m in domains.numbers for delta in (Decimal(-1), Decimal(0), Decimal(1))}
+        return sorted(near | {Decimal(0)})
+    return None
+
+
+# -- deciding exactly ------------------------------------------------------------------
+
+Evaluate = Callable[[Mapping[str, Any], str], "Decision | None"]  # None: a conflict
+
+
+@dataclass
+class _Leaf:
+    """A part of the cases where the output no longer depends on the missing facts."""
+
+    assigned: dict[str, Any]  # the values tried, fact by fact
+    outcome: tuple[Any, ...]  # (status, value key, value, deciding rule)
+
+
+class _Beyond(Exception):
+    """More cases than the bound, or a fact whose values cannot be listed."""
+
+
+def refine(decisions: dict[str, "Decision"], domains: Domains, given: Mapping[str, Any], on: date,
+           evaluate: Evaluate, make: Callable[..., "Decision"]) -> dict[str, "Decision"]:
+    """``decisions`` with every unknown one decided exactly, where the cases are few enough.
+
+    The cases are split on demand: an evaluation that leaves the output unknown names the
+    facts it met; the first of them is tried at each of its values (the candidates above)
+    and each case evaluated again, until every case is decided (evaluation is sound: a
+    decided case holds whatever the facts still missing). ``evaluate(facts, output)``
+    decides one output without this refinement; ``make`` builds a Decision."""
+    refined = dict(decisions)
+    for name, decision in decisions.items():
+        if decision.status != "unknown":
+            continue
+        cone = domains.cone(name)
+        try:
+            leaves = _split(name, dict(given), decision.missing, domains, cone, on, evaluate, [0])
+        except _Beyond:
+            continue
+        if any(leaf.outcome[0] == "unknown" for leaf in leaves):
+            continue  # a case left unknown with nothing more to try: keep the sound answer
+        if len({leaf.outcome[:2] for leaf in leaves}) == 1:
+            status, _, value, _ = leaves[0].outcome
+            rules = {leaf.outcome[3] for leaf in leaves}
+            refined[name] = make(name, status, value, (), rules.pop() if len(rules) == 1 else None)
+        else:
+            refined[name] = make(name, "unknown", None, _deciding(leaves), None)
+    return refined
+
+
+Cone = tuple[frozenset[str], frozenset[Atom], frozenset[str]]  # facts, date atoms, opaque facts
+
+
+def _split(output: str, known: dict[str, Any], missing: Iterable[str], domains: Domains, cone: Cone,
+           on: date, evaluate: Evaluate, spent: list[int]) -> list[_Leaf]:
+    vocabulary = domains.vocabulary
+    candidates = sorted((f for f in missing if f not in known), key=lambda f: (
+        vocabulary.names[f].type.name == "date", f))
+    if not candidates:
+        return [_Leaf({}, ("unknown", None, None, None))]
+    fact = candidates[0]
+    if fact in cone[2]:
+        raise _Beyond(fact)
+    leaves: list[_Leaf] = []
+    for value in _values(fact, domains, cone, known, on):
+        spent[0] += 1
+        if spent[0] > MAX_EVALUATIONS:
+            raise _Beyond(output)
+        known[fact] = value
+        decision = evaluate(known, output)
+        if decision is not None and decision.status == "unknown":
+            found = _split(output, known, decision.missing, domains, cone, on, evaluate, spent)
+        else:
+            found = [_Leaf({}, _outcome(decision))]
+        for leaf in found:
+            leaf.assigned[fact] = value
+        leaves.extend(found)
+        del known[fact]
+    return leaves
+
+
+def _values(fact: str, domains: Domains, cone: Cone, known: Mapping[str, Any], on: date) -> list[Any]:
+    vocabulary = domains.vocabulary
+    declaration = vocabulary.names[fact]
+    if declaration.type.name != "date":
+        values = other_candidates(declaration, domains)
+        if values is None:
+            raise _Beyond(fact)
+        return values
+    dates = [f for f in cone[0] if vocabulary.names[f].type.name == "date" and f not in known]
+    events = {name: _happened(name, vocabulary, known) for name in dates
+              if getattr(vocabulary.names[name], "event", False)}
+    found = date_candidates(dates, cone[1], known, on, events)
+    if found is None:
+        raise _Beyond(fact)
+    return found[fact]
+
+
+def _happened(event: str, vocabulary: Vocabulary, given: Mapping[str, Any]) -> bool:
+    """Whether a fact describing the event is given (not none): then it has happened."""
+    return any(getattr(d, "event_of", "") == event and given.get(d.name) is not None
+               for d in vocabulary.names.values())
+
+
+def _outcome(decision: "Decision | None") -> tuple[Any, ...]:
+    if decision is None:
+        return ("conflict", None, None, None)
+    value = decision.value
+    key = tuple(value) if isinstance(value, list) else value
+    return (decision.status, key, value, decision.rule)
+
+
+def _deciding(leaves: list[_Leaf]) -> tuple[str, ...]:
+    """The missing facts whose value alone changes the outcome.
+
+    The leaves partition the cases. A fact ``f`` is named when two leaves with different
+    outcomes give every other fact they both assign the same value: a case of one and a
+    case of the other then differ in ``f`` only. Pairs beyond :data:`MAX_PAIRS` are not
+    compared; every fact tried is then named (sound: it was needed to decide a case)."""
+    tried = sorted({f for leaf in leaves for f in leaf.assigned})
+    by_outcome: dict[Any, list[_Leaf]] = {}
+    for leaf in leaves:
+        by_outcome.setdefault(leaf.outcome[:2], []).append(leaf)
+    groups = list(by_outcome.values())
+    pairs = sum(len(a) * len(b) for i, a in enumerate(groups) for b in groups[i + 1:])
+    if pairs > MAX_PAIRS:
+        return tuple(tried)
+    named: set[str] = set()
+    for i, first in enumerate(groups):
+        for second in groups[i + 1:]:
+            for one in first:
+                for other in second:
+                    differ = [f for f, v in one.assigned.items() if f in other.assigned and other.assigned[f] != v]
+                    if len(differ) == 1:
+                        named.add(differ[0])
+    return tuple(sorted(named))
