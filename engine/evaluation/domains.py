@@ -175,6 +175,8 @@ class Domains:
                 reading.atoms |= self._comparison(node, rule)
             elif isinstance(node, n.Call) and node.function == "count":
                 raise _Opaque(node)
+            elif isinstance(node, n.IsTest) and node.test in ("known", "unknown"):
+                raise _Opaque(node)  # asks whether a fact was given: no value of it answers that
             elif isinstance(node, n.Binary) and node.op == "-" and self._is_date(node.left) \
                     and self._is_date(node.right):
                 raise _Opaque(node)  # a number of days between dates: not followed

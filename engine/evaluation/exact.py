@@ -29,12 +29,18 @@ A date fact declared ``event: true`` takes no value after the evaluation date (a
 event has not happened), and is not ``none`` when a fact declared ``event_of`` it is
 given (4a point 8).
 
-**Bounded.** A fact used in a way the analysis does not read (a date in arithmetic it
-does not follow, a count of a list) is *opaque*; so is a date fact with more than
-:data:`MAX_DATE_CANDIDATES` candidates, or an output whose missing facts combine into more
-than :data:`MAX_COMBINATIONS` cases. Then the answer stays what evaluation gave: unknown,
-naming the facts it met (sound, possibly not exact). Otherwise each case is one
-evaluation with every fact the output depends on given.
+**Cases split on demand.** Evaluation is sound with facts missing: what it decides holds
+whatever they are. So the cases are not the product of every missing fact's values: the
+output is evaluated, and while it stays unknown, the first fact the evaluation names is
+tried at each of its values, and each case evaluated again with that value given. Most
+cases are decided after one or two facts (a Brussels resident is not obliged under the
+Flemish decree, whatever her date of birth).
+
+**Bounded.** A fact used in a way the analysis does not read (whether it is known, a
+count of a list, a date in arithmetic it does not follow) is *opaque*; so is a date fact
+with more than :data:`MAX_DATE_CANDIDATES` candidates, and an output whose cases need
+more than :data:`MAX_EVALUATIONS` evaluations. Then the answer stays what evaluation gave:
+unknown, naming the facts it met (sound, possibly not exact).
 """
 
 from __future__ import annotations
@@ -53,7 +59,6 @@ if TYPE_CHECKING:
     from engine.ruleset import Decision
 
 MAX_EVALUATIONS = 1_000  # cases tried for one output (each is one evaluation)
-MAX_PAIRS = 100_000  # pairs of differently decided cases compared to name the facts
 MAX_DATE_CANDIDATES = 256  # values tried for one date fact
 MAX_LIST_GROUPS = 6  # a list fact ranges over every combination of this many groups of texts
 _DEPTH = 3  # chains of unknown dates followed through this many comparisons
@@ -235,6 +240,9 @@ def _split(output: str, known: dict[str, Any], missing: Iterable[str], domains: 
     if not candidates:
         return [_Leaf({}, ("unknown", None, None, None))]
     fact = candidates[0]
+    describing = [d.name for d in vocabulary.names.values() if d.event_of == fact and d.name not in known]
+    if vocabulary.names[fact].event and describing:
+        fact = describing[0]  # first whether the event is described: then it has happened
     if fact in cone[2]:
         raise _Beyond(fact)
     leaves: list[_Leaf] = []
@@ -259,13 +267,15 @@ def _values(fact: str, domains: Domains, cone: Cone, known: Mapping[str, Any], o
     vocabulary = domains.vocabulary
     declaration = vocabulary.names[fact]
     if declaration.type.name != "date":
+        if declaration.event_of and declaration.event_of in known and known[declaration.event_of] is None:
+            return [None]  # the event has not happened: nothing describes it
         values = other_candidates(declaration, domains)
         if values is None:
             raise _Beyond(fact)
         return values
     dates = [f for f in cone[0] if vocabulary.names[f].type.name == "date" and f not in known]
     events = {name: _happened(name, vocabulary, known) for name in dates
-              if getattr(vocabulary.names[name], "event", False)}
+              if vocabulary.names[name].event}
     found = date_candidates(dates, cone[1], known, on, events)
     if found is None:
         raise _Beyond(fact)
@@ -274,7 +284,7 @@ def _values(fact: str, domains: Domains, cone: Cone, known: Mapping[str, Any], o
 
 def _happened(event: str, vocabulary: Vocabulary, given: Mapping[str, Any]) -> bool:
     """Whether a fact describing the event is given (not none): then it has happened."""
-    return any(getattr(d, "event_of", "") == event and given.get(d.name) is not None
+    return any(d.event_of == event and given.get(d.name) is not None
                for d in vocabulary.names.values())
 
 
@@ -289,24 +299,60 @@ def _outcome(decision: "Decision | None") -> tuple[Any, ...]:
 def _deciding(leaves: list[_Leaf]) -> tuple[str, ...]:
     """The missing facts whose value alone changes the outcome.
 
-    The leaves partition the cases. A fact ``f`` is named when two leaves with different
-    outcomes give every other fact they both assign the same value: a case of one and a
-    case of the other then differ in ``f`` only. Pairs beyond :data:`MAX_PAIRS` are not
-    compared; every fact tried is then named (sound: it was needed to decide a case)."""
-    tried = sorted({f for leaf in leaves for f in leaf.assigned})
-    by_outcome: dict[Any, list[_Leaf]] = {}
-    for leaf in leaves:
-        by_outcome.setdefault(leaf.outcome[:2], []).append(leaf)
-    groups = list(by_outcome.values())
-    pairs = sum(len(a) * len(b) for i, a in enumerate(groups) for b in groups[i + 1:])
-    if pairs > MAX_PAIRS:
-        return tuple(tried)
+    The leaves partition the cases as a tree: each path tries one fact after another. Two
+    cases that differ in one fact ``f`` only lie in different branches of a node that
+    tries ``f``, in leaves that give every other fact both of them try the same value; so
+    ``f`` is named when, at a node that tries it, two branches hold such leaves with
+    different outcomes."""
+    paths = [(tuple(reversed(list(leaf.assigned.items()))), leaf.outcome[:2]) for leaf in leaves]
     named: set[str] = set()
-    for i, first in enumerate(groups):
-        for second in groups[i + 1:]:
-            for one in first:
-                for other in second:
-                    differ = [f for f, v in one.assigned.items() if f in other.assigned and other.assigned[f] != v]
-                    if len(differ) == 1:
-                        named.add(differ[0])
+    pending = [(paths, 0)]
+    while pending:
+        group, depth = pending.pop()
+        inner = [(path, outcome) for path, outcome in group if len(path) > depth]
+        if not inner:
+            continue
+        fact = inner[0][0][depth][0]
+        branches: dict[Any, list[tuple[tuple[tuple[str, Any], ...], Any]]] = {}
+        for path, outcome in inner:
+            branches.setdefault(_key(path[depth][1]), []).append((path, outcome))
+        if fact not in named and _differ_in_branch(branches, depth + 1):
+            named.add(fact)
+        pending.extend((branch, depth + 1) for branch in branches.values())
     return tuple(sorted(named))
+
+
+def _key(value: Any) -> Any:
+    return tuple(sorted(value)) if isinstance(value, frozenset) else value
+
+
+def _differ_in_branch(branches: Mapping[Any, list[tuple[tuple[tuple[str, Any], ...], Any]]], depth: int) -> bool:
+    """Whether two leaves of different branches, agreeing on every fact both try below
+    the node, have different outcomes. Leaves are grouped by which facts they try, so
+    two groups are compared through the values of the facts they share."""
+    by_facts: dict[frozenset[str], list[tuple[Any, dict[str, Any], Any]]] = {}
+    for branch, members in branches.items():
+        for path, outcome in members:
+            below = {f: _key(v) for f, v in path[depth:]}
+            by_facts.setdefault(frozenset(below), []).append((branch, below, outcome))
+    kinds = list(by_facts)
+    for i, first in enumerate(kinds):
+        for second in kinds[i:]:
+            shared = sorted(first & second)
+            ones: dict[tuple[Any, ...], set[tuple[Any, Any]]] = {}
+            for branch, below, outcome in by_facts[first]:
+                ones.setdefault(tuple(below[f] for f in shared), set()).add((branch, outcome))
+            others = ones
+            if second != first:
+                others = {}
+                for branch, below, outcome in by_facts[second]:
+                    others.setdefault(tuple(below[f] for f in shared), set()).add((branch, outcome))
+            for projection, found in ones.items():
+                if _apart(found, others.get(projection, set())):
+                    return True
+    return False
+
+
+def _apart(ones: set[tuple[Any, Any]], others: set[tuple[Any, Any]]) -> bool:
+    """An entry of each with different branches and different outcomes."""
+    return any(a[0] != b[0] and a[1] != b[1] for a in ones for b in others)

@@ -96,6 +96,8 @@ class Declaration:
     default: object = None  # a fact's default when not given (None: no default)
     has_default: bool = False
     internal: bool = False  # an intermediate output, not part of the public result
+    event: bool = False  # a date fact that is the date of an event (none while it has not happened)
+    event_of: str = ""  # a fact describing that event: given (not none), the event has happened
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from engine.sources import schema
-from engine.errors import PolicyError, RuleFileError, suggest
+from engine.errors import PolicyError, RuleFileError, Span, suggest
 from engine.sources.facts import Mismatch, coerce
 from engine.language.expression import Expression
 from engine.rules.model import (EFFECTIVE, Amendment, Change, DateRef, LegalSource, Member, Parameter,
@@ -130,6 +130,12 @@ class _Builder:
                 declare(Declaration(entry["id"], "parameter", parse_type(entry["type"]),
                                     document.span(("parameters", i)), entry["title"]),
                         document, ("parameters", i, "id"))
+        for declaration in names.values():
+            event = names.get(declaration.event_of) if declaration.event_of else None
+            if declaration.event_of and (event is None or not event.event):
+                self.errors.append(RuleFileError(
+                    f"'event_of' of '{declaration.name}' must name a fact declared 'event: true', not "
+                    f"'{declaration.event_of}'", declaration.span or Span(None, 1, 1)))
         self.vocab = Vocabulary(names)
         return self.vocab
 
@@ -145,8 +151,11 @@ class _Builder:
                 default = coerce(entry["default"], declared_type)
             except Mismatch as problem:
                 self.fail(f"default of '{name}': {problem}", document, path + ("default",))
+        if entry.get("event") and declared_type.name != "date":
+            self.fail("'event' marks a date fact (the date of an event)", document, path + ("event",))
         return Declaration(name, kind, declared_type, document.span(path, key=True), entry.get("description", ""),
-                           values, default, has_default, bool(entry.get("internal", False)))
+                           values, default, has_default, bool(entry.get("internal", False)),
+                           bool(entry.get("event", False)), str(entry.get("event_of", "")))
 
     # -- contents ---------------------------------------------------------------
 
