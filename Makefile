@@ -33,6 +33,7 @@ test: $(VENV)/.installed-dev
 
 bench: $(VENV)/.installed-dev
 	$(BIN)/python benchmarks/run.py
+	$(BIN)/python -m tools.bench_exact
 
 clean:
 	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis

@@ -244,11 +244,20 @@ class RuleSet:
         if domains is None:
             domains = self._domains[key] = Domains(plan.consolidation, self.vocabulary, self.loaded.sets)
 
-        def evaluate(facts: Mapping[str, Any], output: str) -> Decision | None:
+        wanted = tuple(name for name, decision in decisions.items() if decision.status == "unknown")
+
+        def evaluate(facts: Mapping[str, Any]) -> Mapping[str, Decision | None]:
             try:
-                return self.evaluate(facts, on, proposals, (output,), validated=True, exact=False).decisions[output]
-            except ConflictError:
-                return None
+                return self.evaluate(facts, on, proposals, wanted, validated=True, exact=False).decisions
+            except ConflictError:  # one output's conflict: the others are still decided
+                found: dict[str, Decision | None] = {}
+                for name in wanted:
+                    try:
+                        found[name] = self.evaluate(facts, on, proposals, (name,), validated=True,
+                                                    exact=False).decisions[name]
+                    except ConflictError:
+                        found[name] = None
+                return found
 
         return refine(decisions, domains, given, on, evaluate, lambda *fields: _new_decision(Decision, fields))
 

@@ -157,12 +157,12 @@ def check_against_brute_force(folder: Path, data: Any) -> None:
             cases.append((combination, ruleset.evaluate(facts, on, validated=True, exact=False).decisions))
     if not cases:
         return
-    bound = exact_module.MAX_EVALUATIONS
-    exact_module.MAX_EVALUATIONS = 100_000  # exactness is checked here; the bound in test_exact.py
+    bounds = exact_module.MAX_EVALUATIONS, exact_module.MAX_CASES
+    exact_module.MAX_EVALUATIONS = exact_module.MAX_CASES = 100_000  # exactness here; the bounds in test_exact.py
     try:
         exact = ruleset.evaluate(given_facts, on, validated=True).decisions
     finally:
-        exact_module.MAX_EVALUATIONS = bound
+        exact_module.MAX_EVALUATIONS, exact_module.MAX_CASES = bounds
     for output, decision in exact.items():
         outcomes = {_outcome(found[output]) for _, found in cases}
         assert all(status != "unknown" for status, _ in outcomes)

@@ -76,6 +76,8 @@ class Domains:
         self._cones: dict[str, tuple[frozenset[str], frozenset[Atom], frozenset[str]]] = {}
         self.texts, self.numbers = self._literals()
         self.groups = self._text_groups()
+        self.describing = tuple(d.name for d in vocabulary.names.values() if d.event_of)  # facts of events
+        self.date_cache: dict[Any, Any] = {}  # candidate dates by what they depend on (engine.evaluation.exact)
 
     # -- the literals and the groups of texts ---------------------------------------
 

@@ -38,14 +38,17 @@ Flemish decree, whatever her date of birth).
 
 **Bounded.** A fact used in a way the analysis does not read (whether it is known, a
 count of a list, a date in arithmetic it does not follow) is *opaque*; so is a date fact
-with more than :data:`MAX_DATE_CANDIDATES` candidates, and an output whose cases need
-more than :data:`MAX_EVALUATIONS` evaluations. Then the answer stays what evaluation gave:
+with more than :data:`MAX_DATE_CANDIDATES` candidates, an output with more than
+:data:`MAX_CASES` cases, and a result whose outputs' cases need more than
+:data:`MAX_EVALUATIONS` evaluations (a case is evaluated once for every output, and
+tried for each output that needs it). Then the answer stays what evaluation gave:
 unknown, naming the facts it met (sound, possibly not exact).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 from datetime import date, timedelta
 from decimal import Decimal
 from itertools import combinations
@@ -58,9 +61,12 @@ from engine.values import add_duration
 if TYPE_CHECKING:
     from engine.ruleset import Decision
 
-MAX_EVALUATIONS = 1_000  # cases tried for one output (each is one evaluation)
+MAX_EVALUATIONS = 400  # evaluations for one result (a case tried for several outputs counts once)
+MAX_CASES = 2_000  # cases tried for one output
 MAX_DATE_CANDIDATES = 256  # values tried for one date fact
 MAX_LIST_GROUPS = 6  # a list fact ranges over every combination of this many groups of texts
+_DATE_CACHE = 10_000  # candidate lists kept per consolidation (they depend on the known dates only)
+_MISSING = object()
 _DEPTH = 3  # chains of unknown dates followed through this many comparisons
 _ONE_DAY = timedelta(days=1)
 
@@ -90,15 +96,25 @@ def _pull(shifts: Shift, bound: date) -> date:
     return day
 
 
-def _upper_points(shifts: Shift, bound: date) -> set[date]:
-    """Where a region bounded by ``term <= bound`` or ``term < bound`` has its greatest day."""
+@lru_cache(maxsize=1 << 16)
+def _upper_points(shifts: Shift, bound: date) -> frozenset[date]:
+    """Where a region bounded by ``term <= bound`` or ``term < bound`` has its greatest day
+    (pure, and asked again and again for the same bounds: cached)."""
     points = set()
     for edge in (bound, bound - _ONE_DAY):
         try:
             points.add(_pull(shifts, edge))
         except (OverflowError, ValueError):
             continue
-    return points
+    return frozenset(points)
+
+
+@lru_cache(maxsize=1 << 16)
+def _shifted(shifts: Shift, day: date) -> date | None:
+    try:
+        return _apply(shifts, day)
+    except (OverflowError, ValueError):
+        return None
 
 
 def date_candidates(missing: Iterable[str], atoms: Iterable[Atom], given: Mapping[str, Any], on: date,
@@ -136,19 +152,19 @@ def date_candidates(missing: Iterable[str], atoms: Iterable[Atom], given: Mappin
                 found[one.base] |= _upper_points(one.shifts, other.base)
         if isinstance(a.base, str) and isinstance(b.base, str) and a.base != b.base:
             links.append((a, b))
+    new = {name: set(days) for name, days in found.items()}  # grown in the last round
     for _ in range(_DEPTH if links else 0):
-        grown = False
+        grown: dict[str, set[date]] = {name: set() for name in found}
         for a, b in links:
             for one, other in ((a, b), (b, a)):
-                for day in list(found[other.base]):
-                    try:
-                        points = _upper_points(one.shifts, _apply(other.shifts, day))
-                    except (OverflowError, ValueError):
-                        continue
-                    if not points <= found[one.base]:
-                        found[one.base] |= points
-                        grown = True
-        if not grown or any(len(days) > MAX_DATE_CANDIDATES for days in found.values()):
+                for day in new[other.base]:
+                    bound = _shifted(other.shifts, day)
+                    if bound is not None:
+                        grown[one.base] |= _upper_points(one.shifts, bound) - found[one.base]
+        for name, days in grown.items():
+            found[name] |= days
+        new = grown
+        if not any(grown.values()) or any(len(days) > MAX_DATE_CANDIDATES for days in found.values()):
             break
     result: dict[str, list[date | None]] = {}
     for name, days in found.items():
@@ -185,7 +201,26 @@ def other_candidates(declaration: Declaration, domains: Domains) -> list[Any] | 
 
 # -- deciding exactly ------------------------------------------------------------------
 
-Evaluate = Callable[[Mapping[str, Any], str], "Decision | None"]  # None: a conflict
+Evaluate = Callable[[Mapping[str, Any]], Mapping[str, "Decision | None"]]  # None: a conflict
+
+
+class _Cases:
+    """The evaluations of one result's cases, shared between its outputs: the trees of
+    several outputs try the same values of the same facts."""
+
+    def __init__(self, given: Mapping[str, Any], evaluate: Evaluate) -> None:
+        self.given = given
+        self.evaluate = evaluate
+        self.found: dict[frozenset[tuple[str, Any]], Mapping[str, "Decision | None"]] = {}
+
+    def decide(self, known: Mapping[str, Any], output: str) -> "Decision | None":
+        key = frozenset((f, _key(v)) for f, v in known.items() if f not in self.given)
+        found = self.found.get(key)
+        if found is None:
+            if len(self.found) >= MAX_EVALUATIONS:
+                raise _Beyond(output)
+            found = self.found[key] = self.evaluate(known)
+        return found.get(output)
 
 
 @dataclass
@@ -207,15 +242,17 @@ def refine(decisions: dict[str, "Decision"], domains: Domains, given: Mapping[st
     The cases are split on demand: an evaluation that leaves the output unknown names the
     facts it met; the first of them is tried at each of its values (the candidates above)
     and each case evaluated again, until every case is decided (evaluation is sound: a
-    decided case holds whatever the facts still missing). ``evaluate(facts, output)``
-    decides one output without this refinement; ``make`` builds a Decision."""
+    decided case holds whatever the facts still missing). ``evaluate(facts)`` decides
+    the outputs of ``decisions`` without this refinement; ``make`` builds a Decision."""
     refined = dict(decisions)
-    for name, decision in decisions.items():
-        if decision.status != "unknown":
-            continue
-        cone = domains.cone(name)
+    cases = _Cases(given, evaluate)
+    unknown = [(name, d, domains.cone(name)) for name, d in decisions.items() if d.status == "unknown"]
+    # outputs with fewer missing facts first: they need fewer cases, and the bound on a
+    # result's evaluations then goes to the outputs most likely to be settled
+    unknown.sort(key=lambda entry: sum(1 for f in entry[2][0] if f not in given))
+    for name, decision, cone in unknown:
         try:
-            leaves = _split(name, dict(given), decision.missing, domains, cone, on, evaluate, [0])
+            leaves = _split(name, dict(given), decision.missing, domains, cone, on, cases, [0])
         except _Beyond:
             continue
         if any(leaf.outcome[0] == "unknown" for leaf in leaves):
@@ -233,7 +270,7 @@ Cone = tuple[frozenset[str], frozenset[Atom], frozenset[str]]  # facts, date ato
 
 
 def _split(output: str, known: dict[str, Any], missing: Iterable[str], domains: Domains, cone: Cone,
-           on: date, evaluate: Evaluate, spent: list[int]) -> list[_Leaf]:
+           on: date, cases: _Cases, spent: list[int]) -> list[_Leaf]:
     vocabulary = domains.vocabulary
     candidates = sorted((f for f in missing if f not in known), key=lambda f: (
         vocabulary.names[f].type.name == "date", f))
@@ -248,12 +285,12 @@ def _split(output: str, known: dict[str, Any], missing: Iterable[str], domains: 
     leaves: list[_Leaf] = []
     for value in _values(fact, domains, cone, known, on):
         spent[0] += 1
-        if spent[0] > MAX_EVALUATIONS:
+        if spent[0] > MAX_CASES:
             raise _Beyond(output)
         known[fact] = value
-        decision = evaluate(known, output)
+        decision = cases.decide(known, output)
         if decision is not None and decision.status == "unknown":
-            found = _split(output, known, decision.missing, domains, cone, on, evaluate, spent)
+            found = _split(output, known, decision.missing, domains, cone, on, cases, spent)
         else:
             found = [_Leaf({}, _outcome(decision))]
         for leaf in found:
@@ -273,10 +310,16 @@ def _values(fact: str, domains: Domains, cone: Cone, known: Mapping[str, Any], o
         if values is None:
             raise _Beyond(fact)
         return values
-    dates = [f for f in cone[0] if vocabulary.names[f].type.name == "date" and f not in known]
-    events = {name: _happened(name, vocabulary, known) for name in dates
-              if vocabulary.names[name].event}
-    found = date_candidates(dates, cone[1], known, on, events)
+    dates = [f for f in cone[0] if vocabulary.names[f].type.name == "date"]
+    key = (on, cone[1], tuple(known.get(f, _MISSING) for f in dates),
+           tuple(known.get(f) is not None for f in domains.describing))
+    found = domains.date_cache.get(key)
+    if found is None:
+        missing = [f for f in dates if f not in known]
+        events = {name: _happened(name, vocabulary, known) for name in missing if vocabulary.names[name].event}
+        found = date_candidates(missing, cone[1], known, on, events)
+        if len(domains.date_cache) < _DATE_CACHE:
+            domains.date_cache[key] = found
     if found is None:
         raise _Beyond(fact)
     return found[fact]

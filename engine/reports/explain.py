@@ -71,6 +71,7 @@ class Explanation:
     rule: str | None = None  # the rule whose value decided the output
     agreed: bool = False  # decided although facts are missing: every possibility agrees
     chain: list[str] = field(default_factory=list)  # the rules it overrides, outermost first
+    exact: bool = False  # decided, or its missing facts narrowed, by trying the missing facts' values
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {"output": self.output, "status": self.status}
@@ -85,6 +86,8 @@ class Explanation:
         data["overrides"] = self.chain
         if self.agreed:
             data["agreed"] = True
+        if self.exact:
+            data["exact"] = True
         data["decided_by"] = self.decided_by.to_json() if self.decided_by else None
         data["considered"] = [step.to_json() for step in self.considered]
         return data
@@ -101,8 +104,17 @@ def _fact_json(value: Any) -> Any:
 
 
 def explain(result: Any, output: str) -> Explanation:
-    """The explanation of ``output`` in an evaluation result."""
-    return _Explainer(result.evaluation).output(output, set(), depth=0)
+    """The explanation of ``output`` in an evaluation result.
+
+    The rules are shown as evaluation found them; where the result decided the output
+    exactly (:mod:`engine.evaluation.exact`: every value of the missing facts gives the
+    same outcome), the explanation takes the result's decision and says so."""
+    explanation = _Explainer(result.evaluation).output(output, set(), depth=0)
+    decision = result.decisions.get(output)
+    if decision is not None and (decision.status, decision.missing) != (explanation.status, explanation.missing):
+        explanation.status, explanation.missing, explanation.exact = decision.status, decision.missing, True
+        explanation.value = decision.value if decision.status == "decided" else None
+    return explanation
 
 
 def explain_all(result: Any) -> list[Explanation]:
@@ -258,6 +270,11 @@ class _Text:
             lines[-1] += "  (not expanded further)"
             return
         self.explained_at[explanation.output] = len(lines)
+        if full.exact and full.status == "unknown":
+            lines.append(f"{indent}  every value of the missing facts was tried: only those named change it")
+        elif full.exact:
+            lines.append(f"{indent}  decided although facts are missing: every value they can take gives this outcome,"
+                         " though the rules below, read without them, do not show it")
         if full.agreed:
             lines.append(f"{indent}  decided although some facts are missing: every rule that may apply gives this value")
         if full.decided_by is not None:
