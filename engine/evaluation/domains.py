@@ -76,6 +76,7 @@ class Domains:
         self._cones: dict[str, tuple[frozenset[str], frozenset[Atom], frozenset[str]]] = {}
         self.texts, self.numbers = self._literals()
         self.groups = self._text_groups()
+        self._groups: dict[str, list[str]] = {}
         self.describing = tuple(d.name for d in vocabulary.names.values() if d.event_of)  # facts of events
         self.date_cache: dict[Any, Any] = {}  # candidate dates by what they depend on (engine.evaluation.exact)
 
@@ -101,18 +102,44 @@ class Domains:
                     numbers.add(parameter.value)
         return texts, numbers
 
-    def _text_groups(self) -> list[str]:
-        """One text per group of texts that no literal or set (in any period) tells apart."""
-        periods = [(s, m) for s in self.sets.values() for m in (s.members) if isinstance(m.value, str)]
-        points = sorted({d for s in self.sets.values() for m in s.members for d in (m.start, m.until) if d})
+    def _text_groups(self, texts: set[str] | None = None, sets: Iterable[ValueSet] | None = None) -> list[str]:
+        """One text per group of texts that no literal or set (in any period) tells apart
+        (of ``texts`` and ``sets``; by default every literal and every set)."""
+        texts = self.texts if texts is None else texts
+        chosen = list(self.sets.values() if sets is None else sets)
+        points = sorted({d for s in chosen for m in s.members for d in (m.start, m.until) if d})
         probes = [date.min] + points
-        candidates = self.texts | {m.value for _, m in periods}
+        candidates = texts | {m.value for s in chosen for m in s.members if isinstance(m.value, str)}
         seen: dict[Any, str] = {}
         for text in sorted(candidates):
-            signature = (text if text in self.texts else None,
-                         tuple(text in s.at(day) for s in self.sets.values() for day in probes))
+            signature = (text if text in texts else None, tuple(text in s.at(day) for s in chosen for day in probes))
             seen.setdefault(signature, text)
         return sorted(seen.values()) + [OTHER_TEXT]
+
+    def groups_for(self, fact: str) -> list[str]:
+        """The groups of texts for one fact: only the literals and sets of the expressions
+        that read it tell its values apart, unless an expression hands the fact on whole
+        (to an output), where any literal may meet it."""
+        found = self._groups.get(fact)
+        if found is None:
+            texts: set[str] = set()
+            sets: dict[str, ValueSet] = {}
+            handed_on = False
+            for rule in self.consolidation.rules.values():
+                for version in self.consolidation.timelines[rule.id].versions:
+                    for expression in version.expressions():
+                        if fact not in expression.free_names:
+                            continue
+                        handed_on = handed_on or any(
+                            e is expression and isinstance(e.node, n.Name) for e in version.computed.values())
+                        for node in n.walk(expression.node):
+                            if isinstance(node, n.Literal) and isinstance(node.value, str):
+                                texts.add(node.value)
+                            elif isinstance(node, n.Name) and node.name in self.sets:
+                                sets[node.name] = self.sets[node.name]
+            found = self.groups if handed_on else self._text_groups(texts, sets.values())
+            self._groups[fact] = found
+        return found
 
     # -- what an output depends on --------------------------------------------------
 
@@ -177,6 +204,9 @@ class Domains:
                 reading.atoms |= self._comparison(node, rule)
             elif isinstance(node, n.Call) and node.function == "count":
                 raise _Opaque(node)
+            elif isinstance(node, n.Binary) and node.op in ("==", "!=") and any(
+                    isinstance(side, n.Name) and self._is_collection_fact(side.name) for side in (node.left, node.right)):
+                raise _Opaque(node)  # a whole list compared: order and repetition count
             elif isinstance(node, n.IsTest) and node.test in ("known", "unknown"):
                 raise _Opaque(node)  # asks whether a fact was given: no value of it answers that
             elif isinstance(node, n.Binary) and node.op == "-" and self._is_date(node.left) \
@@ -185,6 +215,10 @@ class Domains:
         except _Opaque:
             for name in n.free_names(node):
                 reading.opaque |= self._facts_behind(name)
+
+    def _is_collection_fact(self, name: str) -> bool:
+        declaration = self.vocabulary.get(name)
+        return declaration is not None and declaration.kind == "fact" and declaration.type.is_collection
 
     def _facts_behind(self, name: str) -> set[str]:
         declaration = self.vocabulary.get(name)

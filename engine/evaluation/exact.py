@@ -186,9 +186,9 @@ def other_candidates(declaration: Declaration, domains: Domains) -> list[Any] | 
     if kind.name == "bool":
         return [True, False]
     if kind.name == "text":
-        return list(declaration.values or domains.groups) + [None]
+        return list(declaration.values or domains.groups_for(declaration.name)) + [None]
     if kind.is_collection and kind.element is not None and kind.element.name == "text":
-        groups = list(declaration.values) if declaration.values else domains.groups
+        groups = list(declaration.values) if declaration.values else domains.groups_for(declaration.name)
         if len(groups) > MAX_LIST_GROUPS:
             return None
         lists = [tuple(c) for size in range(len(groups) + 1) for c in combinations(groups, size)]
@@ -289,7 +289,12 @@ def _split(output: str, known: dict[str, Any], missing: Iterable[str], domains: 
             raise _Beyond(output)
         known[fact] = value
         decision = cases.decide(known, output)
-        if decision is not None and decision.status == "unknown":
+        event = vocabulary.names[fact].event_of
+        if value is not None and event and event not in known and event in cone[0]:
+            # the event happened: its date is tried too, so that every leaf says which
+            # dates it covers (not none), and leaves are compared on what they cover
+            found = _split(output, known, (event,), domains, cone, on, cases, spent)
+        elif decision is not None and decision.status == "unknown":
             found = _split(output, known, decision.missing, domains, cone, on, cases, spent)
         else:
             found = [_Leaf({}, _outcome(decision))]
