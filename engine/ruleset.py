@@ -244,20 +244,22 @@ class RuleSet:
         if domains is None:
             domains = self._domains[key] = Domains(plan.consolidation, self.vocabulary, self.loaded.sets)
 
-        wanted = tuple(name for name, decision in decisions.items() if decision.status == "unknown")
+        def evaluate(facts: Mapping[str, Any]) -> Callable[[str], Decision | None]:
+            """One case: its outputs are decided when asked, each once (the evaluation's memo)."""
+            case: list[Evaluation] = []
 
-        def evaluate(facts: Mapping[str, Any]) -> Mapping[str, Decision | None]:
-            try:
-                return self.evaluate(facts, on, proposals, wanted, validated=True, exact=False).decisions
-            except ConflictError:  # one output's conflict: the others are still decided
-                found: dict[str, Decision | None] = {}
-                for name in wanted:
-                    try:
-                        found[name] = self.evaluate(facts, on, proposals, (name,), validated=True,
-                                                    exact=False).decisions[name]
-                    except ConflictError:
-                        found[name] = None
-                return found
+            def decide(name: str) -> Decision | None:
+                try:
+                    if not case:
+                        result = self.evaluate(facts, on, proposals, (name,), validated=True, exact=False)
+                        case.append(result.evaluation)
+                        return result.decisions[name]
+                    evaluation = case[0]
+                    return self._decision(name, evaluation.value_of(name), evaluation.deciders.get(name))
+                except ConflictError:
+                    return None
+
+            return decide
 
         return refine(decisions, domains, given, on, evaluate, lambda *fields: _new_decision(Decision, fields))
 

@@ -201,26 +201,26 @@ def other_candidates(declaration: Declaration, domains: Domains) -> list[Any] | 
 
 # -- deciding exactly ------------------------------------------------------------------
 
-Evaluate = Callable[[Mapping[str, Any]], Mapping[str, "Decision | None"]]  # None: a conflict
+Evaluate = Callable[[Mapping[str, Any]], Callable[[str], "Decision | None"]]  # a case -> decide an output
 
 
 class _Cases:
-    """The evaluations of one result's cases, shared between its outputs: the trees of
-    several outputs try the same values of the same facts."""
+    """The cases of one result, shared between its outputs: the trees of several outputs
+    try the same values of the same facts, and a case decides each output once."""
 
     def __init__(self, given: Mapping[str, Any], evaluate: Evaluate) -> None:
         self.given = given
         self.evaluate = evaluate
-        self.found: dict[frozenset[tuple[str, Any]], Mapping[str, "Decision | None"]] = {}
+        self.found: dict[frozenset[tuple[str, Any]], Callable[[str], "Decision | None"]] = {}
 
     def decide(self, known: Mapping[str, Any], output: str) -> "Decision | None":
         key = frozenset((f, _key(v)) for f, v in known.items() if f not in self.given)
-        found = self.found.get(key)
-        if found is None:
+        case = self.found.get(key)
+        if case is None:
             if len(self.found) >= MAX_EVALUATIONS:
                 raise _Beyond(output)
-            found = self.found[key] = self.evaluate(known)
-        return found.get(output)
+            case = self.found[key] = self.evaluate(known)
+        return case(output)
 
 
 @dataclass
@@ -242,8 +242,9 @@ def refine(decisions: dict[str, "Decision"], domains: Domains, given: Mapping[st
     The cases are split on demand: an evaluation that leaves the output unknown names the
     facts it met; the first of them is tried at each of its values (the candidates above)
     and each case evaluated again, until every case is decided (evaluation is sound: a
-    decided case holds whatever the facts still missing). ``evaluate(facts)`` decides
-    the outputs of ``decisions`` without this refinement; ``make`` builds a Decision."""
+    decided case holds whatever the facts still missing). ``evaluate(facts)`` gives a
+    case's function that decides an output without this refinement; ``make`` builds a
+    Decision."""
     refined = dict(decisions)
     cases = _Cases(given, evaluate)
     unknown = [(name, d, domains.cone(name)) for name, d in decisions.items() if d.status == "unknown"]
