@@ -124,3 +124,17 @@ def test_pull_finds_the_last_day_whose_shift_is_on_or_before_the_bound(
     assert exact._pull(shift, bound) == expected
     assert exact._apply(shift, expected) <= bound
     assert exact._apply(shift, date.fromordinal(expected.toordinal() + 1)) > bound
+
+
+def test_few_facts_given_deciding_comes_before_naming(decree: RuleSet) -> None:
+    # many outputs are unknown here; the bound on a result's evaluations goes first to
+    # whether each output is decided, then to naming the facts of the undecided ones
+    facts = {"persoon.nationaliteiten": ["SY"], "persoon.geboren_in_belgie": False,
+             "persoon.ouder_geboren_in_buitenland": True, "persoon.bedienaar_eredienst": False,
+             "persoon.ernstig_ziek_of_handicap": False, "verblijf.grond": "gezinshereniging",
+             "verblijf.langer_dan_3_maanden": True, "verblijf.eerste_keer": True,
+             "verblijf.tijdelijk_max_1_jaar": False, "inschrijving.eerste_datum": date(2023, 3, 1),
+             "inschrijving.gewest": "brussel"}
+    result = decree.evaluate(facts, on=ON)
+    assert len(result.unknown) > 10
+    assert result.decisions["verplicht"].status == "decided" and result.outputs["verplicht"] is False

@@ -170,18 +170,24 @@ class Domains:
     def reading(self, rule: Rule) -> _RuleReading:
         found = self._readings.get(rule.id)
         if found is None:
-            found = self._readings[rule.id] = _RuleReading(set(), set(), set(), set())
-            reference = (self._date_terms(rule.reference_date.node, rule) if rule.reference_date
-                         else frozenset({Term(EVALUATION_DATE)}))
+            # built whole before it is kept, so another thread never sees it half read
+            # (outputs form no cycle: the recursion through outputs ends)
+            found = _RuleReading(set(), set(), set(), set())
             timeline = self.consolidation.timelines[rule.id]
             bounds = {d for v in timeline.versions if v.window for d in (v.window.start, v.window.until) if d}
-            found.atoms |= {(t, Term(b)) for t in reference for b in bounds}
+            try:
+                reference = self._reference_terms(rule)
+                found.atoms |= {(t, Term(b)) for t in reference for b in bounds}
+            except _Opaque:
+                for name in rule.reference_date.free_names if rule.reference_date else ():
+                    found.opaque |= self._facts_behind(name)
             expressions = [rule.reference_date] if rule.reference_date else []
             for version in timeline.versions:
                 expressions += version.expressions()
             for expression in expressions:
                 for node in n.walk(expression.node):
                     self._read(node, rule, found)
+            self._readings[rule.id] = found
         return found
 
     def _read(self, node: n.Node, rule: Rule, reading: _RuleReading) -> None:
@@ -195,7 +201,11 @@ class Domains:
             elif declaration.kind == "output":
                 reading.outputs.add(node.name)
             else:  # a set or parameter read on the rule's reference date
-                self._boundaries(node.name, self._reference_terms(rule), reading)
+                try:
+                    self._boundaries(node.name, self._reference_terms(rule), reading)
+                except _Opaque:
+                    for name in rule.reference_date.free_names if rule.reference_date else ():
+                        reading.opaque |= self._facts_behind(name)
             return
         try:
             if isinstance(node, n.At):
@@ -352,7 +362,6 @@ class Domains:
     def _output_terms(self, output: str) -> frozenset[Term]:
         found = self._terms.get(output)
         if found is None:
-            self._terms[output] = frozenset()  # outputs form no cycle; this only guards
             terms: set[Term] = set()
             for rule in self.setters.get(output, ()):
                 for version in self.consolidation.timelines[rule.id].versions:

@@ -235,6 +235,10 @@ class _Beyond(Exception):
     """More cases than the bound, or a fact whose values cannot be listed."""
 
 
+class _Disagree(Exception):
+    """Two cases with different outcomes: the output is not decided."""
+
+
 def refine(decisions: dict[str, "Decision"], domains: Domains, given: Mapping[str, Any], on: date,
            evaluate: Evaluate, make: Callable[..., "Decision"]) -> dict[str, "Decision"]:
     """``decisions`` with every unknown one decided exactly, where the cases are few enough.
@@ -251,27 +255,46 @@ def refine(decisions: dict[str, "Decision"], domains: Domains, given: Mapping[st
     # outputs with fewer missing facts first: they need fewer cases, and the bound on a
     # result's evaluations then goes to the outputs most likely to be settled
     unknown.sort(key=lambda entry: sum(1 for f in entry[2][0] if f not in given))
+    # first whether each output is decided, stopping at two different outcomes; then,
+    # with what the bound leaves, which facts the undecided ones depend on
+    undecided = []
     for name, decision, cone in unknown:
         try:
-            leaves = _split(name, dict(given), decision.missing, domains, cone, on, cases, [0])
+            leaves = _split(name, dict(given), decision.missing, domains, cone, on, cases, [0], set())
+        except _Disagree:
+            undecided.append((name, decision, cone))
+            continue
         except _Beyond:
             continue
-        if any(leaf.outcome[0] == "unknown" for leaf in leaves):
-            continue  # a case left unknown with nothing more to try: keep the sound answer
-        if len({leaf.outcome[:2] for leaf in leaves}) == 1:
-            status, _, value, _ = leaves[0].outcome
-            rules = {leaf.outcome[3] for leaf in leaves}
-            refined[name] = make(name, status, value, (), rules.pop() if len(rules) == 1 else None)
-        else:
-            refined[name] = make(name, "unknown", None, _deciding(leaves), None)
+        _conclude(name, leaves, refined, make)
+    for name, decision, cone in undecided:
+        try:
+            leaves = _split(name, dict(given), decision.missing, domains, cone, on, cases, [0], None)
+        except _Beyond:
+            continue
+        _conclude(name, leaves, refined, make)
     return refined
+
+
+def _conclude(name: str, leaves: list[_Leaf], refined: dict[str, "Decision"], make: Callable[..., "Decision"]) -> None:
+    """The decision from the tree of cases of one output."""
+    if any(leaf.outcome[0] == "unknown" for leaf in leaves):
+        return  # a case left unknown with nothing more to try: keep the sound answer
+    if len({leaf.outcome[:2] for leaf in leaves}) == 1:
+        status, _, value, _ = leaves[0].outcome
+        rules = {leaf.outcome[3] for leaf in leaves}
+        refined[name] = make(name, status, value, (), rules.pop() if len(rules) == 1 else None)
+    else:
+        refined[name] = make(name, "unknown", None, _deciding(leaves), None)
 
 
 Cone = tuple[frozenset[str], frozenset[Atom], frozenset[str]]  # facts, date atoms, opaque facts
 
 
 def _split(output: str, known: dict[str, Any], missing: Iterable[str], domains: Domains, cone: Cone,
-           on: date, cases: _Cases, spent: list[int]) -> list[_Leaf]:
+           on: date, cases: _Cases, spent: list[int], seen: set[Any] | None) -> list[_Leaf]:
+    """The tree of cases of one output, as its leaves. With ``seen``, stops (raising
+    :class:`_Disagree`) as soon as two leaves have different outcomes."""
     vocabulary = domains.vocabulary
     candidates = sorted((f for f in missing if f not in known), key=lambda f: (
         vocabulary.names[f].type.name == "date", f))
@@ -294,11 +317,15 @@ def _split(output: str, known: dict[str, Any], missing: Iterable[str], domains: 
         if value is not None and event and event not in known and event in cone[0]:
             # the event happened: its date is tried too, so that every leaf says which
             # dates it covers (not none), and leaves are compared on what they cover
-            found = _split(output, known, (event,), domains, cone, on, cases, spent)
+            found = _split(output, known, (event,), domains, cone, on, cases, spent, seen)
         elif decision is not None and decision.status == "unknown":
-            found = _split(output, known, decision.missing, domains, cone, on, cases, spent)
+            found = _split(output, known, decision.missing, domains, cone, on, cases, spent, seen)
         else:
             found = [_Leaf({}, _outcome(decision))]
+            if seen is not None:
+                seen.add(found[0].outcome[:2])
+                if len(seen) > 1:
+                    raise _Disagree(output)
         for leaf in found:
             leaf.assigned[fact] = value
         leaves.extend(found)

@@ -337,8 +337,11 @@ def render_summary(explanation: Explanation) -> str:
     step = explanation.decided_by
     if step is not None and explanation.rule and explanation.rule != step.rule:
         step = _find(step, explanation.rule) or step
+    if explanation.exact:
+        lines.append("  decided although facts are missing: every value they can take gives this outcome"
+                     if explanation.status != "unknown" else "  only the facts named change it")
     if step is None:
-        if explanation.status == "not_applicable":
+        if explanation.status == "not_applicable" and not explanation.exact:
             lines.append("  no rule applies to this person")
         return "\n".join(lines) + "\n"
     source = step.source
