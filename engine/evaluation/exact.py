@@ -219,7 +219,7 @@ class _Cases:
         if case is None:
             if len(self.found) >= MAX_EVALUATIONS:
                 raise _Beyond(output)
-            case = self.found[key] = self.evaluate(known)
+            case = self.found[key] = self.evaluate(dict(known))  # ``known`` changes as the trees are walked
         return case(output)
 
 
