@@ -9,9 +9,11 @@ conditions can only tell a fact's values apart in a few ways, read statically fr
 checked ASTs of the consolidation (never from the evaluators' internals):
 
 - a boolean: true, false; a text with declared values: those values;
-- another text, or a list of texts: the texts the rules name, and the members of the
-  value sets, grouped by which literals and which sets (in which period) hold them, one
-  text per group and one text none of them holds; a list: every combination of groups;
+- another text, or a list of texts: the texts named in the expressions that read the
+  fact, and the members of the value sets those expressions use, grouped by which
+  literals and which sets (in which period) hold them, one text per group and one text
+  none of them holds; a list: every combination of groups (a list compared whole is
+  opaque);
 - a date: the **date terms** the conditions compare (a fact, the evaluation date or a
   literal, shifted by durations: ``persoon.geboortedatum + 18 years``, ``age(a, b) >= 18``
   read as ``a + 18 years <= b``), against each other and against the window boundaries of
@@ -34,14 +36,17 @@ whatever they are. So the cases are not the product of every missing fact's valu
 output is evaluated, and while it stays unknown, the first fact the evaluation names is
 tried at each of its values, and each case evaluated again with that value given. Most
 cases are decided after one or two facts (a Brussels resident is not obliged under the
-Flemish decree, whatever her date of birth).
+Flemish decree, whatever her date of birth). The facts named for an undecided output are
+those whose value alone changes it, read from the tree of cases (:func:`_deciding`).
+Cases are shared between a result's outputs; each output is first tried until two cases
+disagree, and only then are the undecided outputs' trees completed to name their facts.
 
 **Bounded.** A fact used in a way the analysis does not read (whether it is known, a
 count of a list, a date in arithmetic it does not follow) is *opaque*; so is a date fact
 with more than :data:`MAX_DATE_CANDIDATES` candidates, an output with more than
 :data:`MAX_CASES` cases, and a result whose outputs' cases need more than
-:data:`MAX_EVALUATIONS` evaluations (a case is evaluated once for every output, and
-tried for each output that needs it). Then the answer stays what evaluation gave:
+:data:`MAX_EVALUATIONS` cases (each case is evaluated once, and asked for each output
+whose tree reaches it). Then the answer stays what evaluation gave:
 unknown, naming the facts it met (sound, possibly not exact).
 """
 
