@@ -217,6 +217,8 @@ class Domains:
             elif isinstance(node, n.Binary) and node.op in ("==", "!=") and any(
                     isinstance(side, n.Name) and self._is_collection_fact(side.name) for side in (node.left, node.right)):
                 raise _Opaque(node)  # a whole list compared: order and repetition count
+            elif isinstance(node, n.Binary) and node.op in ("+", "-", "*", "/") and not self._is_date(node):
+                raise _Opaque(node)  # a number computed from a fact: its thresholds are not the literals'
             elif isinstance(node, n.IsTest) and node.test in ("known", "unknown"):
                 raise _Opaque(node)  # asks whether a fact was given: no value of it answers that
             elif isinstance(node, n.Binary) and node.op == "-" and self._is_date(node.left) \
