@@ -138,3 +138,25 @@ def test_few_facts_given_deciding_comes_before_naming(decree: RuleSet) -> None:
     result = decree.evaluate(facts, on=ON)
     assert len(result.unknown) > 10
     assert result.decisions["verplicht"].status == "decided" and result.outputs["verplicht"] is False
+
+
+def test_a_number_fact_in_arithmetic_keeps_the_answer_of_evaluation(small: RuleSet) -> None:
+    # 2.5 attempts is a value no literal names: trying 9, 10, 11, 24, 25, 26 would all say
+    # false, which 2.5 is not
+    plain = small.evaluate({"traject.gezien": False}, on=ON, exact=False).decisions["veel_pogingen"]
+    assert plain.status == "unknown"
+    assert small.evaluate({"traject.gezien": False}, on=ON).decisions["veel_pogingen"] == plain
+    # the other fact still decides it: 'or' with true
+    assert small.evaluate({"traject.gezien": True}, on=ON).outputs["veel_pogingen"] is True
+
+
+def test_the_explanation_of_an_exactly_decided_output_says_so(decree: RuleSet) -> None:
+    from engine.reports.explain import render_text
+
+    facts = without("persoon.geboortedatum", inschrijving__gewest="brussel")
+    explanation = decree.evaluate(facts, on=ON).explain("verplicht")
+    assert explanation.to_json()["exact"] is True and explanation.to_json()["value"] is False
+    assert render_text(explanation).splitlines()[:2] == [
+        "verplicht = false",
+        "  decided although facts are missing: every value they can take gives this outcome, though the rules "
+        "below, read without them, do not show it"]
