@@ -48,6 +48,7 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python -m tools.bench_serve
 	$(BIN)/python -m tools.bench_population
 	$(BIN)/python -m tools.bench_bad_inputs
+	$(BIN)/python -m tools.bench_exact
 
 fuzz: $(VENV)/.installed-dev
 	DECREE_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) DECREE_FUZZ_RANDOM=1 DECREE_FUZZ_REPORT=fuzz-report.jsonl \

@@ -279,7 +279,7 @@ def graph(fmt: str, output: str | None, changed: str | None, rules_path: str | N
 @proposal_option
 @rules_option
 def show(rule: str, on: str | None, proposals: tuple[str, ...], rules_path: str | None) -> None:
-    """A provision's consolidated time line, or its version on a date."""
+    """A rule's or parameter's time line, a value set's history, or the rules that set an output."""
     from engine.reports.show import render_timeline
 
     def action() -> int:

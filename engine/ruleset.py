@@ -17,9 +17,9 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 
-from engine.errors import InputError, PolicyError, PolicyErrors, RuleFileError, Span, flatten, suggest
+from engine.errors import ConflictError, InputError, PolicyError, PolicyErrors, RuleFileError, Span, flatten, suggest
 from engine.evaluation.general import Evaluation
 from engine.sources.asof import Events, as_of
 from engine.sources.facts import iter_fact_errors, read_facts, with_defaults
@@ -35,6 +35,7 @@ from engine.sources.yamlsource import DEFAULT_LIMITS, Document, Limits
 if TYPE_CHECKING:  # networkx is imported only where a networkx graph is asked for
     import networkx as nx
 
+    from engine.evaluation.domains import Domains
     from engine.reports.explain import Explanation
     from engine.rules import graph as graphs
 
@@ -138,6 +139,7 @@ class RuleSet:
         self._rank = rank
         self._public_in_order = tuple(sorted(self.public_outputs, key=lambda name: rank.get(name, -1)))
         self._programs: dict[frozenset[tuple[str, date | None]], Program] = {}
+        self._domains: dict[frozenset[tuple[str, date | None]], "Domains"] = {}  # read for exact decisions
         self._decisions = Decisions(d.name for d in loaded.vocabulary.of_kind("output")
                                     if d.type.name in ("bool", "text"))
 
@@ -281,14 +283,16 @@ class RuleSet:
         return with_defaults(facts, self.vocabulary)
 
     def evaluate(self, facts: Mapping[str, Any], on: date, proposals: Proposals | None = None,
-                 outputs: Iterable[str] | None = None, *, validated: bool = False) -> Result:
+                 outputs: Iterable[str] | None = None, *, validated: bool = False, exact: bool = True) -> Result:
         """Decide ``outputs`` (default: every public output) for one person on ``on``.
 
         ``facts`` maps dotted fact names to values; unless ``validated``, they are checked
         and converted first (raising :class:`InputError`). ``validated`` facts must be as
         :func:`engine.sources.facts.read_facts` gives them: declared names, plain values (a missing
         fact is left out, never given as an unknown). ``proposals`` maps a proposal to
-        its effective date, or to None for its assumed date.
+        its effective date, or to None for its assumed date. ``exact``: an output left
+        unknown is decided when every value of its missing facts gives the same outcome
+        (:mod:`engine.evaluation.exact`).
         """
         self._check_arguments(facts, on, proposals, outputs)
         if proposals:
@@ -310,7 +314,41 @@ class RuleSet:
         evaluation = Evaluation(plan, given, on, program)
         program.run(evaluation, ordered)
         decisions = self._decisions.of(wanted, evaluation.values, evaluation.deciders)
+        if exact and any(d.status == "unknown" for d in decisions.values()):
+            decisions = self._exactly(plan, given, on, proposals or {}, decisions)
         return Result(on, dict(plan.proposals), self.content_hash, decisions, evaluation)
+
+    def _exactly(self, plan: Plan, given: Mapping[str, Any], on: date, proposals: Proposals,
+                 decisions: dict[str, Decision]) -> dict[str, Decision]:
+        """``decisions`` with each unknown one decided where every value of its missing
+        facts gives the same outcome (:func:`engine.evaluation.exact.refine`)."""
+        from engine.evaluation.domains import Domains
+        from engine.evaluation.exact import refine
+
+        key = frozenset(plan.proposals.items())
+        domains = self._domains.get(key)
+        if domains is None:
+            domains = self._domains[key] = Domains(plan.consolidation, self.vocabulary, self.loaded.sets)
+
+        def evaluate(facts: Mapping[str, Any]) -> Callable[[str], Decision | None]:
+            """One case: its outputs are decided when asked, each once (the evaluation's memo)."""
+            case: list[Evaluation] = []
+
+            def decide(name: str) -> Decision | None:
+                try:
+                    if not case:
+                        result = self.evaluate(facts, on, proposals, (name,), validated=True, exact=False)
+                        case.append(result.evaluation)
+                        return result.decisions[name]
+                    evaluation = case[0]
+                    value = evaluation.value_of(name)
+                    return self._decisions.decision(name, value, evaluation.deciders.get(name))
+                except ConflictError:
+                    return None
+
+            return decide
+
+        return refine(decisions, domains, given, on, evaluate, lambda *fields: Decision(*fields))
 
     @staticmethod
     def _check_arguments(facts: Any, on: Any, proposals: Any, outputs: Any) -> None:

@@ -356,7 +356,7 @@ vrijstelling.ziek: Vrijstelling ernstig zieke
     assert on.exit_code == 0 and "  in force on 2022-03-01:\n    2. [2022-03-01, ...)\n" in on.stdout
     unknown = run("show", "vrijstelling.zie", "--rules", str(EXCEPTIONS))
     assert unknown.exit_code == 2
-    assert "unknown rule 'vrijstelling.zie'; did you mean 'vrijstelling.ziek'?" in unknown.stderr
+    assert "unknown rule, parameter, value set or output 'vrijstelling.zie'; did you mean 'vrijstelling.ziek'?" in unknown.stderr
     bad_date = run("show", "basis", "--on", "2022-02-30", "--rules", str(EXCEPTIONS))
     assert bad_date.exit_code == 2
 

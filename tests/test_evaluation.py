@@ -117,9 +117,14 @@ def test_unknown_names_every_fact_that_would_decide(ruleset: RuleSet) -> None:
     assert found["unknown"]["grond"] == ("persoon.ziek",)
     result = ruleset.evaluate({"inschrijving.datum": REGISTERED}, on=ON)
     assert result.unknown["verplicht"] == ("persoon.bedienaar", "persoon.eu", "persoon.leeftijd", "persoon.ziek")
-    # with the reference date unknown, the rules that it selects name it (and not what
-    # their conditions read, as no version is chosen yet)
+    # with the reference date unknown too, every fact whose value alone can change the
+    # outcome is named, also those read only by the versions it would select
     result = ruleset.evaluate({}, on=ON)
+    assert result.unknown["verplicht"] == ("inschrijving.datum", "persoon.bedienaar", "persoon.eu",
+                                           "persoon.leeftijd", "persoon.ziek")
+    # without exact decisions, the general path names what it met: the reference date,
+    # not what the conditions of the versions it would select read
+    result = ruleset.evaluate({}, on=ON, exact=False)
     assert result.unknown["verplicht"] == ("inschrijving.datum", "persoon.bedienaar", "persoon.eu")
 
 

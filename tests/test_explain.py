@@ -313,3 +313,45 @@ verplicht = false
     assert sorted(data["explanations"]) == ["grond", "status", "verplicht"]
     assert data["explanations"]["verplicht"]["rule"] == "vrijstelling.ziek"
     assert data["explanations"]["grond"]["rule"] == "vrijstelling.ziek"
+
+
+def _outputs_in(data: dict[str, Any]) -> set[str]:
+    """Every output named anywhere in an explanation's JSON (the rules that decided it and
+    those only considered, with what they used and their exceptions)."""
+    found = {data["output"]}
+    steps = ([data["decided_by"]] if data.get("decided_by") else []) + data.get("considered", [])
+    while steps:
+        step = steps.pop()
+        for used in step["uses"]:
+            found |= _outputs_in(used)
+        steps.extend(step["exceptions"])
+    return found
+
+
+def test_text_derivation_of_status_explains_every_output_once_where_first_needed() -> None:
+    decree = RuleSet.load(Path(__file__).parent.parent / "rules")
+    facts = Path(__file__).parent.parent / "examples" / "persoon.yaml"
+    from engine.cli import read_facts_document
+
+    document, where = read_facts_document(str(facts))
+    result = decree.evaluate(decree.facts_from(document, where), on=date(2024, 3, 1), validated=True)
+    explanation = result.explain("status")
+    lines = render_text(explanation).splitlines()
+    outputs = _outputs_in(explanation.to_json())
+    assert {"doelgroep", "verplicht", "verplicht_in_beginsel", "leeftijd"} <= outputs
+    explained: dict[str, int] = {}
+    for number, line in enumerate(lines, start=1):
+        name, equals, rest = line.strip().partition(" = ")
+        if not equals or name not in outputs:
+            continue
+        if "(explained above, line " in rest:
+            at = int(rest.rsplit("line ", 1)[1].rstrip(")"))
+            assert explained.get(name) == at < number, line
+        else:
+            assert name not in explained, f"{name} explained twice: lines {explained[name]} and {number}"
+            assert "(not expanded further)" not in rest and "explained above)" not in rest, line
+            explained[name] = number
+            # the explanation follows its first mention: the rule that decided it, or why none did
+            following = lines[number] if number < len(lines) else ""
+            assert following.strip().startswith(("decided", "also considered")), (line, following)
+    assert set(explained) == outputs

@@ -138,8 +138,9 @@ class Inline:
             if isinstance(node.right, n.Literal) and node.right.value is not None:
                 t = self.source.temp()
                 return f"(False if ({t} := {left}) is None else {t} {op} {self.inline_Literal(node.right)})"
+            # both operands first: an unknown one bails (unknown), even beside a none
             right, a, b = self.expr(node.right), self.source.temp(), self.source.temp()
-            return f"(False if ({a} := {left}) is None or ({b} := {right}) is None else {a} {op} {b})"
+            return f"(False if None in (({a} := {left}), ({b} := {right})) else {a} {op} {b})"
         if op in ("==", "!=") and isinstance(node.right, n.Literal) and isinstance(node.right.value, (str, bool)):
             return f"({self.expr(node.left)} {op} {self.inline_Literal(node.right)})"
         if op in ("in", "not_in") and isinstance(node.right, n.ListLiteral) \

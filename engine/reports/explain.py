@@ -81,6 +81,7 @@ class Explanation:
     rule: str | None = None  # the rule whose value decided the output
     agreed: bool = False  # decided although facts are missing: every possibility agrees
     chain: list[str] = field(default_factory=list)  # the rules it overrides, outermost first
+    exact: bool = False  # decided, or its missing facts narrowed, by trying the missing facts' values
 
     def to_json(self) -> dict[str, Any]:
         data: dict[str, Any] = {"output": self.output, "status": self.status}
@@ -95,6 +96,8 @@ class Explanation:
         data["overrides"] = self.chain
         if self.agreed:
             data["agreed"] = True
+        if self.exact:
+            data["exact"] = True
         data["decided_by"] = self.decided_by.to_json() if self.decided_by else None
         data["considered"] = [step.to_json() for step in self.considered]
         return data
@@ -115,8 +118,17 @@ def _fact_json(value: Any) -> Any:
 
 
 def explain(result: Any, output: str) -> Explanation:
-    """The explanation of ``output`` in an evaluation result."""
-    return _Explainer(result.evaluation).output(output, set(), depth=0)
+    """The explanation of ``output`` in an evaluation result.
+
+    The rules are shown as evaluation found them; where the result decided the output
+    exactly (:mod:`engine.evaluation.exact`: every value of the missing facts gives the
+    same outcome), the explanation takes the result's decision and says so."""
+    explanation = _Explainer(result.evaluation).output(output, set(), depth=0)
+    decision = result.decisions.get(output)
+    if decision is not None and (decision.status, decision.missing) != (explanation.status, explanation.missing):
+        explanation.status, explanation.missing, explanation.exact = decision.status, decision.missing, True
+        explanation.value = decision.value if decision.status == "decided" else None
+    return explanation
 
 
 def explain_all(result: Any) -> list[Explanation]:
@@ -235,10 +247,33 @@ class _Explainer:
 
 
 def render_text(explanation: Explanation, indent: str = "") -> str:
-    """The explanation as indented text for a caseworker."""
+    """The explanation as indented text for a caseworker.
+
+    Every output the text uses is explained once, where the text first needs it; a later
+    mention points at the line of that explanation. The explainer expands an output where
+    it first meets it, which may be under a rule the text only lists ("also considered",
+    shown without what it uses), so the text decides for itself where each output is
+    expanded, taking its expansion from wherever the tree holds it.
+    """
     lines: list[str] = []
-    _render_output(explanation, indent, lines)
+    _Text(_expansions(explanation), lines).output(explanation, indent)
     return "\n".join(lines) + "\n"
+
+
+def _expansions(explanation: Explanation) -> dict[str, Explanation]:
+    """The full (not repeated) explanation of every output in the tree, by name."""
+    found: dict[str, Explanation] = {}
+    pending: list[Explanation] = [explanation]
+    while pending:
+        current = pending.pop()
+        if not current.repeated:
+            found.setdefault(current.output, current)
+        steps = ([current.decided_by] if current.decided_by else []) + list(current.considered)
+        while steps:
+            step = steps.pop()
+            pending.extend(step.uses)
+            steps.extend(step.exceptions)
+    return found
 
 
 def _value_text(explanation: Explanation) -> str:
@@ -249,33 +284,52 @@ def _value_text(explanation: Explanation) -> str:
     return render(explanation.value)
 
 
-def _render_output(explanation: Explanation, indent: str, lines: list[str]) -> None:
-    lines.append(f"{indent}{explanation.output} = {_value_text(explanation)}")
-    if explanation.repeated:
-        lines[-1] += "  (explained above)"
-        return
-    if explanation.agreed:
-        lines.append(f"{indent}  decided although some facts are missing: every rule that may apply gives this value")
-    if explanation.decided_by is not None:
-        if explanation.chain:
-            overrides = " and ".join(f"'{r}'" for r in reversed(explanation.chain))
-            lines.append(f"{indent}  decided by '{explanation.rule}', an exception that overrides {overrides}:")
-        else:
-            lines.append(f"{indent}  decided by:")
-        _render_step(explanation.decided_by, indent + "    ", lines,
-                     deciding=explanation.rule if explanation.chain else None)
-    # rules not in force explain an output that is not applicable or unknown; next to a
-    # decided value they are noise
-    considered = [s for s in explanation.considered
-                  if s.outcome != "not in force" or explanation.status != "decided"]
-    if considered:
-        lines.append(f"{indent}  also considered:")
-        for step in considered:
-            _render_step(step, indent + "    ", lines, brief=True)
+class _Text:
+    """Writes one derivation, remembering the line where each output was explained."""
+
+    def __init__(self, expansions: dict[str, Explanation], lines: list[str]) -> None:
+        self.expansions = expansions
+        self.lines = lines
+        self.explained_at: dict[str, int] = {}  # output -> 1-based line of its explanation
+
+    def output(self, explanation: Explanation, indent: str) -> None:
+        lines = self.lines
+        lines.append(f"{indent}{explanation.output} = {_value_text(explanation)}")
+        at = self.explained_at.get(explanation.output)
+        if at is not None:
+            lines[-1] += f"  (explained above, line {at})"
+            return
+        full = self.expansions.get(explanation.output)
+        if full is None:  # beyond the explainer's depth: not expanded anywhere
+            lines[-1] += "  (not expanded further)"
+            return
+        self.explained_at[explanation.output] = len(lines)
+        if full.exact and full.status == "unknown":
+            lines.append(f"{indent}  every value of the missing facts was tried: only those named change it")
+        elif full.exact:
+            lines.append(f"{indent}  decided although facts are missing: every value they can take gives this outcome,"
+                         " though the rules below, read without them, do not show it")
+        if full.agreed:
+            lines.append(f"{indent}  decided although some facts are missing: every rule that may apply gives this value")
+        if full.decided_by is not None:
+            if full.chain:
+                overrides = " and ".join(f"'{r}'" for r in reversed(full.chain))
+                lines.append(f"{indent}  decided by '{full.rule}', an exception that overrides {overrides}:")
+            else:
+                lines.append(f"{indent}  decided by:")
+            _render_step(full.decided_by, indent + "    ", self, deciding=full.rule if full.chain else None)
+        # rules not in force explain an output that is not applicable or unknown; next to a
+        # decided value they are noise
+        considered = [s for s in full.considered if s.outcome != "not in force" or full.status != "decided"]
+        if considered:
+            lines.append(f"{indent}  also considered:")
+            for step in considered:
+                _render_step(step, indent + "    ", self, brief=True)
 
 
-def _render_step(step: RuleStep, indent: str, lines: list[str], brief: bool = False,
+def _render_step(step: RuleStep, indent: str, text: _Text, brief: bool = False,
                  deciding: str | None = None) -> None:
+    lines = text.lines
     source = step.source
     cite = source.get("instrument", "") + (f", {source['article']}" if source.get("article") else "")
     marker = "  <- decides" if deciding == step.rule else ""
@@ -305,14 +359,13 @@ def _render_step(step: RuleStep, indent: str, lines: list[str], brief: bool = Fa
         lines.append(f"{indent}  facts: {shown}")
     for name, why in step.read_as_none.items():
         lines.append(f"{indent}  {name} read as none: {why}")
-    if not brief:
-        for used in step.uses:
-            _render_output(used, indent + "  ", lines)
+    for used in step.uses:  # also under a rule that did not decide: its condition read them
+        text.output(used, indent + "  ")
     for exception in step.exceptions:
         if exception.outcome == "not in force":
             continue
         lines.append(f"{indent}  exception{f' (order {exception.order})' if exception.order else ''}:")
-        _render_step(exception, indent + "    ", lines, brief=exception.rule != deciding, deciding=deciding)
+        _render_step(exception, indent + "    ", text, brief=exception.rule != deciding, deciding=deciding)
 
 
 
@@ -322,8 +375,11 @@ def render_summary(explanation: Explanation) -> str:
     step = explanation.decided_by
     if step is not None and explanation.rule and explanation.rule != step.rule:
         step = _find(step, explanation.rule) or step
+    if explanation.exact:
+        lines.append("  decided although facts are missing: every value they can take gives this outcome"
+                     if explanation.status != "unknown" else "  only the facts named change it")
     if step is None:
-        if explanation.status == "not_applicable":
+        if explanation.status == "not_applicable" and not explanation.exact:
             lines.append("  no rule applies to this person")
         return "\n".join(lines) + "\n"
     source = step.source

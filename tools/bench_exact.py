@@ -1,0 +1,101 @@
+"""What exact decisions cost (``make bench``; run as ``python -m tools.bench_exact``).
+
+Two populations: every person of the scenario fixtures (tests/scenarios/) who lacks
+facts (most give only the few facts their scenario is about), and the example person
+(examples/persoon.yaml) with 15% of her facts left out at random (200 draws, fixed seed),
+each evaluated on 2024-03-01. All public outputs are decided twice in the same run: as
+evaluation alone decides them (the baseline, ``exact=False``) and with exact decisions
+(engine/evaluation/exact.py). Prints medians per person, their ratio, the slowest person,
+and how many outputs exactness decided or narrowed (fewer facts named).
+"""
+
+from __future__ import annotations
+
+import random
+import statistics
+import time
+from datetime import date
+from pathlib import Path
+from typing import Any, Callable
+
+from engine.cli import read_facts_document
+from engine.ruleset import RuleSet
+from engine.scenarios.fixtures import iter_all
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def seconds(function: Callable[[], Any], repeat: int = 5) -> float:
+    """Median seconds of ``repeat`` calls (each call is one person: milliseconds)."""
+    samples = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        function()
+        samples.append(time.perf_counter() - started)
+    return statistics.median(samples)
+
+
+Person = tuple[str, dict[str, Any], date, dict[str, Any]]  # name, facts, date, proposals
+
+
+def scenario_persons(ruleset: RuleSet) -> list[Person]:
+    every_fact = sum(1 for _ in ruleset.vocabulary.of_kind("fact"))
+    return [(s.node_id.rsplit("/", 1)[-1], s.facts, s.on, s.proposals)
+            for scenarios, _ in iter_all([ROOT / "tests" / "scenarios"], ruleset) for s in scenarios
+            if len(s.facts) < every_fact]
+
+
+def example_persons(ruleset: RuleSet, draws: int = 200, left_out: float = 0.15) -> list[Person]:
+    document, where = read_facts_document(str(ROOT / "examples" / "persoon.yaml"))
+    facts = ruleset.facts_from(document, where)
+    names = sorted(facts)
+    chance = random.Random(13)
+    persons = []
+    for draw in range(draws):
+        dropped = set(chance.sample(names, round(left_out * len(names))))
+        persons.append((f"example person, draw {draw}", {n: v for n, v in facts.items() if n not in dropped},
+                        date(2024, 3, 1), {}))
+    return persons
+
+
+def measure(ruleset: RuleSet, title: str, persons: list[Person]) -> None:
+    base_times, exact_times = [], []
+    decided = narrowed = still_unknown = 0
+    slowest = (0.0, "")
+    for name, facts, on, proposals in persons:
+        def plain() -> Any:
+            return ruleset.evaluate(facts, on, proposals, validated=True, exact=False)
+
+        def exact() -> Any:
+            return ruleset.evaluate(facts, on, proposals, validated=True)
+
+        before, after = plain(), exact()  # the first call of each also builds what is cached
+        for output, missing in before.unknown.items():
+            if output not in after.unknown:
+                decided += 1
+            elif set(after.unknown[output]) < set(missing):
+                narrowed += 1
+            else:
+                still_unknown += 1
+        base_times.append(seconds(plain))
+        exact_times.append(seconds(exact))
+        if exact_times[-1] > slowest[0]:
+            slowest = (exact_times[-1], name)
+    base, with_exact = statistics.median(base_times), statistics.median(exact_times)
+    print(f"{len(persons)} {title}, all public outputs each")
+    print(f"  evaluation alone (baseline)     median {base * 1e6:9.0f} us   mean {statistics.mean(base_times) * 1e6:9.0f} us")
+    print(f"  with exact decisions            median {with_exact * 1e6:9.0f} us   mean "
+          f"{statistics.mean(exact_times) * 1e6:9.0f} us   ratio {with_exact / base:.1f}x (medians)")
+    print(f"  slowest person with exact decisions: {slowest[0] * 1e3:.1f} ms ({slowest[1]})")
+    print(f"  outputs left unknown by evaluation: {decided + narrowed + still_unknown}; decided exactly: {decided}; "
+          f"fewer facts named: {narrowed}; unchanged: {still_unknown}")
+
+
+def main() -> None:
+    ruleset = RuleSet.load(ROOT / "rules")
+    measure(ruleset, "persons: the example person with 15% of her facts left out", example_persons(ruleset))
+    measure(ruleset, "scenario persons with missing facts", scenario_persons(ruleset))
+
+
+if __name__ == "__main__":
+    main()
