@@ -3,7 +3,13 @@ PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV := .venv
 BIN := $(VENV)/bin
 
-.PHONY: demo test bench check clean
+.PHONY: demo test bench check clean fuzz
+
+# `make fuzz`: the fuzz suite of `make test` run far longer, with random (not derandomized)
+# inputs (tests/fuzzing.py): FUZZ_EXAMPLES=50000 tries a million condition texts, 50,000
+# facts files, 2,500 scenario files and 500 rule files. The counts of inputs tried are
+# appended to fuzz-report.jsonl.
+FUZZ_EXAMPLES ?= 50000
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -41,6 +47,13 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python -m tools.bench_asof
 	$(BIN)/python -m tools.bench_serve
 	$(BIN)/python -m tools.bench_population
+	$(BIN)/python -m tools.bench_bad_inputs
+
+fuzz: $(VENV)/.installed-dev
+	DECREE_FUZZ_EXAMPLES=$(FUZZ_EXAMPLES) DECREE_FUZZ_RANDOM=1 DECREE_FUZZ_REPORT=fuzz-report.jsonl \
+		$(BIN)/python -m pytest tests/test_fuzz_conditions.py tests/test_fuzz_files.py -p no:cacheprovider \
+		--hypothesis-show-statistics
+	@cat fuzz-report.jsonl
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis
+	rm -rf $(VENV) build *.egg-info .pytest_cache .hypothesis fuzz-report.jsonl

@@ -39,6 +39,7 @@ from typing import Any, Iterable
 from engine.errors import PolicyError, PolicyErrors, RuleFileError
 from engine.language.expression import Expression
 from engine.rules.loader import RuleText, load_texts, read_texts
+from engine.sources.yamlsource import DEFAULT_LIMITS, Limits
 from engine.ruleset import RuleSet
 
 FORMAT = b"decree-cache-1"
@@ -60,27 +61,27 @@ def directory() -> Path:
     return Path(os.environ.get("DECREE_CACHE_DIR") or user_directory())
 
 
-def load(*paths: str | Path, use_cache: bool = True) -> RuleSet:
+def load(*paths: str | Path, limits: Limits = DEFAULT_LIMITS, use_cache: bool = True) -> RuleSet:
     """The checked rule set of the files under ``paths`` (as :meth:`RuleSet.load`), from
     the cache when an entry for exactly these files and this engine is there."""
     from engine.ruleset import default_rules
 
-    texts, errors = read_texts([Path(p) for p in paths] or [default_rules()])
-    return from_texts(texts, errors, use_cache=use_cache)
+    texts, errors = read_texts([Path(p) for p in paths] or [default_rules()], limits)
+    return from_texts(texts, errors, limits=limits, use_cache=use_cache)
 
 
 def from_texts(texts: list[RuleText], errors: list[PolicyError] | None = None, *,
-               use_cache: bool = True) -> RuleSet:
+               limits: Limits = DEFAULT_LIMITS, use_cache: bool = True) -> RuleSet:
     """The checked rule set of rule files already read (as :meth:`RuleSet.from_texts`),
     from the cache when there is an entry for them; ``errors`` are the files' that could
     not be read (nothing is cached then)."""
     errors = errors or []
-    key = entry_key(texts) if use_cache and not errors else None
+    key = entry_key(texts, limits) if use_cache and not errors else None
     if key is not None:
         found = _read(key)
         if found is not None:
             return found
-    ruleset, problems = RuleSet._checked(*load_texts(texts, errors))
+    ruleset, problems = RuleSet._checked(*load_texts(texts, errors, limits), limits)
     failed = [p for p in problems if p.severity == "error"]
     if failed or ruleset is None:
         raise PolicyErrors(failed or [RuleFileError("no rules found")])
@@ -89,10 +90,10 @@ def from_texts(texts: list[RuleText], errors: list[PolicyError] | None = None, *
     return ruleset
 
 
-def entry_key(texts: Iterable[RuleText]) -> str:
+def entry_key(texts: Iterable[RuleText], limits: Limits = DEFAULT_LIMITS) -> str:
     """The name of the entry for these files, under this engine and this Python."""
     digest = hashlib.sha256(FORMAT)
-    for part in (_engine_fingerprint(), sys.version):
+    for part in (_engine_fingerprint(), sys.version, repr(limits)):
         _feed(digest, part)
     for text in texts:
         for part in (text.name, text.key, text.text):

@@ -7,6 +7,12 @@ came from a YAML scalar point into the YAML file. The text shown to the user
 is rendered lazily as ``FILE:LINE:COL: error: MESSAGE``, followed by the source line and a
 caret under the column, the format of compilers and of Lark's ``get_context``.
 
+Rendering costs the same for each error however many there are: a source indexes the
+starts of its lines once, as far as the errors shown in it need, and "did you mean" hints are
+given for the first :data:`MAX_SUGGESTIONS` misspellings of one kind in one run
+(:class:`Suggestions`). Values quoted in messages are shortened (:func:`shorten`), and a
+message longer than :data:`MAX_MESSAGE` is cut in its middle, so no input is echoed whole.
+
 Validation collects: functions named ``iter_errors`` yield every problem, and
 :class:`PolicyErrors` carries them together when they are raised (as python-jsonschema
 does with ``iter_errors`` and ``validate``).
@@ -27,8 +33,30 @@ The tree::
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Iterable, Iterator
+
+MAX_MESSAGE = 2000  # characters of a message before it is cut in the middle
+MAX_SUGGESTIONS = 20  # "did you mean" hints of one kind in one run; beyond, none
+# the line breaks of str.splitlines besides "\n" (which str.find finds fastest)
+_OTHER_BREAK = re.compile("[\r\v\f\x1c\x1d\x1e\x85\u2028\u2029]")
+
+
+def _line_break(text: str, start: int) -> tuple[int, int]:
+    """Where the line starting at ``start`` ends, and where the next one starts (both
+    ``len(text)`` after the last line); reads that line only."""
+    end = text.find("\n", start)
+    if end < 0:
+        end = len(text)
+    other = _OTHER_BREAK.search(text, start, end)  # only before the first "\n"
+    if other is not None:
+        end = other.start()
+    if end == len(text):
+        return end, end
+    if text.startswith("\r\n", end):
+        return end, end + 2
+    return end, end + 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,12 +65,29 @@ class Source:
 
     name: str
     text: str
+    # where each line starts, found as far as the lines asked for: rendering N errors in
+    # one file reads it once, and an error on line 2 of a 50 MB file reads two lines
+    line_starts: list[int] = field(default_factory=list, compare=False, repr=False)
 
     def line(self, number: int) -> str:
-        lines = self.text.splitlines()
-        if 1 <= number <= len(lines):
-            return lines[number - 1]
-        return ""
+        """Line ``number`` (1-based) as ``text.splitlines()`` gives it, or ""."""
+        if number < 1:
+            return ""
+        text, starts = self.text, self.line_starts
+        if len(starts) < number:
+            known = len(starts)
+            found = [starts[-1]] if starts else [0]
+            while known + len(found) - (1 if starts else 0) < number:
+                _, following = _line_break(text, found[-1])
+                if following >= len(text):
+                    break
+                found.append(following)
+            # two threads may both extend the index: with the same values, in either order
+            starts[known:] = found[1:] if starts else found
+            if len(starts) < number:
+                return ""
+        start = starts[number - 1]
+        return text[start:_line_break(text, start)[0]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -142,8 +187,8 @@ class PolicyError(Exception):
     def render(self) -> str:
         """``FILE:LINE:COL: error: MESSAGE``, the source line, and a caret."""
         if self.span.source is None:  # a command-line argument or an API call: no file
-            return f"{self.severity}: {self.message}"
-        head = f"{self.span}: {self.severity}: {self.message}"
+            return f"{self.severity}: {_cut(self.message)}"
+        head = f"{self.span}: {self.severity}: {_cut(self.message)}"
         text = self.span.source.line(self.span.line)
         if not text:
             return head
@@ -235,6 +280,49 @@ def flatten(errors: Iterable[PolicyError]) -> list[PolicyError]:
         else:
             out.append(error)
     return out
+
+
+def shorten(value: object, width: int = 60) -> str:
+    """``value`` as a message quotes it (a text in quotes), at most about ``width``
+    characters: a longer one keeps its start and end and says how long it was."""
+    if isinstance(value, str):
+        if len(value) <= width:
+            return repr(value)
+        half = width // 2
+        return f"{value[:half]!r}...{value[-half:]!r} ({len(value)} characters)"
+    if isinstance(value, (list, tuple, dict, set, frozenset)) and len(value) > 8:
+        kind = "mapping" if isinstance(value, dict) else "list"
+        return f"a {kind} of {len(value)} items"
+    text = str(value) if not isinstance(value, (list, tuple, dict, set, frozenset)) else repr(value)
+    if len(text) <= width:
+        return text
+    half = width // 2
+    return f"{text[:half]}...{text[-half:]} ({len(text)} characters)"
+
+
+def _cut(message: str) -> str:
+    if len(message) <= MAX_MESSAGE:
+        return message
+    half = MAX_MESSAGE // 2
+    return f"{message[:half]} [... {len(message) - MAX_MESSAGE} characters left out ...] {message[-half:]}"
+
+
+class Suggestions:
+    """"Did you mean" among ``candidates`` for at most ``limit`` names, then nothing.
+
+    One per kind of name in one run: 20,000 misspelled keys get 20 hints, not 20,000
+    comparisons with every candidate.
+    """
+
+    def __init__(self, candidates: Iterable[str], limit: int = MAX_SUGGESTIONS) -> None:
+        self.candidates = list(candidates)
+        self.left = limit
+
+    def __call__(self, name: str) -> str:
+        if self.left <= 0:
+            return ""
+        self.left -= 1
+        return suggest(name, self.candidates)
 
 
 def suggest(name: str, candidates: Iterable[str]) -> str:

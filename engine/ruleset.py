@@ -30,7 +30,7 @@ from engine.evaluation.plan import Plan, build_plan
 from engine.rules.timeline import Consolidation, consolidate, iter_window_problems
 from engine.language.types import Vocabulary
 from engine.values import to_json
-from engine.sources.yamlsource import Document
+from engine.sources.yamlsource import DEFAULT_LIMITS, Document, Limits
 
 if TYPE_CHECKING:  # networkx is imported only where a networkx graph is asked for
     import networkx as nx
@@ -116,10 +116,11 @@ class RuleSet:
     """A loaded, checked and compiled rule set."""
 
     def __init__(self, loaded: LoadedRules, graph: "nx.DiGraph[str] | None", warnings: list[PolicyError],
-                 order: list[str] | None = None) -> None:
+                 order: list[str] | None = None, limits: Limits = DEFAULT_LIMITS) -> None:
         """``graph`` may be None when ``order`` is given: it is then built when first
         asked for, so that loading and evaluating need no networkx."""
         self.loaded = loaded
+        self.limits = limits  # the bounds its rule files were read with; fixtures are read with them too
         self._graph = graph
         self.warnings = warnings
         self.vocabulary: Vocabulary = loaded.vocabulary
@@ -152,32 +153,35 @@ class RuleSet:
     # -- loading ----------------------------------------------------------------
 
     @classmethod
-    def load(cls, *paths: str | Path) -> "RuleSet":
-        """Load and check the rule files under ``paths``; raises every error together."""
-        ruleset, problems = cls.check(*paths)
+    def load(cls, *paths: str | Path, limits: Limits = DEFAULT_LIMITS) -> "RuleSet":
+        """Load and check the rule files under ``paths``; raises every error together.
+
+        ``limits`` bounds each file (size, texts, lists and mappings); the defaults are in
+        :class:`engine.sources.yamlsource.Limits`."""
+        ruleset, problems = cls.check(*paths, limits=limits)
         errors = [p for p in problems if p.severity == "error"]
         if errors or ruleset is None:
             raise PolicyErrors(errors or [RuleFileError("no rules found")])
         return ruleset
 
     @classmethod
-    def check(cls, *paths: str | Path) -> tuple["RuleSet | None", list[PolicyError]]:
+    def check(cls, *paths: str | Path, limits: Limits = DEFAULT_LIMITS) -> tuple["RuleSet | None", list[PolicyError]]:
         """Load, and return the rule set (None when unusable) with every problem and warning."""
         for path in paths:
             expect(path, (str, Path), "RuleSet.load(paths)", "rule directories or files (str or pathlib.Path)")
-        return cls._checked(*load(paths or (default_rules(),)))
+        return cls._checked(*load(paths or (default_rules(),), limits), limits)
 
     @classmethod
-    def from_texts(cls, texts: Iterable[RuleText]) -> "RuleSet":
+    def from_texts(cls, texts: Iterable[RuleText], limits: Limits = DEFAULT_LIMITS) -> "RuleSet":
         """The rule set of rule files already read (as :attr:`LoadedRules.texts` holds them)."""
-        ruleset, problems = cls._checked(*load_texts(texts))
+        ruleset, problems = cls._checked(*load_texts(texts, None, limits), limits)
         if ruleset is None:
             raise PolicyErrors([p for p in problems if p.severity == "error"] or [RuleFileError("no rules found")])
         return ruleset
 
     @classmethod
-    def _checked(cls, loaded: LoadedRules | None,
-                 problems: list[PolicyError]) -> tuple["RuleSet | None", list[PolicyError]]:
+    def _checked(cls, loaded: LoadedRules | None, problems: list[PolicyError],
+                 limits: Limits = DEFAULT_LIMITS) -> tuple["RuleSet | None", list[PolicyError]]:
         from engine.rules import graph as graphs
 
         problems = flatten(problems)
@@ -199,7 +203,7 @@ class RuleSet:
             return None, problems  # lint warnings (unused facts...) would be echoes of the errors
         problems.extend(cls._lint(loaded, graph))
         warnings = [p for p in problems if p.severity != "error"]
-        return cls(loaded, None, warnings, graphs.evaluation_order(graph)), problems
+        return cls(loaded, None, warnings, graphs.evaluation_order(graph), limits), problems
 
     @staticmethod
     def _lint(loaded: LoadedRules, graph: "graphs.Dependencies") -> Iterable[PolicyError]:
@@ -222,12 +226,13 @@ class RuleSet:
         evaluated pickles as well as a fresh one). Where it lands, it comes from the
         cache of checked rule sets (:mod:`engine.cache`) when that has these texts, so
         that workers started on one machine load it once."""
-        return {"texts": self.loaded.texts}
+        return {"texts": self.loaded.texts, "limits": self.limits}
 
     def __setstate__(self, state: dict[str, Any]) -> None:
         from engine import cache
 
-        self.__dict__.update(cache.from_texts(list(state["texts"]), use_cache=cache.enabled()).__dict__)
+        rebuilt = cache.from_texts(list(state["texts"]), limits=state["limits"], use_cache=cache.enabled())
+        self.__dict__.update(rebuilt.__dict__)
 
     # -- proposals and time -----------------------------------------------------
 

@@ -8,6 +8,16 @@ float), ``str``, ``datetime.date``, :class:`Duration`, tuples for lists, ``None`
   names them, so an undecided output can say which facts would decide it.
 - :class:`Duration` is a term in days, months and years (years are kept as months).
 
+Numbers are bounded where they enter (facts, rule files, literals in conditions) and
+where arithmetic makes them: at most :data:`MAX_INTEGER_DIGITS` digits before the decimal
+point and :data:`MAX_FRACTION_DIGITS` after it (:func:`bounded_number`). So no number
+costs more than a few hundred bytes to hold, compute or write as JSON, and no decimal
+operation meets its context's exponent limits.
+
+Dates are read in one form only, ``YYYY-MM-DD`` (:func:`parse_iso_date`): Python's
+``date.fromisoformat`` also takes ``20240301`` and ``2024-W01-1``, which no message of
+ours announces.
+
 Terms in months run from date to date; where the target month has no such day the term
 ends on that month's last day (Gerechtelijk Wetboek art. 54): 31 January + 1 month is the
 last day of February.
@@ -16,6 +26,7 @@ last day of February.
 from __future__ import annotations
 
 import calendar
+import re
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import Decimal
@@ -68,6 +79,60 @@ class Duration:
             parts.append(f"{self.days} day{'s' if abs(self.days) != 1 else ''}")
         return " + ".join(parts)
 
+
+MAX_INTEGER_DIGITS = 50
+MAX_FRACTION_DIGITS = 50
+NUMBER_BOUNDS = (f"numbers have at most {MAX_INTEGER_DIGITS} digits before the decimal point "
+                 f"and {MAX_FRACTION_DIGITS} after it")
+
+
+MAX_TERM = 10_000 * 366  # days, months or years in a duration: more than the calendar holds
+
+
+class NumberOutOfRange(ValueError):
+    """A number beyond the bounds of :func:`bounded_number`; the message says which."""
+
+
+def bounded_number(value: Decimal) -> Decimal:
+    """``value`` if it is within the bounds (a zero of any exponent becomes 0); raises
+    :class:`NumberOutOfRange` otherwise.
+
+    The usual case costs two method calls; trailing zeros beyond the last decimal place
+    allowed (``1.000...0``) are dropped rather than refused, since the value is the same.
+    """
+    if value.is_finite() and value.adjusted() < MAX_INTEGER_DIGITS:
+        exponent = value.as_tuple().exponent
+        if isinstance(exponent, int) and exponent >= -MAX_FRACTION_DIGITS:
+            return value
+    return _bounded_slowly(value)
+
+
+def _bounded_slowly(value: Decimal) -> Decimal:
+    if not value.is_finite():
+        raise NumberOutOfRange("expected a finite number")
+    if value.is_zero():
+        return Decimal(0)
+    if value.adjusted() >= MAX_INTEGER_DIGITS:
+        raise NumberOutOfRange(f"the number is too large: {NUMBER_BOUNDS}")
+    sign, digits, exponent = value.as_tuple()
+    assert isinstance(exponent, int)
+    kept = len(digits)
+    while kept > 1 and digits[kept - 1] == 0 and exponent < -MAX_FRACTION_DIGITS:
+        kept -= 1
+        exponent += 1
+    if exponent < -MAX_FRACTION_DIGITS:
+        raise NumberOutOfRange(f"the number has too many decimals: {NUMBER_BOUNDS}")
+    return Decimal((sign, digits[:kept], exponent))
+
+
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def parse_iso_date(text: str) -> date:
+    """The date written ``YYYY-MM-DD``; raises ValueError (with the reason) otherwise."""
+    if not _ISO_DATE.fullmatch(text):
+        raise ValueError("expected YYYY-MM-DD")
+    return date.fromisoformat(text)
 
 
 def add_months(day: date, months: int) -> date:
@@ -146,9 +211,15 @@ def to_json(value: object) -> object:
     if isinstance(value, bool) or value is None or isinstance(value, str):
         return value
     if isinstance(value, Decimal):
-        if value == value.to_integral_value() and abs(value) < 10**15:
+        if not value.is_finite():
+            return str(value)
+        # adjusted() and copy_abs() use no context, so no exponent can overflow them
+        if value.adjusted() < 15 and value == value.to_integral_value():
             return int(value)
-        return JsonNumber(format(value, "f"))
+        # numbers are bounded where they enter; one that was not (built by a caller)
+        # keeps its exponent rather than growing into a megabyte of zeros
+        small = value.adjusted() < MAX_INTEGER_DIGITS and -MAX_FRACTION_DIGITS <= value.as_tuple().exponent  # type: ignore[operator]
+        return JsonNumber(format(value, "f") if small else str(value).replace("E", "e"))
     if isinstance(value, date):
         return value.isoformat()
     if isinstance(value, Duration):

@@ -115,3 +115,14 @@ def test_the_printed_source_imports_exactly_the_runtime_names(decree: RuleSet) -
     names = set(first.split(" import ")[1].split(", "))
     assert names == set(runtime.exported) - {"type"}
     assert "def decide(ev):" in source
+
+
+def test_inlined_age_of_none_and_unknown_is_unknown_as_on_the_closures() -> None:
+    # found by test_language_properties: the inlined age() tested its first argument for
+    # none before reading the second, so none won over an unknown; the closures say unknown
+    vocabulary = Vocabulary.from_declarations({"persoon.d1": "date", "persoon.d2": "date"})
+    expression = Expression.compile("age(persoon.d2 + 0 days, persoon.d1)", vocabulary)
+    scope = TestScope(facts={"persoon.d2": None})
+    reference = expression.interpret(scope)
+    assert reference == expression.evaluate(scope) and type(reference).__name__ == "Unknown"
+    assert generated_value(expression, scope) == reference

@@ -444,9 +444,9 @@ def test_and_or_not_follow_kleene(case: tuple[str, dict[str, Any], Any]) -> None
 
 # --- exact decimals ---------------------------------------------------------------------
 
-PLAIN_DECIMALS = st.builds(
+PLAIN_DECIMALS = st.builds(  # products stay within the number bound (values.MAX_INTEGER_DIGITS)
     lambda digits, places: Decimal(digits).scaleb(-places),
-    st.integers(min_value=0, max_value=10**45),
+    st.integers(min_value=0, max_value=10**24),
     st.integers(min_value=0, max_value=12),
 )
 

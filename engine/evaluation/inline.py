@@ -170,7 +170,8 @@ class Inline:
             return self.fallback(node)
         birth, on = node.args
         a, b = self.source.temp(), self.source.temp()
-        return (f"(None if ({a} := {self.expr(birth)}) is None or ({b} := {self.expr(on)}) is None "
+        # both are read before either is tested for none: unknown (it bails) outweighs none, as in semantics.call
+        return (f"(None if (({a} := {self.expr(birth)}), ({b} := {self.expr(on)}))[0] is None or {b} is None "
                 f"else age_on({a}, {b}))")
 
 

@@ -27,8 +27,8 @@ if TYPE_CHECKING:  # Lark is imported on the first parse: a rule set from the ca
     from lark.exceptions import UnexpectedInput
 
 from engine.language import nodes as n
-from engine.errors import ConditionSyntaxError, LimitError, Origin, PolicyError
-from engine.values import Duration
+from engine.errors import ConditionSyntaxError, LimitError, Origin, PolicyError, Source, Span
+from engine.values import MAX_TERM, Duration, NumberOutOfRange, bounded_number
 
 MAX_LENGTH = 4000
 MAX_DEPTH = 40
@@ -90,12 +90,19 @@ class _Builder:
 
     def number(self, kids: list[Token]) -> n.Literal:
         (tok,) = kids
-        return n.Literal(Decimal(str(tok)), _start(tok), _end(tok))
+        try:
+            value = bounded_number(Decimal(str(tok)))
+        except NumberOutOfRange as problem:
+            raise _Problem(LimitError, str(problem), _start(tok), _end(tok)) from None
+        return n.Literal(value, _start(tok), _end(tok))
 
     def duration(self, kids: list[Token]) -> n.Literal:
         amount, unit = kids
         if "." in amount:
             raise _Problem(ConditionSyntaxError, "a duration takes a whole number of days, months or years",
+                           _start(amount), _end(amount))
+        if len(amount) > 8 or int(amount) > MAX_TERM:
+            raise _Problem(LimitError, f"a duration holds at most {MAX_TERM} days, months or years",
                            _start(amount), _end(amount))
         count = int(amount)
         term = (Duration(days=count) if unit.startswith("day")
@@ -157,7 +164,7 @@ class _Builder:
     def minus(self, kids: list[Any]) -> n.Node:
         sign, operand = kids
         if isinstance(operand, n.Literal) and isinstance(operand.value, Decimal):
-            return n.Literal(-operand.value, sign.start_pos, operand.end)
+            return n.Literal(operand.value.copy_negate(), sign.start_pos, operand.end)
         return n.Negative(operand, sign.start_pos, _end(operand), _depth(operand))
 
     def negation(self, kids: list[Any]) -> n.Not:

@@ -25,7 +25,7 @@ from decimal import (ROUND_HALF_EVEN, Context, Decimal, DivisionByZero as Divisi
                      InvalidOperation, Overflow)
 from typing import Any, Callable, Iterable, Mapping, Protocol
 
-from engine.values import Duration, Unknown, add_duration, age_on
+from engine.values import Duration, NumberOutOfRange, Unknown, add_duration, age_on, bounded_number
 
 
 class Scope(Protocol):
@@ -84,7 +84,8 @@ class DivisionByZero(ArithmeticError):
 
 # Sums, differences and products are exact up to 100 digits (money is never rounded);
 # a quotient is rounded to 34 significant digits. Beyond that an evaluation error, not a
-# silently rounded amount.
+# silently rounded amount; so is a result beyond the bounds of every number
+# (values.bounded_number), which keeps results as small as the numbers that enter.
 EXACT = Context(prec=100, rounding=ROUND_HALF_EVEN, Emin=-999_999, Emax=999_999,
                 traps=[InvalidOperation, Overflow, Inexact, DivisionByZeroSignal])
 QUOTIENT = Context(prec=34, rounding=ROUND_HALF_EVEN, Emin=-999_999, Emax=999_999,
@@ -153,9 +154,15 @@ def arithmetic(op: str, a: Any, b: Any) -> Any:
     if a is None or b is None:
         return None
     try:
-        return ARITHMETIC[op](a, b)
+        result = ARITHMETIC[op](a, b)
     except (Inexact, Overflow, InvalidOperation):
         raise NumberTooLarge("the number has more than 100 digits") from None
+    if type(result) is Decimal:
+        try:
+            return bounded_number(result)
+        except NumberOutOfRange as problem:
+            raise NumberTooLarge(f"the result is out of range: {problem}") from None
+    return result
 
 
 def equal(a: Any, b: Any) -> bool:
@@ -211,6 +218,8 @@ def membership(op: str, a: Any, b: Any) -> Any:
 def negative(a: Any) -> Any:
     if type(a) is Unknown or a is None:
         return a
+    if type(a) is Decimal:
+        return a.copy_negate()  # exact, and outside any context: no exponent can overflow
     return -a
 
 

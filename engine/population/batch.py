@@ -167,7 +167,7 @@ def _problems(chunk: CodedChunk, decided: pl.DataFrame, backend: ColumnarBackend
         if absolute in found:
             continue  # its facts were wrong; the conflict is an echo
         line = absolute + (2 if fmt == "csv" else 1)
-        source_of = io.FileLines(source, "", source, frozenset({line})) if fmt != "parquet" else Source(source, "")
+        source_of = io.FileLines(source, "", path=source, wanted=frozenset({line})) if fmt != "parquet" else Source(source, "")
         found[absolute] = [InputError(message, Span(source_of, line, 1))]
     return found
 

@@ -137,7 +137,7 @@ def _coded(coder: Coder, records: list[tuple[Any, date | None, Mapping[str, Any]
 
 def _jsonl_row(line: str, number: int, path: str, coder: Coder, errors: list[PolicyError],
                row: int) -> tuple[Any, date | None, Mapping[str, Any]]:
-    source = FileLines(path, "", path, frozenset({number}))
+    source = FileLines(path, "", path=path, wanted=frozenset({number}))
 
     def span_of(where: tuple[Any, ...], key: bool = False) -> Span:
         column = 1
@@ -181,7 +181,7 @@ def locate(path: str, fmt: str, errors: list[RowError], header: list[str]) -> li
     """Row errors of a CSV or Parquet file as positioned input errors."""
     if fmt == "csv":
         lines = frozenset(e.row + 2 for e in errors if e.row >= 0)
-        source: Source = FileLines(path, "", path, lines)
+        source: Source = FileLines(path, "", path=path, wanted=lines)
         found: list[PolicyError] = []
         for error in errors:
             if error.row < 0:

@@ -6,6 +6,9 @@ that selected that version, the condition and the fact values it read, the excep
 that were tried (and whether they applied), and, recursively, the outputs of other rules
 it relied on. It is built after the evaluation from the evaluation's memo, so the hot
 path pays nothing for it; rules the evaluation did not need are evaluated on demand.
+Such a rule may fail where the evaluation never went (a date past 9999-12-31): it is
+shown as "cannot be evaluated" with the reason, so that an evaluation that answered is
+explained, never turned into an error by its explanation.
 
 :func:`render_text` writes it for a caseworker; :meth:`Explanation.to_json` for a program.
 """
@@ -15,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from engine.errors import EvaluationError
 from engine.evaluation.general import Evaluation
 from engine.sources.asof import withdrawn
 from engine.evaluation.plan import Branch
@@ -171,7 +175,10 @@ class _Explainer:
 
     def rule(self, branch: Branch, output: str, seen: set[str], depth: int) -> RuleStep:
         evaluation = self.evaluation
-        state = evaluation.state(branch.rule.id)
+        try:
+            state = evaluation.state(branch.rule.id)
+        except EvaluationError as problem:  # a rule the evaluation did not need (see the module's doc)
+            return self._unevaluable(branch, output, problem, seen, depth)
         rule = state.rule
         if state.version is None:
             outcome = "unknown" if type(state.applies) is Unknown else "not in force"
@@ -199,13 +206,28 @@ class _Explainer:
                 if kind == "fact":
                     step.facts[name] = evaluation.facts.get(name, Unknown(frozenset({name})))
                 elif kind == "output":
-                    step.uses.append(self.output(name, seen, depth + 1))
+                    try:
+                        step.uses.append(self.output(name, seen, depth + 1))
+                    except EvaluationError:
+                        pass  # not needed by this rule's outcome (else state() would have failed)
         elif rule.reference_date is not None:
             for name in sorted(rule.reference_date.free_names):
                 if kind_of_name(name) == "fact":
                     step.facts[name] = evaluation.facts.get(name, Unknown(frozenset({name})))
         later = withdrawn(evaluation.facts)
         step.read_as_none = {name: later[name] for name in step.facts if name in later}
+        for group in branch.exceptions:
+            for child in group:
+                step.exceptions.append(self.rule(child, output, seen, depth))
+        return step
+
+
+    def _unevaluable(self, branch: Branch, output: str, problem: EvaluationError, seen: set[str],
+                     depth: int) -> RuleStep:
+        rule = branch.rule.rule
+        step = RuleStep(rule.id, rule.title, rule.source.to_json(),
+                        f"cannot be evaluated: {problem.message} ({problem.span})", rule.reference_text, None,
+                        order=rule.order)
         for group in branch.exceptions:
             for child in group:
                 step.exceptions.append(self.rule(child, output, seen, depth))
@@ -270,6 +292,8 @@ def _render_step(step: RuleStep, indent: str, lines: list[str], brief: bool = Fa
                          f"{act or ''}")
     elif type(step.reference_value) is Unknown:
         lines.append(f"{indent}  which version applies is unknown: {step.reference_date} is unknown")
+    elif step.outcome.startswith("cannot"):
+        pass  # the outcome says why
     else:
         lines.append(f"{indent}  no version in force on {step.reference_date} = {ref}")
     if step.condition:

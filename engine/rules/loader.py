@@ -24,13 +24,13 @@ from datetime import date
 from pathlib import Path
 from typing import Any, Iterable
 
-from engine.errors import PolicyError, RuleFileError, Source, Span, UnknownNameError, suggest
+from engine.errors import PolicyError, RuleFileError, Span, UnknownNameError, shorten, suggest
 from engine.sources.facts import Mismatch, coerce
 from engine.language.expression import Expression
 from engine.rules.model import (EFFECTIVE, Amendment, Change, DateRef, LegalSource, Member, Parameter,
                     ParameterVersion, Rule, RuleVersion, ValueSet)
 from engine.language.types import BOOL, DATE, Declaration, Type, Vocabulary, list_of, parse_type, TEXT
-from engine.sources.yamlsource import Document, parse_document
+from engine.sources.yamlsource import DEFAULT_LIMITS, Document, Limits, parse_document, read_text
 
 RULE_FILE_SCHEMA = "rulefile.schema.json"
 SUFFIXES = (".yaml", ".yml", ".json")
@@ -67,8 +67,9 @@ def rule_files(root: Path) -> list[Path]:
                   and not any(part.startswith(".") for part in p.relative_to(root).parts))
 
 
-def read_texts(paths: Iterable[str | Path]) -> tuple[list[RuleText], list[PolicyError]]:
-    """The text of every rule file under ``paths``, and the files that cannot be read."""
+def read_texts(paths: Iterable[str | Path], limits: Limits = DEFAULT_LIMITS) -> tuple[list[RuleText], list[PolicyError]]:
+    """The text of every rule file under ``paths``, and the files that cannot be read
+    (or are larger than ``limits`` allow: refused before they are read)."""
     errors: list[PolicyError] = []
     texts: list[RuleText] = []
     for root in (Path(p) for p in paths):
@@ -77,9 +78,9 @@ def read_texts(paths: Iterable[str | Path]) -> tuple[list[RuleText], list[Policy
             continue
         for path in rule_files(root):
             try:
-                text = path.read_text(encoding="utf-8")
-            except (OSError, UnicodeDecodeError) as problem:
-                errors.append(RuleFileError(f"cannot read the file: {problem}", Span(Source(str(path), ""), 1, 1)))
+                text = read_text(path, RuleFileError, limits)
+            except PolicyError as problem:
+                errors.append(problem)
                 continue
             texts.append(RuleText(str(path), str(path.relative_to(root) if root.is_dir() else path.name), text))
     return texts, errors
@@ -94,13 +95,16 @@ def content_hash(texts: Iterable[RuleText]) -> str:
     return digest.hexdigest()[:16]
 
 
-def load(paths: Iterable[str | Path]) -> tuple[LoadedRules | None, list[PolicyError]]:
-    """Read the rule files under ``paths``; returns the rules (None if unusable) and problems."""
-    texts, errors = read_texts(paths)
-    return load_texts(texts, errors)
+def load(paths: Iterable[str | Path], limits: Limits = DEFAULT_LIMITS) -> tuple[LoadedRules | None, list[PolicyError]]:
+    """Read the rule files under ``paths``; returns the rules (None if unusable) and problems.
+
+    Each file is bounded by ``limits`` (see :class:`engine.sources.yamlsource.Limits`)."""
+    texts, errors = read_texts(paths, limits)
+    return load_texts(texts, errors, limits)
 
 
-def load_texts(texts: Iterable[RuleText], errors: list[PolicyError] | None = None) -> tuple[LoadedRules | None, list[PolicyError]]:
+def load_texts(texts: Iterable[RuleText], errors: list[PolicyError] | None = None,
+               limits: Limits = DEFAULT_LIMITS) -> tuple[LoadedRules | None, list[PolicyError]]:
     """The rules of files already read (see :func:`load`).
 
     A file with a YAML or schema error still counts with its other entries: each rule,
@@ -117,7 +121,7 @@ def load_texts(texts: Iterable[RuleText], errors: list[PolicyError] | None = Non
     failed = _Failed()
     for text in texts:
         try:
-            document = parse_document(text.text, text.name, RuleFileError, keep_going=True)
+            document = parse_document(text.text, text.name, RuleFileError, keep_going=True, limits=limits)
         except PolicyError as problem:
             errors.extend(problem.errors if hasattr(problem, "errors") else [problem])
             failed.unreadable(text.text)
@@ -453,16 +457,32 @@ class _Builder:
 
     def value_set(self, entry: dict[str, Any], document: Document, path: tuple[Any, ...]) -> ValueSet:
         members = []
+        windows: dict[str, list[tuple[Any, Any, int]]] = {}  # value -> (from, until, line) of each member
         for i, member in enumerate(entry["members"]):
             if isinstance(member, str):
                 members.append(Member(member))
+                self._once(member, None, None, windows, document, path + ("members", i))
                 continue
             start, until = member.get("from"), member.get("until")
             if start and until and until <= start:
                 self.fail("a member's 'until' must come after its 'from'", document, path + ("members", i, "until"))
             members.append(Member(member["value"], start, until, LegalSource.from_data(member.get("source"))))
+            self._once(member["value"], start, until, windows, document, path + ("members", i))
         return ValueSet(entry["id"], entry["title"], LegalSource.from_data(entry["source"]),  # type: ignore[arg-type]
                         tuple(members), document.span(path + ("id",)), entry.get("description", ""))
+
+    def _once(self, value: str, start: Any, until: Any, windows: dict[str, list[tuple[Any, Any, int]]],
+              document: Document, path: tuple[Any, ...]) -> None:
+        """Flag a member whose value is already in the set for part of its window (a
+        copy-paste slip in a list of thousands is otherwise invisible)."""
+        line = document.span(path).line
+        earlier = windows.setdefault(value, [])
+        for first_start, first_until, first_line in earlier:
+            if (start is None or first_until is None or start < first_until) and (
+                    first_start is None or until is None or first_start < until):
+                self.fail(f"duplicate member {shorten(value)} (first at line {first_line})", document, path)
+                return
+        earlier.append((start, until, line))
 
     def parameter(self, entry: dict[str, Any], document: Document, path: tuple[Any, ...],
                   amendment: str) -> Parameter | None:

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 from engine.sources import schema
-from engine.errors import InputError, PolicyError, Span, flatten, suggest
+from engine.errors import InputError, PolicyError, Span, Suggestions, flatten, shorten, suggest
 from engine.sources.facts import Mismatch, coerce
 from engine.evaluation.outcomes import Decision
 from engine.ruleset import Result, RuleSet
@@ -95,22 +95,30 @@ def fixture_files(paths: Iterable[str | Path]) -> list[Path]:
 def read_fixtures(path: str | Path, ruleset: RuleSet) -> tuple[list[Scenario], list[PolicyError]]:
     """The scenarios of one file, and every problem found in it."""
     try:
-        document = read_document(path, InputError, keep_going=True)
+        document = read_document(path, InputError, keep_going=True, limits=ruleset.limits)
     except PolicyError as error:
         return [], flatten([error])
     problems = list(document.problems)
-    broken: set[int] = set()  # scenarios with a schema error are not read further
+    # A scenario with a schema error is not read further; neither is a file whose top
+    # level has one. A problem at a value already reported where it stands (a value that
+    # reads as None, an impossible date) is not reported twice, but still counts: a
+    # scenario with a duplicate key and a missing one is as broken as the schema says.
+    broken: set[Any] = set()
+    whole_file = False
     for problem, where in schema.iter_errors_with_paths(document, FIXTURE_SCHEMA, InputError):
-        if where in document.bad_paths:
-            continue  # an impossible value, already reported where it stands
         if len(where) < 2 or where[0] != "scenarios":
-            return [], problems + [problem]
-        problems.append(problem)
-        broken.add(where[1])
+            whole_file = True
+        else:
+            broken.add(where[1])
+        if where not in document.bad_paths or document.data_at(where) is not None:
+            problems.append(problem)
+    entries = document.data.get("scenarios") if isinstance(document.data, dict) else None
+    if whole_file or not isinstance(entries, list):
+        return [], problems
     scenarios = []
     names: dict[str, int] = {}
-    for index, entry in enumerate(document.data["scenarios"]):
-        if index in broken or ("scenarios", index, "on") in document.bad_paths:
+    for index, entry in enumerate(entries):
+        if index in broken or ("scenarios", index, "on") in document.bad_paths or not _complete(entry):
             continue
         if entry["name"] in names:
             problems.append(InputError(f"a second scenario named '{entry['name']}' (first at line "
@@ -124,11 +132,21 @@ def read_fixtures(path: str | Path, ruleset: RuleSet) -> tuple[list[Scenario], l
     return scenarios, problems
 
 
+_REQUIRED = ("name", "on", "facts")
+
+
+def _complete(entry: Any) -> bool:
+    """Whether a scenario has the keys the reader indexes (the schema says so first; this
+    keeps the reader from ever indexing a key nobody checked)."""
+    return isinstance(entry, dict) and all(key in entry for key in _REQUIRED) and isinstance(entry["name"], str)
+
+
 def _scenario(document: Document, path: tuple[Any, ...], ruleset: RuleSet) -> tuple[Scenario | None, list[PolicyError]]:
     data = document.data_at(path)
     errors: list[PolicyError] = []
     outputs = {d.name: d for d in ruleset.vocabulary.of_kind("output")}
     facts_declared = [d.name for d in ruleset.vocabulary.of_kind("fact")]
+    output_hints, fact_hints = Suggestions(outputs), Suggestions(facts_declared)  # a few, not one per name
 
     def fail(message: str, where: tuple[Any, ...], key: bool = False) -> None:
         errors.append(InputError(message, document.span(path + where, key=key)))
@@ -156,7 +174,7 @@ def _scenario(document: Document, path: tuple[Any, ...], ruleset: RuleSet) -> tu
     def known_output(name: str, where: tuple[Any, ...], key: bool) -> bool:
         if name in outputs:
             return True
-        fail(f"unknown output '{name}'{suggest(str(name), outputs)}", where, key)
+        fail(f"unknown output {shorten(str(name))}{output_hints(str(name))}", where, key)
         return False
 
     expect: dict[str, Any] = {}
@@ -170,14 +188,14 @@ def _scenario(document: Document, path: tuple[Any, ...], ruleset: RuleSet) -> tu
             continue
         allowed = outputs[name].values
         if allowed and isinstance(expect[name], str) and expect[name] not in allowed:
-            fail(f"'{name}' never has the value '{expect[name]}'{suggest(expect[name], allowed)}", ("expect", name))
+            fail(f"'{name}' never has the value {shorten(expect[name])}{suggest(expect[name], allowed)}", ("expect", name))
     expect_unknown: dict[str, frozenset[str]] = {}
     for name, missing in (data.get("expect_unknown") or {}).items():
         if not known_output(name, ("expect_unknown", name), True):
             continue
         for i, fact in enumerate(missing):
             if fact not in ruleset.vocabulary or ruleset.vocabulary.names[fact].kind != "fact":
-                fail(f"unknown fact '{fact}'{suggest(fact, facts_declared)}", ("expect_unknown", name, i))
+                fail(f"unknown fact {shorten(str(fact))}{fact_hints(str(fact))}", ("expect_unknown", name, i))
         expect_unknown[name] = frozenset(missing)
     not_applicable = []
     for i, name in enumerate(data.get("expect_not_applicable") or []):

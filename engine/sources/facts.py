@@ -7,19 +7,21 @@ dates from YAML dates or ISO text, numbers as :class:`Decimal`, lists as tuples.
 
 A fact left out is unknown, unless the vocabulary declares a default; a fact given as
 ``null`` is known to have no value. Every problem (an unknown name with "did you mean",
-a wrong type, an impossible date, a value outside the declared ones, a list over the
-size limit) is reported with its position, all of them at once.
+a wrong type, an impossible date or one not written YYYY-MM-DD, a number beyond the
+bounds of :func:`engine.values.bounded_number`, a value outside the declared ones, a list
+over the size limit) is reported with its position, all of them at once.
 """
 
 from __future__ import annotations
 
+from collections import deque
 from datetime import date
 from decimal import Decimal, InvalidOperation
 from typing import Any, Iterator, Mapping
 
-from engine.errors import InputError, PolicyError, Span, raise_all, suggest
+from engine.errors import InputError, PolicyError, Span, Suggestions, raise_all, shorten, suggest
 from engine.language.types import Declaration, Type, Vocabulary
-from engine.values import Duration
+from engine.values import MAX_TERM, Duration, NumberOutOfRange, bounded_number, parse_iso_date
 
 MAX_FACT_LIST = 1000
 
@@ -42,11 +44,9 @@ def coerce(value: Any, wanted: Type) -> Any:
             raise Mismatch(f"expected a number, not {_show(value)}")
         try:
             number = Decimal(str(value))
-        except InvalidOperation:
+        except (InvalidOperation, ValueError):  # ValueError: an int too long to write out
             raise Mismatch(f"expected a number, not {_show(value)}") from None
-        if not number.is_finite():
-            raise Mismatch("expected a finite number")
-        return number
+        return _bounded(number)
     if name == "text":
         if isinstance(value, str):
             return value
@@ -55,14 +55,11 @@ def coerce(value: Any, wanted: Type) -> Any:
         if isinstance(value, date):
             return value
         if isinstance(value, str):
-            try:
-                return date.fromisoformat(value)
-            except ValueError:
-                raise Mismatch(f"impossible date {value!r}; expected YYYY-MM-DD") from None
+            return _iso_date(value)
         raise Mismatch(f"expected a date (YYYY-MM-DD), not {_show(value)}")
     if name == "duration":
         if isinstance(value, Mapping) and set(value) <= {"days", "months"}:
-            return Duration(int(value.get("days", 0)), int(value.get("months", 0)))
+            return Duration(_term_part(value.get("days", 0)), _term_part(value.get("months", 0)))
         raise Mismatch("expected a duration as {days: N, months: N}")
     if wanted.is_collection:
         if not isinstance(value, (list, tuple)):
@@ -75,6 +72,32 @@ def coerce(value: Any, wanted: Type) -> Any:
     raise Mismatch(f"cannot give a value of type {wanted}")
 
 
+# -- bounds and strict forms (values.py says why) ---------------------------------------
+
+def _bounded(number: Decimal) -> Decimal:
+    try:
+        return bounded_number(number)
+    except NumberOutOfRange as problem:
+        raise Mismatch(str(problem)) from None
+
+
+def _iso_date(text: str) -> date:
+    try:
+        return parse_iso_date(text)
+    except ValueError:
+        raise Mismatch(f"impossible date {shorten(text)}; expected YYYY-MM-DD") from None
+
+
+def _term_part(value: Any) -> int:
+    """The days or months of a duration: a whole number the calendar can hold."""
+    if isinstance(value, bool) or not isinstance(value, (int, Decimal)) or (
+            isinstance(value, Decimal) and not (value.is_finite() and value == value.to_integral_value())):
+        raise Mismatch(f"expected whole numbers of days and months, not {_show(value)}")
+    if not -MAX_TERM <= value <= MAX_TERM:
+        raise Mismatch(f"a duration holds at most {MAX_TERM} days or months")
+    return int(value)
+
+
 def _show(value: Any) -> str:
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -85,8 +108,8 @@ def _show(value: Any) -> str:
     if isinstance(value, date):
         return f"the date {value.isoformat()}"
     if isinstance(value, (Decimal, int, float)):
-        return f"the number {value}"
-    return repr(value)
+        return f"the number {shorten(value)}"
+    return shorten(value)
 
 
 class FactReader:
@@ -135,8 +158,7 @@ class FactReader:
             if entry is None:
                 return None
             exact, allowed, declared = entry
-            if value is not None and (type(value) is not exact
-                                      or isinstance(value, Decimal) and not value.is_finite()):
+            if value is not None and (type(value) is not exact or exact is Decimal):  # numbers: bounded
                 try:
                     value = coerce(value, declared)  # the one conversion, as iter_fact_errors does it
                 except Mismatch:
@@ -178,15 +200,17 @@ def iter_fact_errors(data: Any, facts: Vocabulary | FactReader, span_of: Any,
         return
     compiled = facts if isinstance(facts, FactReader) else reader(facts)
     declarations, prefixes = compiled.declarations, compiled.prefixes
-    stack: list[tuple[tuple[Any, ...], str, Any]] = [((key,), str(key), value) for key, value in data.items()]
+    hints = Suggestions(declarations)  # "did you mean" for the first few unknown names only
+    # a queue, not list.pop(0): that is quadratic in the number of keys (bounded at 100,000)
+    stack: deque[tuple[tuple[Any, ...], str, Any]] = deque(((key,), str(key), value) for key, value in data.items())
     while stack:
-        path, name, value = stack.pop(0)
+        path, name, value = stack.popleft()
         declaration = declarations.get(name)
         if declaration is None:
             if isinstance(value, Mapping) and name in prefixes:
                 stack.extend((path + (key,), f"{name}.{key}", item) for key, item in value.items())
                 continue
-            yield InputError(f"unknown fact '{name}'{suggest(name, declarations)}", span_of(path, key=True))
+            yield InputError(f"unknown fact {shorten(name)}{hints(name)}", span_of(path, key=True))
             continue
         if name in into:
             yield InputError(f"fact '{name}' is given twice", span_of(path, key=True))
@@ -200,7 +224,7 @@ def iter_fact_errors(data: Any, facts: Vocabulary | FactReader, span_of: Any,
             continue
         if declaration.values and isinstance(into[name], str) and into[name] not in declaration.values:
             hint = suggest(into[name], declaration.values) or f"; expected one of: {', '.join(declaration.values)}"
-            yield InputError(f"fact '{name}' does not take the value '{into[name]}'{hint}", span_of(path))
+            yield InputError(f"fact '{name}' does not take the value {shorten(into[name])}{hint}", span_of(path))
 
 
 def with_defaults(facts: dict[str, Any], vocabulary: Vocabulary) -> dict[str, Any]:

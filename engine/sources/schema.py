@@ -23,8 +23,9 @@ import jsonschema
 from jsonschema import Draft202012Validator, FormatChecker
 from jsonschema.exceptions import ValidationError, best_match
 
-from engine.errors import PolicyError, suggest
+from engine.errors import PolicyError, Suggestions, shorten, suggest
 from engine.sources.yamlsource import Document
+from engine.values import parse_iso_date
 
 SCHEMAS = resources.files("engine") / "schemas"
 
@@ -89,7 +90,7 @@ def _is_date(instance: Any) -> bool:
     if isinstance(instance, date):
         return True
     if isinstance(instance, str):
-        date.fromisoformat(instance)
+        parse_iso_date(instance)  # strict: not 20240301 nor 2024-W01-1
     return True
 
 
@@ -267,7 +268,7 @@ def _type_test(names: list[str], date_is_text: bool) -> _Predicate:
 def _is_date_text(instance: Any) -> bool:
     if isinstance(instance, str):
         try:
-            date.fromisoformat(instance)
+            parse_iso_date(instance)
         except ValueError:
             return False
     return True
@@ -303,10 +304,12 @@ def _explain(document: Document, problem: ValidationError,
         return
     if problem.validator == "additionalProperties" and isinstance(problem.instance, dict):
         allowed = set(_schema(problem).get("properties", {}))
+        hints = Suggestions(allowed)  # a hint for the first few unknown keys: 20,000 cost no more
+        expected = f"; expected one of: {', '.join(sorted(allowed))}"
         for key in problem.instance:
             if key not in allowed:
-                hint = suggest(str(key), allowed) or f"; expected one of: {', '.join(sorted(allowed))}"
-                yield error(f"unknown key '{key}'{hint}", document.span(path + (key,), key=True)), path + (key,)
+                hint = hints(str(key)) or expected
+                yield error(f"unknown key {shorten(str(key))}{hint}", document.span(path + (key,), key=True)), path + (key,)
         return
     if problem.validator in ("oneOf", "anyOf") and problem.context:
         if isinstance(problem.instance, dict) and problem.validator == "oneOf":
@@ -330,7 +333,7 @@ def _explain(document: Document, problem: ValidationError,
         yield error(f"{_where(path)}{problem.message}", document.span(path)), path
         return
     if problem.validator == "format":
-        yield error(f"{problem.instance!r} is not a valid {problem.validator_value}", document.span(path)), path
+        yield error(f"{shorten(problem.instance)} is not a valid {problem.validator_value}", document.span(path)), path
         return
     yield error(f"{_where(path)}{_message(problem)}", document.span(path)), path
 
@@ -405,13 +408,15 @@ def _where(path: tuple[Any, ...]) -> str:
 def _message(problem: ValidationError) -> str:
     if problem.validator == "enum":
         assert isinstance(problem.validator_value, list)  # an enum keyword's value is a JSON array
-        return f"{problem.instance!r} is not one of {', '.join(map(repr, problem.validator_value))}"
+        return f"{shorten(problem.instance)} is not one of {', '.join(map(repr, problem.validator_value))}"
     if problem.validator == "type":
         if isinstance(problem.instance, date):  # see _type
             return problem.message
         return f"{_show(problem.instance)} is not of type {problem.validator_value}"
     if problem.validator == "pattern":
-        return f"{_as_text(problem.instance)!r} is not a valid name here (pattern {problem.validator_value})"
+        return f"{shorten(_as_text(problem.instance))} is not a valid name here (pattern {problem.validator_value})"
+    if len(problem.message) > 200:  # jsonschema quotes the whole value; a long one is shortened
+        return f"{shorten(problem.instance)} does not satisfy '{problem.validator}': {problem.validator_value!r}"[:300]
     return problem.message
 
 

@@ -19,11 +19,22 @@ leaves alone (anchors, aliases, keys that are not scalars, deep nesting, a secon
 document) are composed into nodes by libyaml and built from those, whose rules for such
 documents are the reference. JSON is read by the same code: a JSON document is a YAML
 document.
+
+Input is bounded (:class:`Limits`), each bound checked before the work that grows with
+it: the size of a file before it is read (so before YAML parsing), the length of each
+text and the number of items of each list or mapping as libyaml's events stream, before
+anything is built from them. A file over a bound is one error that names the limit and
+how to raise it; the defaults (:data:`DEFAULT_LIMITS`) are 10 MB a file, 100,000
+characters a text and 100,000 items a list or mapping, far above what the decree's files
+hold. Numbers are bounded too (see :func:`engine.values.bounded_number`), and dates must
+be written YYYY-MM-DD.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import os
+import re
+from dataclasses import dataclass, field, fields
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from pathlib import Path
@@ -35,8 +46,8 @@ from yaml.events import (AliasEvent, DocumentEndEvent, Event, MappingEndEvent, M
                          SequenceEndEvent, SequenceStartEvent, StreamEndEvent)
 from yaml.nodes import MappingNode, Node, ScalarNode, SequenceNode
 
-from engine.errors import InputError, PolicyError, PolicyErrors, Source, Span
-from engine.errors import Origin
+from engine.errors import InputError, Origin, PolicyError, PolicyErrors, Source, Span, shorten
+from engine.values import NUMBER_BOUNDS as _NUMBER_BOUNDS, NumberOutOfRange, bounded_number
 
 Path_ = tuple[Any, ...]
 # where a value stands, as plain integers (a tuple of ints costs the garbage collector
@@ -55,6 +66,40 @@ _QUOTED = ("'", '"', "|", ">")
 # a yaml Mark: the stubs declare the marks of events and nodes optional, libyaml sets them all
 _Mark = Any
 _MAX_DEPTH = 64
+_ISO_DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+_MAX_NUMBER_TEXT = 160  # characters of a number written in YAML: far beyond any bounded number
+
+
+@dataclass(frozen=True, slots=True)
+class Limits:
+    """How much one file may hold (one ``Limits`` serves rule, fact and scenario files).
+
+    Each field can be set from the environment, for the command line, by the variable
+    ``DECREE_MAX_`` + its name in capitals (``DECREE_MAX_FILE_BYTES=50000000``).
+    """
+
+    file_bytes: int = 10_000_000  # the size of a file, before it is read
+    string_chars: int = 100_000  # one text (a key or a value)
+    collection_items: int = 100_000  # the items of one list, or the keys of one mapping
+
+    @classmethod
+    def from_environment(cls, environ: Any = None) -> "Limits":
+        """The defaults, with each ``DECREE_MAX_<FIELD>`` variable that is set; a value
+        that is not a positive whole number is a :class:`InputError`."""
+        environ = os.environ if environ is None else environ
+        chosen: dict[str, int] = {}
+        for limit in fields(cls):
+            variable = f"DECREE_MAX_{limit.name.upper()}"
+            text = environ.get(variable)
+            if text is None:
+                continue
+            if not text.strip().isdigit() or int(text) <= 0:
+                raise InputError(f"{variable} must be a positive whole number, not {shorten(text)}")
+            chosen[limit.name] = int(text)
+        return cls(**chosen)
+
+
+DEFAULT_LIMITS = Limits()
 
 
 @dataclass(frozen=True, slots=True)
@@ -113,29 +158,49 @@ class Document:
 
 
 def read_document(path: str | Path, error: type[PolicyError] = InputError, *,
-                  keep_going: bool = False) -> Document:
+                  keep_going: bool = False, limits: Limits = DEFAULT_LIMITS) -> Document:
     """Read a YAML or JSON file; every problem is raised as a positioned error.
 
     With ``keep_going``, problems with single values do not raise: they are left in
-    ``Document.problems`` for the caller to report along with its own.
+    ``Document.problems`` for the caller to report along with its own. A file larger
+    than ``limits.file_bytes`` is refused before it is read.
     """
+    return parse_document(read_text(path, error, limits), str(path), error, keep_going=keep_going, limits=limits)
+
+
+def read_text(path: str | Path, error: type[PolicyError] = InputError, limits: Limits = DEFAULT_LIMITS) -> str:
+    """The text of a file, refused (as ``error``) before it is read when it is larger
+    than ``limits.file_bytes``, or when it cannot be read as UTF-8."""
     name = str(path)
     try:
-        text = Path(path).read_text(encoding="utf-8")
+        with open(path, "rb") as stream:
+            size = os.fstat(stream.fileno()).st_size
+            # one byte past the size (a file) or the limit (a pipe or a device says 0), to
+            # know it ended; reading up to the limit would reserve the limit's memory
+            raw = b"" if size > limits.file_bytes else stream.read((size or limits.file_bytes) + 1)
+            if size and len(raw) > size:  # it grew since: read on, up to the limit
+                raw += stream.read(limits.file_bytes + 1 - len(raw))
+        if size > limits.file_bytes or len(raw) > limits.file_bytes:
+            raise error(f"the file is larger than {limits.file_bytes:,} bytes (set DECREE_MAX_FILE_BYTES, or "
+                        f"Limits.file_bytes, to read it)", Span(Source(name, ""), 1, 1))
+        return _decoded(raw)  # a large file is then held once while it is parsed, not twice
     except (OSError, UnicodeDecodeError) as problem:
         raise error(f"cannot read the file: {problem}", Span(Source(name, ""), 1, 1)) from None
-    return parse_document(text, name, error, keep_going=keep_going)
 
 
 def parse_document(text: str, name: str, error: type[PolicyError] = InputError, *,
-                   keep_going: bool = False) -> Document:
+                   keep_going: bool = False, limits: Limits = DEFAULT_LIMITS) -> Document:
     source = Source(name, text)
+    if len(text) > limits.file_bytes:
+        raise error(f"the text is longer than {limits.file_bytes:,} characters (set DECREE_MAX_FILE_BYTES, or "
+                    f"Limits.file_bytes, to read it)", Span(source, 1, 1))
     try:
         try:
-            builder = _Builder(source, error)
+            builder = _Builder(source, error, limits)
             data = builder.read()
         except _Irregular:
-            builder = _Builder(source, error)
+            builder = _Builder(source, error, limits)
+            builder.scan()
             data = builder.compose()
     except yaml.MarkedYAMLError as problem:
         mark = problem.problem_mark or problem.context_mark
@@ -151,6 +216,13 @@ def parse_document(text: str, name: str, error: type[PolicyError] = InputError, 
     return Document(source, data, builder.places, builder.key_places, builder.errors, builder.bad_paths)
 
 
+def _decoded(raw: bytes) -> str:
+    """The text as open() in text mode reads it (universal newlines), copied no more than
+    needed: most files have no carriage return."""
+    text = raw.decode("utf-8")
+    return text.replace("\r\n", "\n").replace("\r", "\n") if "\r" in text else text
+
+
 class _Irregular(Exception):
     """The document has what only the reader of composed nodes handles (see the module's doc)."""
 
@@ -160,9 +232,10 @@ def _marks(start: _Mark, end: _Mark) -> _Marks:
 
 
 class _Builder:
-    def __init__(self, source: Source, error: type[PolicyError]) -> None:
+    def __init__(self, source: Source, error: type[PolicyError], limits: Limits = DEFAULT_LIMITS) -> None:
         self.source = source
         self.error = error
+        self.limits = limits
         self.errors: list[PolicyError] = []
         self.places: dict[Path_, _Marks] = {}
         self.key_places: dict[Path_, _Marks] = {}
@@ -175,6 +248,48 @@ class _Builder:
     def fail(self, message: str, mark: _Mark) -> None:
         self.errors.append(self.error(message, Span(self.source, mark.line + 1, mark.column + 1)))
         self.bad_paths.add(self.path)
+
+    # -- bounds (checked as events arrive, before anything is built from them) --------
+
+    def too_large(self, message: str, setting: str, mark: _Mark) -> PolicyError:
+        """The error that stops reading a file over a bound."""
+        return self.error(f"{message} (set DECREE_MAX_{setting.upper()}, or Limits.{setting}, to read it)",
+                          Span(self.source, mark.line + 1, mark.column + 1))
+
+    def check_text(self, text: str, mark: _Mark) -> None:
+        if len(text) > self.limits.string_chars:
+            raise self.too_large(f"a text of {len(text):,} characters; the limit is "
+                                 f"{self.limits.string_chars:,}", "string_chars", mark)
+
+    def check_items(self, count: int, kind: str, mark: _Mark) -> None:
+        if count > self.limits.collection_items:
+            raise self.too_large(f"a {kind} of more than {self.limits.collection_items:,} items", "collection_items",
+                                 mark)
+
+    def scan(self) -> None:
+        """Check the bounds over the whole event stream before libyaml composes nodes
+        (which it does for the irregular documents the usual reader leaves alone)."""
+        counts: list[int] = []  # items so far of each open collection (a mapping counts keys and values)
+        starts: list[_Mark] = []
+        limit = self.limits.collection_items
+        for event in yaml.parse(self.source.text, Loader=_LOADER):
+            kind = type(event)
+            if isinstance(event, ScalarEvent):
+                self.check_text(event.value, event.start_mark)
+            if kind is ScalarEvent or kind is AliasEvent or kind is SequenceStartEvent or kind is MappingStartEvent:
+                if counts:
+                    counts[-1] += 1
+                    if counts[-1] > 2 * limit:
+                        raise self.too_large(f"a list or mapping of more than {limit:,} items", "collection_items",
+                                             starts[-1])
+                if kind is SequenceStartEvent or kind is MappingStartEvent:
+                    # a mapping counts keys and values; a list starts at the limit so that it
+                    # passes twice the limit after as many items as a mapping's keys
+                    counts.append(0 if kind is MappingStartEvent else limit)
+                    starts.append(event.start_mark)
+            elif kind is SequenceEndEvent or kind is MappingEndEvent:
+                counts.pop()
+                starts.pop()
 
     # -- from events (the usual reader) -------------------------------------------
 
@@ -197,26 +312,35 @@ class _Builder:
             raise _Irregular
         self.path = path
         if isinstance(event, ScalarEvent):
+            self.check_text(event.value, event.start_mark)
             self.places[path] = _marks(event.start_mark, event.end_mark)
             return self.scalar(self.tag_of(event), event.value, event.style, event.start_mark)
         if isinstance(event, SequenceStartEvent):
             if event.tag is not None and event.tag != "!" and event.tag != _SEQ:
-                self.fail(f"unsupported tag {event.tag}", event.start_mark)
+                self.fail(f"unsupported tag {_tag_text(event.tag)}", event.start_mark)
             items: list[Any] = []
             item = self.next_event()
+            limit = self.limits.collection_items
             while type(item) is not SequenceEndEvent:
+                if len(items) == limit:
+                    self.check_items(limit + 1, "list", event.start_mark)
                 items.append(self.value(item, path + (len(items),), depth + 1))
                 item = self.next_event()
             self.places[path] = _marks(event.start_mark, item.end_mark)
             return items
         assert isinstance(event, MappingStartEvent)
         if event.tag is not None and event.tag != "!" and event.tag != _MAP:
-            self.fail(f"unsupported tag {event.tag}", event.start_mark)
+            self.fail(f"unsupported tag {_tag_text(event.tag)}", event.start_mark)
         result: dict[Any, Any] = {}
         key_event = self.next_event()
+        keys = 0
         while type(key_event) is not MappingEndEvent:
             if not isinstance(key_event, ScalarEvent) or key_event.anchor is not None:
                 raise _Irregular
+            keys += 1
+            if keys > self.limits.collection_items:
+                self.check_items(keys, "mapping", event.start_mark)
+            self.check_text(key_event.value, key_event.start_mark)
             tag = self.tag_of(key_event)
             key = self.scalar(tag, key_event.value, key_event.style, key_event.start_mark)
             if key == "<<" and tag == _MERGE:
@@ -289,11 +413,11 @@ class _Builder:
             return self.scalar(node.tag, node.value, node.style, node.start_mark)
         if isinstance(node, SequenceNode):
             if node.tag != _SEQ:
-                self.fail(f"unsupported tag {node.tag}", node.start_mark)
+                self.fail(f"unsupported tag {_tag_text(node.tag)}", node.start_mark)
             return [self.build(item, path + (i,), depth + 1) for i, item in enumerate(node.value)]
         assert isinstance(node, MappingNode)
         if node.tag != _MAP:
-            self.fail(f"unsupported tag {node.tag}", node.start_mark)
+            self.fail(f"unsupported tag {_tag_text(node.tag)}", node.start_mark)
         result: dict[Any, Any] = {}
         for key_node, value_node in node.value:
             if not isinstance(key_node, ScalarNode):
@@ -322,23 +446,11 @@ class _Builder:
             return None
         if tag == _BOOL:
             return {"true": True, "false": False}.get(text.lower(), text)
-        if tag == _INT:
-            try:
-                return Decimal(_SCALARS.construct_yaml_int(ScalarNode(tag, text)))
-            except ValueError:
-                return text
-        if tag == _FLOAT:
-            try:
-                number = Decimal(text.replace("_", ""))
-            except InvalidOperation:
-                number = None
-            if number is None or not number.is_finite():
-                self.fail(f"'{text}' is not a finite decimal number", mark)
-                return None
-            return number
+        if tag == _INT or tag == _FLOAT:
+            return self.number(tag, text, mark)
         if tag == _TIMESTAMP:
             if not _SCALARS.timestamp_regexp.match(text):  # an explicit !!timestamp on any text
-                self.fail(f"'{text}' is not a date (YYYY-MM-DD)", mark)
+                self.fail(f"{shorten(text)} is not a date (YYYY-MM-DD)", mark)
                 return None
             try:
                 value = _SCALARS.construct_yaml_timestamp(ScalarNode(tag, text))
@@ -349,9 +461,35 @@ class _Builder:
                 self.fail(f"'{text}' has a time; a date (YYYY-MM-DD) is expected", mark)
                 return None
             assert isinstance(value, date)
+            if not _ISO_DATE.fullmatch(text):  # YAML also reads 2024-3-1 as a date
+                self.fail(f"'{text}' is not written YYYY-MM-DD; expected YYYY-MM-DD", mark)
+                return None
             return value
-        self.fail(f"unsupported tag {tag}", mark)
+        self.fail(f"unsupported tag {_tag_text(tag)}", mark)
         return None
+
+    def number(self, tag: str, text: str, mark: _Mark) -> Any:
+        """A YAML int or float as a bounded :class:`Decimal` (see values.bounded_number)."""
+        if len(text) > _MAX_NUMBER_TEXT:  # before int() or Decimal() spend time on it
+            self.fail(f"the number {shorten(text)} is out of range: {_NUMBER_BOUNDS}", mark)
+            return None
+        try:
+            if tag == _INT:
+                number = Decimal(_SCALARS.construct_yaml_int(ScalarNode(tag, text)))
+            else:
+                number = Decimal(text.replace("_", ""))
+        except (ValueError, InvalidOperation):  # a text YAML's table took for a number, that is none
+            if tag == _INT:
+                return text
+            number = None
+        if number is None or not number.is_finite():
+            self.fail(f"'{text}' is not a finite decimal number", mark)
+            return None
+        try:
+            return bounded_number(number)
+        except NumberOutOfRange as problem:
+            self.fail(f"{text}: {problem}", mark)
+            return None
 
 
 def _as_key(key: Any) -> Any:
@@ -363,3 +501,8 @@ def _as_key(key: Any) -> Any:
 
 def _no_events() -> Event:
     raise _Irregular
+
+
+def _tag_text(tag: str | None) -> str:
+    """A tag as a message names it: unquoted, shortened when long."""
+    return str(tag) if tag is None or len(tag) <= 60 else shorten(tag)
