@@ -408,8 +408,8 @@ def batch_command(source: str, on: str, proposals: tuple[str, ...], output: str,
         day = parse_date(on, "--on")
         chosen = parse_proposals(proposals)
         ruleset = load_rules(rules_path)
-        return batch(ruleset, rules_path or str(default_rules()), source, day, chosen, output, in_format,
-                     out_format, on_error, dask_address, click.echo)
+        return batch(ruleset, source, day, chosen, output, in_format, out_format, on_error, dask_address,
+                     click.echo)
 
     _run(action)
 

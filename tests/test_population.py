@@ -124,6 +124,33 @@ def test_the_per_combination_path_alone_gives_the_same_results(decree: RuleSet, 
             [plain.value(name, c) for c in slow.get_column(column)], name
 
 
+def test_every_row_with_an_unknown_and_no_other_is_decided_whole_by_the_facade(decree: RuleSet) -> None:
+    """What becomes of an unknown is RuleSet.evaluate's to say: the backend sends each
+    row with an unknown public output (on the plan's general path, which does not decide
+    unknowns exactly), and only those, to evaluate_person."""
+    from engine.population.cells import Coder
+    from engine.population.columnar import ColumnarBackend
+    from engine.sources.asof import as_of
+    from tests.test_differential import _oracle
+
+    coder = Coder(decree.vocabulary, ON)
+    chunk = coder.from_columns(generate(2_000, seed=13, missing=0.33), 0)
+    backend = ColumnarBackend(decree, {}, coder)
+    routed = {name: "routed" for name in backend.public}
+    backend.persons.evaluate_person = lambda facts, on: routed  # type: ignore[method-assign]
+    decided = backend.run(chunk)
+    sent = 0
+    for index, row in enumerate(chunk.frame.iter_rows(named=True)):
+        general = _oracle(decree, as_of(coder.facts_of(row), ON, decree.events), ON, {})
+        values = {name: backend.value(name, decided[index, f"output:{name}"]) for name in backend.public}
+        if any(shown[0] == "unknown" for shown, _ in general.values() if isinstance(shown, tuple)):
+            assert values == routed, index
+            sent += 1
+        else:
+            assert "routed" not in values.values(), index
+    assert 2_000 > sent > 100
+
+
 def test_an_empty_cell_is_unknown_and_a_none_column_says_no_value(decree: RuleSet, tmp_path: Path) -> None:
     source = tmp_path / "persons.csv"
     # the same person three times: contract date unknown, known to be none, given

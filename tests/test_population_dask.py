@@ -1,5 +1,5 @@
 """The columnar backend on a Dask LocalCluster with two worker processes gives the same
-results as the run in this process."""
+results as the run in this process; tasks carry the rule files' texts (or their path)."""
 
 from __future__ import annotations
 
@@ -29,9 +29,20 @@ def test_dask_results_equal_the_in_process_run(decree: RuleSet, tmp_path: Path) 
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                                   dashboard_address=None) as cluster, distributed.Client(cluster):
         persons = dd.read_parquet(str(source)).repartition(npartitions=4)
-        results = decide_frame(persons, str(ROOT / "rules"), date(2027, 11, 1), {"arbeidsmigranten": None}).compute()
+        # the rule set's texts travel with the tasks: the workers need no rule files
+        results = decide_frame(persons, decree, date(2027, 11, 1), {"arbeidsmigranten": None}).compute()
     on_dask = pl.from_pandas(results).sort("id")
     expected = pl.read_parquet(local).sort("id")
     assert on_dask.height == 4_000
     assert on_dask.columns == expected.columns
     assert on_dask.equals(expected)
+
+
+def test_a_task_carries_the_rules_texts_or_their_path(decree: RuleSet) -> None:
+    import pickle
+
+    from engine.population.dask import RulesLoader
+
+    carried = pickle.loads(pickle.dumps(RulesLoader.of(decree, {})))
+    assert carried.texts and carried.ruleset().content_hash == decree.content_hash
+    assert RulesLoader.of(str(ROOT / "rules"), {}).ruleset().content_hash == decree.content_hash

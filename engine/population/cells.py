@@ -20,6 +20,10 @@ Text cells of a CSV file are read as JSON scalars where they parse as one (``tru
 ``3``, ``["SY", "BE"]``), else as text, so a cell means what the same value means in a
 facts file, and a wrong value gets the same message. Typed Parquet columns (dates,
 booleans) are taken as they are.
+
+Before any rule reads them, :meth:`Coder.as_of` reads a chunk's facts as of each row's
+evaluation date, as :func:`engine.sources.asof.as_of` reads one person's: the rule set's
+:class:`engine.sources.asof.Events` say which facts are events and which describe them.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ import polars as pl
 
 from engine.errors import PolicyError, Span, suggest
 from engine.language.types import Declaration, Vocabulary
+from engine.sources.asof import Events
 from engine.sources.facts import iter_fact_errors
 
 MISSING = 0  # the code of a fact nobody gave
@@ -104,6 +109,7 @@ class Coder:
         self.default_on = self.days.code(on)
         self._defaults = {name: self.books[name].code(d.default) for name, d in self.facts.items() if d.has_default}
         self._converted: dict[tuple[str, Any], tuple[int, str | None]] = {}  # (fact, raw) -> code, problem
+        self._dates: dict[str, pl.Series] = {}  # an event fact's codebook as dates (null: not a date)
 
     # -- columns of a CSV or Parquet file ------------------------------------------
 
@@ -232,6 +238,54 @@ class Coder:
                              + [pl.Series(fact_column(name), column, dtype=pl.UInt32) for name, column in codes.items()]
                              + [pl.Series("on", days, dtype=pl.UInt32)])
         return CodedChunk(frame, first_row)
+
+    # -- the facts as of the evaluation date -------------------------------------------
+
+    def as_of(self, frame: pl.DataFrame, events: Events) -> pl.DataFrame:
+        """``frame`` with its fact codes as of each row's evaluation date, the rule of
+        :func:`engine.sources.asof.as_of` on whole columns: an event whose known date lies
+        after the date reads as none, and so does every fact describing an event that has
+        not happened (dated later, none, or itself describing one that has not), given
+        or not. An unknown date withdraws nothing: unknown stays unknown, none stays none."""
+        if not events:
+            return frame
+        days = pl.Series([None] + self.days.values[1:], dtype=pl.Date).gather(frame.get_column("on"))
+        later: dict[str, pl.Series] = {}  # event fact -> its known date lies after the row's date
+        happened_not: dict[str, pl.Series] = {}  # event fact -> dated later, or none as given
+        for name in events.dates:
+            codes = frame.get_column(fact_column(name))
+            later[name] = (self._dates_of(name).gather(codes) > days).fill_null(False)
+            happened_not[name] = later[name] | (codes == NONE)
+        describes = {fact: event for event, facts in events.described_by.items() for fact in facts}
+
+        def withdrawn_by(event: str) -> pl.Series:
+            """Whether ``event`` has not happened, or an event it describes (up the chain) has not."""
+            found = happened_not[event]
+            seen = {event}
+            while (event := describes.get(event, "")) in happened_not and event not in seen:
+                seen.add(event)
+                found = found | happened_not[event]
+            return found
+
+        withdrawn: dict[str, pl.Series] = {name: mask for name, mask in later.items()}
+        for fact, event in describes.items():
+            if event in happened_not:
+                mask = withdrawn_by(event)
+                withdrawn[fact] = withdrawn[fact] | mask if fact in withdrawn else mask
+        return frame.with_columns([frame.get_column(fact_column(name)).set(mask, NONE) for name, mask in withdrawn.items()
+                                   if mask.any()])
+
+    def _dates_of(self, name: str) -> pl.Series:
+        """The codebook of an event fact as dates; codebooks only grow, so it is extended."""
+        book = self.books[name].values
+        known = self._dates.get(name)
+        done = 0 if known is None else len(known)
+        if done < len(book):
+            more = pl.Series([value if isinstance(value, date) else None for value in book[done:]], dtype=pl.Date)
+            known = more if known is None else known.append(more)
+            self._dates[name] = known
+        assert known is not None
+        return known
 
     def facts_of(self, row: Mapping[str, int]) -> dict[str, Any]:
         """The facts of one coded row, as :meth:`engine.RuleSet.evaluate` takes them."""

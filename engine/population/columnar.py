@@ -16,6 +16,12 @@ same inputs), and decides each row in one of two ways:
   what :meth:`engine.RuleSet.evaluate` runs, unknowns with their missing facts and
   outputs decided because every possibility agrees included).
 
+Before either, the facts are read as of each row's evaluation date (:meth:`Coder.as_of`,
+the rule ``RuleSet.evaluate`` applies). After both, each row left with an unknown public
+output is decided again whole by ``RuleSet.evaluate``
+(:meth:`engine.population.persons.PersonByPerson.evaluate_person`), which alone says
+what becomes of an unknown.
+
 A person's output depends only on the evaluation date and the inputs of the rules that
 set it (the plan's tree for that output), which is what makes the combination a complete
 key. Tests compare every row with ``RuleSet.evaluate`` and the Polars path with the
@@ -36,15 +42,9 @@ from engine.evaluation.general import Evaluation
 from engine.evaluation.plan import Plan
 from engine.population.cells import MISSING, MISSING_VALUE, NONE, Codebook, Coder, CodedChunk, fact_column
 from engine.population.expressions import ON_COLUMN, OutputExpression, Translator, Unsupported, value_column
+from engine.population.persons import Failure, PersonByPerson, output_column
 from engine.ruleset import Proposals, RuleSet
 from engine.values import Unknown
-
-
-@dataclass(frozen=True, slots=True)
-class Failure:
-    """An evaluation error (a conflict between rules) for the persons of one combination."""
-
-    message: str
 
 
 @dataclass
@@ -62,10 +62,6 @@ class Step:
     @property
     def keys(self) -> list[str]:
         return [fact_column(f) for f in self.facts] + [output_column(o) for o in self.inputs] + ["on"]
-
-
-def output_column(name: str) -> str:
-    return f"output:{name}"
 
 
 def steps_of(ruleset: RuleSet, plan: Plan, wanted: Iterable[str]) -> list[Step]:
@@ -176,6 +172,7 @@ class ColumnarBackend:
         self.absent = sorted({i for step in self.steps for i in step.inputs
                               if i not in produced and (base is None or i in self.changed)})
         self.books.update({o: Codebook() for o in self.absent if o not in self.books})
+        self.persons = PersonByPerson(ruleset, proposals, coder, self.public, self.books)
         self.evaluations = 0  # plan evaluations made: the distinct combinations decided
         self.columnar_rows = 0  # rows x steps decided by Polars expressions
         self.combination_rows = 0  # rows x steps decided per combination
@@ -206,7 +203,7 @@ class ColumnarBackend:
         each step again uses Polars for the rows it can settle and the plan's own code
         for the combinations it cannot."""
         assert self.base is None, "a variant beside a base runs with run_beside"
-        frame = chunk.frame
+        frame = self.coder.as_of(chunk.frame, self.ruleset.events)
         wanted = [output_column(o) for o in self.public]
         settled, decided = self._whole(frame) if self.translated else (None, None)
         if settled is not None and decided is not None:
@@ -216,8 +213,10 @@ class ColumnarBackend:
                 others = self._stepwise(frame[rest])
                 decided = decided.with_columns([decided.get_column(c).scatter(rest, others.get_column(c))
                                                 for c in wanted])
-            return pl.concat([frame.select("id"), decided.select(wanted)], how="horizontal")
-        return self._stepwise(frame).select(["id"] + wanted)
+        else:
+            decided = self._stepwise(frame).select(wanted)
+        decided = self.persons.redecide_unknown(chunk.frame, decided.select(wanted))
+        return pl.concat([frame.select("id"), decided], how="horizontal")
 
     def _stepwise(self, frame: pl.DataFrame) -> pl.DataFrame:
         # outputs that rules read but no rule of this plan sets: not applicable
@@ -307,11 +306,12 @@ class ColumnarBackend:
         the proposals do not change are computed once, for both."""
         base = self.base
         assert base is not None
+        frame = self.coder.as_of(chunk.frame, self.ruleset.events)
         if not (self.translated and base.translated):
             decided = base.run(chunk)
-            after = self._variant_of(decided, self._stepwise(base._stepwise(chunk.frame)))
+            after = self._variant_of(decided, self._stepwise(base._stepwise(frame)))
+            after = self.persons.redecide_unknown(chunk.frame, after)
             return decided, pl.concat([chunk.frame.select("id"), after], how="horizontal")
-        frame = chunk.frame
         lazy, base_every, base_public = base._query(base._inputs(frame))
         lazy, every, public = self._query(lazy)
         result = lazy.select([base_every.alias("base"), (base_every & every).alias("variant")]
@@ -327,6 +327,8 @@ class ColumnarBackend:
             before = before.with_columns([before.get_column(c).scatter(rest, full.get_column(c)) for c in wanted])
             others = self._variant_of(full, self._stepwise(full))
             after = after.with_columns([after.get_column(c).scatter(rest, others.get_column(c)) for c in wanted])
+        before = base.persons.redecide_unknown(chunk.frame, before)
+        after = self.persons.redecide_unknown(chunk.frame, after)
         ids = frame.select("id")
         return pl.concat([ids, before], how="horizontal"), pl.concat([ids, after], how="horizontal")
 

@@ -40,7 +40,7 @@ def count_rows(path: str, fmt: str) -> int | None:
     return None
 
 
-def batch(ruleset: RuleSet, rules_path: str, source: str, on: date, proposals: Proposals, output: str,
+def batch(ruleset: RuleSet, source: str, on: date, proposals: Proposals, output: str,
           in_format: str | None, out_format: str | None, on_error: str, dask_address: str | None,
           echo: Callable[..., Any]) -> int:
     from engine.population.batch import run_batch
@@ -53,7 +53,7 @@ def batch(ruleset: RuleSet, rules_path: str, source: str, on: date, proposals: P
     if dask_address is not None:
         from engine.population.dask import batch_on_dask
 
-        persons = batch_on_dask(rules_path, source, on, proposals, output, dask_address, fmt, out_format)
+        persons = batch_on_dask(ruleset, source, on, proposals, output, dask_address, fmt, out_format)
         echo(f"{persons} persons decided on Dask ({dask_address}); results in {output}", err=True)
         return 0
     with progress_bar("batch", count_rows(source, fmt)) as advance:

@@ -3,11 +3,12 @@
 :func:`decide_frame` takes a Dask DataFrame of persons (the columns ``decree batch``
 reads) and returns one of results (``id``, ``on`` and per output its value and
 ``NAME:unknown``), built with ``map_partitions``. Each partition is handed to the
-backend as Arrow (pandas with Arrow dtypes in, Arrow-backed pandas out); the rule set is
-not shipped with the task: a small :class:`RulesLoader` (the directory's path) travels
-instead, and each worker process loads the rule set once and keeps it (a module-level
-cache keyed by path and proposals), as the issue asks. The workers must see the same
-rule files at that path (a shared volume, or the files baked into the workers' image).
+backend as Arrow (pandas with Arrow dtypes in, Arrow-backed pandas out); the live rule
+set is not shipped with each task: a small :class:`RulesLoader` travels instead, holding
+the texts of the rule files (a ``RuleSet`` given) or the directory's path, and each
+worker process builds the rule set once and keeps it (a module-level cache keyed by the
+rules' content hash, or path, and the proposals), as the issue asks. With a path, the
+workers must see the same rule files there (a shared volume, or the workers' image).
 
 Running on a real cluster::
 
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from pathlib import Path
 from typing import Any
 
 import polars as pl
@@ -29,6 +31,7 @@ import polars as pl
 from engine.population.batch import Results
 from engine.population.cells import Coder
 from engine.population.columnar import ColumnarBackend
+from engine.rules.loader import RuleText
 from engine.ruleset import Proposals, RuleSet
 
 _LOADED: dict[tuple[str, tuple[tuple[str, date | None], ...]], tuple[RuleSet, Proposals]] = {}
@@ -36,16 +39,27 @@ _LOADED: dict[tuple[str, tuple[tuple[str, date | None], ...]], tuple[RuleSet, Pr
 
 @dataclass(frozen=True)
 class RulesLoader:
-    """What a task carries instead of a rule set: where to load it, and the proposals."""
+    """What a task carries instead of a rule set: its files' texts (or where to load
+    them), and the proposals."""
 
     path: str
     proposals: tuple[tuple[str, date | None], ...] = ()
+    texts: tuple[RuleText, ...] = ()  # when given, ``path`` is the rules' content hash
+    content_hash: str = ""
+
+    @classmethod
+    def of(cls, rules: "RuleSet | str | Path", proposals: Proposals | None) -> "RulesLoader":
+        chosen = tuple(sorted((proposals or {}).items()))
+        if isinstance(rules, RuleSet):
+            return cls(rules.content_hash, chosen, tuple(rules.loaded.texts), rules.content_hash)
+        return cls(str(rules), chosen)
 
     def ruleset(self) -> RuleSet:
         key = (self.path, self.proposals)
         found = _LOADED.get(key)
         if found is None:
-            found = _LOADED[key] = (RuleSet.load(self.path), dict(self.proposals))
+            ruleset = RuleSet.from_texts(self.texts) if self.texts else RuleSet.load(self.path)
+            found = _LOADED[key] = (ruleset, dict(self.proposals))
         return found[0]
 
 
@@ -73,15 +87,15 @@ class DecidePartition:
         return table.to_pandas(use_pyarrow_extension_array=True)
 
 
-def decide_frame(persons: Any, rules_path: str, on: date, proposals: Proposals | None = None) -> Any:
-    """A Dask DataFrame of results for a Dask DataFrame of persons (lazy, as Dask is)."""
-    loader = RulesLoader(rules_path, tuple(sorted((proposals or {}).items())))
-    decide = DecidePartition(loader, on)
+def decide_frame(persons: Any, rules: "RuleSet | str | Path", on: date, proposals: Proposals | None = None) -> Any:
+    """A Dask DataFrame of results for a Dask DataFrame of persons (lazy, as Dask is);
+    ``rules`` a loaded rule set (its texts travel) or the path of the rule files."""
+    decide = DecidePartition(RulesLoader.of(rules, proposals), on)
     meta = decide(persons._meta)
     return persons.map_partitions(decide, meta=meta)
 
 
-def batch_on_dask(rules_path: str, source: str, on: date, proposals: Proposals, output: str, address: str,
+def batch_on_dask(rules: "RuleSet | str", source: str, on: date, proposals: Proposals, output: str, address: str,
                   fmt: str, out_format: str | None = None) -> int:
     """``decree batch --dask``: read, decide and write with a cluster (Parquet or CSV)."""
     import dask.dataframe as dd
@@ -92,7 +106,7 @@ def batch_on_dask(rules_path: str, source: str, on: date, proposals: Proposals, 
     cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True) if address == "local" else None  # type: ignore[no-untyped-call]
     with Client(cluster if cluster is not None else address):  # type: ignore[no-untyped-call]
         persons = dd.read_parquet(source) if fmt == "parquet" else dd.read_csv(source, dtype=str)
-        results = decide_frame(persons, rules_path, on, proposals).compute()
+        results = decide_frame(persons, rules, on, proposals).compute()
     if cluster is not None:
         cluster.close()
     frame = pl.from_pandas(results)
