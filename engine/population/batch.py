@@ -113,12 +113,14 @@ def _cell(value: Any, dtype: Any) -> Any:
 
 def run_batch(ruleset: RuleSet, source: str, on: date, proposals: Proposals, output: str,
               in_format: str | None = None, out_format: str | None = None, on_error: str = "fail",
-              progress: Callable[[int], None] | None = None, chunk_rows: int = io.CHUNK_ROWS) -> BatchSummary:
-    """Decide every person of ``source`` and write the results to ``output`` (whole or not at all)."""
+              progress: Callable[[int], None] | None = None, chunk_rows: int = io.CHUNK_ROWS,
+              exact: bool = False) -> BatchSummary:
+    """Decide every person of ``source`` and write the results to ``output`` (whole or not at all);
+    each row as ``RuleSet.evaluate(..., exact=exact)`` decides it."""
     fmt = io.format_of(source, in_format)
     out_fmt = io.format_of(output, out_format)
     coder = Coder(ruleset.vocabulary, on)
-    backend = ColumnarBackend(ruleset, proposals, coder)
+    backend = ColumnarBackend(ruleset, proposals, coder, exact=exact)
     results = Results(backend, coder)
     header = io.header_of(source, fmt)
     summary = BatchSummary()

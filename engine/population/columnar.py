@@ -138,7 +138,7 @@ class ColumnarBackend:
     """
 
     def __init__(self, ruleset: RuleSet, proposals: Proposals, coder: Coder, translate: bool = True,
-                 base: "ColumnarBackend | None" = None) -> None:
+                 base: "ColumnarBackend | None" = None, exact: bool = False) -> None:
         if proposals:
             ruleset.check_proposals(proposals)
         self.ruleset = ruleset
@@ -172,7 +172,7 @@ class ColumnarBackend:
         self.absent = sorted({i for step in self.steps for i in step.inputs
                               if i not in produced and (base is None or i in self.changed)})
         self.books.update({o: Codebook() for o in self.absent if o not in self.books})
-        self.persons = PersonByPerson(ruleset, proposals, coder, self.public, self.books)
+        self.persons = PersonByPerson(ruleset, proposals, coder, self.public, self.books, exact)
         self.evaluations = 0  # plan evaluations made: the distinct combinations decided
         self.columnar_rows = 0  # rows x steps decided by Polars expressions
         self.combination_rows = 0  # rows x steps decided per combination

@@ -42,7 +42,7 @@ def count_rows(path: str, fmt: str) -> int | None:
 
 def batch(ruleset: RuleSet, source: str, on: date, proposals: Proposals, output: str,
           in_format: str | None, out_format: str | None, on_error: str, dask_address: str | None,
-          echo: Callable[..., Any]) -> int:
+          echo: Callable[..., Any], exact: bool = False) -> int:
     from engine.population.batch import run_batch
 
     fmt = io.format_of(source, in_format)
@@ -53,11 +53,15 @@ def batch(ruleset: RuleSet, source: str, on: date, proposals: Proposals, output:
     if dask_address is not None:
         from engine.population.dask import batch_on_dask
 
+        if exact:
+            from engine.errors import InputError
+
+            raise InputError("--exact is not available with --dask yet: run it in one process")
         persons = batch_on_dask(ruleset, source, on, proposals, output, dask_address, fmt, out_format)
         echo(f"{persons} persons decided on Dask ({dask_address}); results in {output}", err=True)
         return 0
     with progress_bar("batch", count_rows(source, fmt)) as advance:
-        summary = run_batch(ruleset, source, on, proposals, output, fmt, out_format, on_error, advance)
+        summary = run_batch(ruleset, source, on, proposals, output, fmt, out_format, on_error, advance, exact=exact)
     for problem in summary.problems:
         echo(problem.render(), err=True)
     skipped = f", {summary.skipped} bad rows skipped" if summary.skipped else ""
@@ -66,7 +70,7 @@ def batch(ruleset: RuleSet, source: str, on: date, proposals: Proposals, output:
 
 
 def impact(base: RuleSet, variant: RuleSet, proposals: Proposals, source: str, on: date, fmt: str,
-           changed: str | None, examples: int, echo: Callable[..., Any]) -> int:
+           changed: str | None, examples: int, echo: Callable[..., Any], exact: bool = False) -> int:
     from engine.population.impact import measure
     from engine.population.report import render_html, render_text
     from engine.values import dumps
@@ -75,7 +79,7 @@ def impact(base: RuleSet, variant: RuleSet, proposals: Proposals, source: str, o
         variant.check_proposals(proposals)
     in_format = io.format_of(source)
     with progress_bar("impact", count_rows(source, in_format)) as advance:
-        found = measure(base, variant, proposals, source, on, in_format, examples, advance, changed)
+        found = measure(base, variant, proposals, source, on, in_format, examples, advance, changed, exact=exact)
     if fmt == "json":
         echo(dumps(found.to_json()))
     elif fmt == "html":

@@ -95,14 +95,14 @@ def _state(value: Any) -> Any:
 
 def measure(base: RuleSet, variant: RuleSet, proposals: Proposals, source: str, on: date,
             in_format: str | None = None, examples: int = 3, progress: Callable[[int], None] | None = None,
-            changed_path: str | None = None, chunk_rows: int = io.CHUNK_ROWS) -> Impact:
+            changed_path: str | None = None, chunk_rows: int = io.CHUNK_ROWS, exact: bool = False) -> Impact:
     """The transitions from ``base`` (proposals off) to ``variant`` with ``proposals``."""
     fmt = io.format_of(source, in_format)
     base_coder = Coder(base.vocabulary, on)
     variant_coder = base_coder if variant is base else Coder(variant.vocabulary, on)
-    before = ColumnarBackend(base, {}, base_coder)
+    before = ColumnarBackend(base, {}, base_coder, exact=exact)
     beside = variant is base  # the same rules: what the proposals leave alone is computed once
-    after = ColumnarBackend(variant, proposals, variant_coder, base=before if beside else None)
+    after = ColumnarBackend(variant, proposals, variant_coder, base=before if beside else None, exact=exact)
     outputs = [name for name in before.public if name in after.public]
     states = _States()
     changed = None

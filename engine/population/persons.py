@@ -47,8 +47,9 @@ class PersonByPerson:
     """Decides persons one at a time, with the facade, into a backend's codebooks."""
 
     def __init__(self, ruleset: RuleSet, proposals: Proposals, coder: Coder, public: list[str],
-                 books: Mapping[str, Codebook]) -> None:
+                 books: Mapping[str, Codebook], exact: bool = False) -> None:
         self.ruleset = ruleset
+        self.exact = exact  # rows with an unknown output are decided again with the exact layer
         self.proposals = dict(proposals)  # as asked: the facade's cache of plans is keyed by them
         self.coder = coder
         self.public = public
@@ -60,14 +61,18 @@ class PersonByPerson:
     def evaluate_person(self, facts: dict[str, Any], on: date) -> dict[str, Any]:
         """Every public output of one person (facts as given, validated, defaults
         applied): its value, an :class:`Unknown`, None when not applicable."""
-        result = self.ruleset.evaluate(facts, on, self.proposals, validated=True)
+        result = self.ruleset.evaluate(facts, on, self.proposals, validated=True, exact=self.exact)
         return {name: decision.value if decision.status == "decided" else
                 Unknown(frozenset(decision.missing)) if decision.status == "unknown" else None
                 for name, decision in result.decisions.items()}
 
     def redecide_unknown(self, persons: pl.DataFrame, decided: pl.DataFrame) -> pl.DataFrame:
         """``decided`` (``output:NAME`` codes, rows as in ``persons``, whose fact codes are
-        as given) with each row that has an unknown public output decided again whole."""
+        as given) with each row that has an unknown public output decided again whole, when
+        the backend is exact (otherwise the plan's answer stands: it is
+        ``RuleSet.evaluate(..., exact=False)``'s)."""
+        if not self.exact:
+            return decided
         unknown = []
         for name in self.public:
             codes = [code for code, value in enumerate(self.books[name].values) if type(value) is Unknown]
