@@ -17,16 +17,7 @@ from hypothesis import strategies as st
 from engine.population.cells import Coder
 from engine.population.columnar import ColumnarBackend, Failure, output_column
 from engine.sources.facts import read_facts
-from engine.values import Unknown
-from tests.test_differential import ON, _load, _Plain, _production, persons, rule_sets
-
-
-def _shown(value: Any) -> Any:
-    if type(value) is Unknown:
-        return ("unknown", tuple(sorted(value.missing)))
-    if value is None:
-        return ("not applicable",)
-    return value
+from tests.test_differential import ON, _load, _Plain, _production, _shown, persons, rule_sets
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])

@@ -13,26 +13,16 @@ from __future__ import annotations
 
 import random
 import statistics
-import time
 from datetime import date
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from engine.cli import read_facts_document
 from engine.ruleset import RuleSet
 from engine.scenarios.fixtures import iter_all
+from tools.bench import once
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def seconds(function: Callable[[], Any], repeat: int = 5) -> float:
-    """Median seconds of ``repeat`` calls (each call is one person: milliseconds)."""
-    samples = []
-    for _ in range(repeat):
-        started = time.perf_counter()
-        function()
-        samples.append(time.perf_counter() - started)
-    return statistics.median(samples)
 
 
 Person = tuple[str, dict[str, Any], date, dict[str, Any]]  # name, facts, date, proposals
@@ -40,7 +30,7 @@ Person = tuple[str, dict[str, Any], date, dict[str, Any]]  # name, facts, date, 
 
 def scenario_persons(ruleset: RuleSet) -> list[Person]:
     every_fact = sum(1 for _ in ruleset.vocabulary.of_kind("fact"))
-    return [(s.node_id.rsplit("/", 1)[-1], s.facts, s.on, s.proposals)
+    return [(s.name, s.facts, s.on, s.proposals)
             for scenarios, _ in iter_all([ROOT / "tests" / "scenarios"], ruleset) for s in scenarios
             if len(s.facts) < every_fact]
 
@@ -77,8 +67,8 @@ def measure(ruleset: RuleSet, title: str, persons: list[Person]) -> None:
                 narrowed += 1
             else:
                 still_unknown += 1
-        base_times.append(seconds(plain))
-        exact_times.append(seconds(exact))
+        base_times.append(once(plain))
+        exact_times.append(once(exact))
         if exact_times[-1] > slowest[0]:
             slowest = (exact_times[-1], name)
     base, with_exact = statistics.median(base_times), statistics.median(exact_times)
