@@ -66,3 +66,29 @@ def _agree(files: dict[str, str], people: list[dict[str, Any]], data: st.DataObj
                 assert any(type(v) is Failure for v in got.values()), context
                 continue
             assert {o: _shown(v) for o, v in got.items()} == {o: shown for o, (shown, _) in expected.items()}, context
+
+
+def test_an_output_set_to_none_in_every_row_keeps_its_list_type(tmp_path: Any) -> None:
+    """Found by the random test above: a set-valued output that a version sets to none is
+    a column of Polars' Null type unless cast to its declared type, and a list operation
+    on it (count) then fails the whole query."""
+    files = {"rules.yaml": yaml.dump({
+        "vocabulary": {"facts": {"f.n1": {"type": "number"}},
+                       "outputs": {"s": {"type": "set of text"}, "n": {"type": "number"}, "a": {"type": "number"}}},
+        "rules": [
+            {"id": "r0", "title": "r0", "source": {"instrument": "Generated"},
+             "versions": [{"from": date(2000, 1, 1), "set": {"s": None}}]},
+            {"id": "r1", "title": "r1", "source": {"instrument": "Generated"},
+             "versions": [{"from": date(2000, 1, 1), "compute": {"n": "count(s)", "a": "f.n1 + 1"}}]},
+        ]}, Dumper=_Plain, sort_keys=False)}
+    ruleset = _load(files)
+    people = [{"f.n1": 1}, {}]
+    facts = [read_facts(person, ruleset.vocabulary) for person in people]
+    on = date(2005, 5, 1)
+    coder = Coder(ruleset.vocabulary, on)
+    backend = ColumnarBackend(ruleset, {}, coder)
+    decided = backend.run(coder.from_records([(i, None, f) for i, f in enumerate(facts)], 0))
+    for index, raw in enumerate(people):
+        expected = _production(ruleset, raw, on, {})
+        got = {o: backend.value(o, decided[index, output_column(o)]) for o in ruleset.public_outputs}
+        assert {o: _shown(v) for o, v in got.items()} == {o: shown for o, (shown, _) in expected.items()}

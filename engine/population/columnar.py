@@ -225,6 +225,10 @@ class ColumnarBackend:
             frame = self._decide(step, frame)
         return frame.with_columns([pl.lit(NONE, dtype=pl.UInt32).alias(output_column(o)) for o in self.unset])
 
+    def _typed_output(self, output: str, value: pl.Expr) -> pl.Expr:
+        dtype = _DTYPES.get(self.ruleset.vocabulary.names[output].type.name)
+        return value if dtype is None else value.cast(dtype)
+
     def _settled(self, output: str) -> str:
         return f"settled:{self.side}:{output}" if output in self.changed else f"settled:{output}"
 
@@ -240,7 +244,9 @@ class ColumnarBackend:
             named.extend(step.bindings)
             settled = [pl.col(f"known:{f}") for f in step.facts] + [pl.col(self._settled(o)) for o in step.inputs]
             settled.append(~pl.any_horizontal([e.escape for e in step.expressions.values()]))
-            named.extend((self._column_of("output", o), e.value) for o, e in step.expressions.items())
+            # each output's column in its declared type: a value that is none in every row
+            # (a version setting null) is otherwise typed Null, which list operations refuse
+            named.extend((self._column_of("output", o), self._typed_output(o, e.value)) for o, e in step.expressions.items())
             named.extend((self._settled(o), pl.all_horizontal(settled)) for o in step.outputs)
         depth: dict[str, int] = {}
         layers: list[list[pl.Expr]] = []
