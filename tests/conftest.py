@@ -4,18 +4,27 @@ production path of one expression (a one-rule plan through the generated code)."
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import settings
 
 from engine.evaluation.codegen import Program
 from engine.evaluation.general import Evaluation
 from engine.evaluation.plan import one_rule_plan
 from engine.language.expression import Expression, TestScope, Vocabulary
 from engine.ruleset import RuleSet
+
+# CI (which sets CI=true) draws the same examples every run, so a red build always means a
+# changed program; on a developer's machine the properties keep exploring new examples
+# (and Hypothesis replays any failure it found from .hypothesis/).
+settings.register_profile("ci", derandomize=True, database=None)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 ROOT = Path(__file__).resolve().parent.parent
 RULESETS = ROOT / "tests" / "rulesets"
