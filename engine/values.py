@@ -231,8 +231,9 @@ def to_json(value: object) -> object:
     return str(value)
 
 
-def dumps(data: object) -> str:
-    """JSON text in which every :class:`JsonNumber` is an exact number, never a float.
+def dumps(data: object, indent: int | None = 2) -> str:
+    """JSON text in which every :class:`JsonNumber` is an exact number, never a float;
+    indented, or on one line (``indent=None``: JSON Lines).
 
     Python's json module writes decimals only through ``float``, which would round
     money; numbers are written as quoted markers first and unquoted afterwards.
@@ -251,7 +252,8 @@ def dumps(data: object) -> str:
             return [mark(item) for item in part]
         return part
 
-    text = json.dumps(mark(data), indent=2, ensure_ascii=False)
+    text = json.dumps(mark(data), indent=indent, ensure_ascii=False,
+                      separators=(", ", ": ") if indent is None else None)
     for index, number in enumerate(numbers):
         text = text.replace(f'"{_MARK}{index}{_MARK}"', number, 1)
     return text

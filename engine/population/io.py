@@ -35,7 +35,7 @@ import polars as pl
 from engine.errors import InputError, PolicyError, Source, Span
 from engine.population.cells import Coder, CodedChunk, RowError
 from engine.sources.facts import iter_fact_errors, with_defaults
-from engine.values import JsonNumber, to_json
+from engine.values import JsonNumber, dumps, to_json
 
 FORMATS = ("parquet", "csv", "jsonl")
 CHUNK_ROWS = 100_000
@@ -233,22 +233,7 @@ def atomic(path: str) -> Iterator[str]:
 
 def dumps_line(data: object) -> str:
     """One-line JSON in which every :class:`JsonNumber` is an exact number."""
-    numbers: list[str] = []
-
-    def mark(part: object) -> object:
-        if isinstance(part, JsonNumber):
-            numbers.append(str(part))
-            return f"\u2063{len(numbers) - 1}\u2063"
-        if isinstance(part, dict):
-            return {key: mark(item) for key, item in part.items()}
-        if isinstance(part, (list, tuple)):
-            return [mark(item) for item in part]
-        return part
-
-    text = json.dumps(mark(data), ensure_ascii=False, separators=(", ", ": "))
-    for index, number in enumerate(numbers):
-        text = text.replace(f'"\u2063{index}\u2063"', number, 1)
-    return text
+    return dumps(data, indent=None)
 
 
 def write_population(frame: pl.DataFrame, path: str, fmt: str | None = None) -> None:
