@@ -11,6 +11,7 @@ and how many outputs exactness decided or narrowed (fewer facts named).
 
 from __future__ import annotations
 
+import argparse
 import random
 import statistics
 from datetime import date
@@ -81,11 +82,16 @@ def measure(ruleset: RuleSet, title: str, persons: list[Person]) -> None:
           f"fewer facts named: {narrowed}; unchanged: {still_unknown}")
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tools.bench_exact", description=(__doc__ or "").splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a few persons of each kind (a smoke run)")
+    quick = parser.parse_args(argv).quick
     ruleset = RuleSet.load(ROOT / "rules")
-    measure(ruleset, "persons: the example person with 15% of her facts left out", example_persons(ruleset))
-    measure(ruleset, "scenario persons with missing facts", scenario_persons(ruleset))
+    examples, scenarios = example_persons(ruleset, draws=5 if quick else 200), scenario_persons(ruleset)
+    measure(ruleset, "persons: the example person with 15% of her facts left out", examples)
+    measure(ruleset, "scenario persons with missing facts", scenarios[:10] if quick else scenarios)
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    raise SystemExit(main())
