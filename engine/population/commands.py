@@ -53,11 +53,7 @@ def batch(ruleset: RuleSet, source: str, on: date, proposals: Proposals, output:
     if dask_address is not None:
         from engine.population.dask import batch_on_dask
 
-        if exact:
-            from engine.errors import InputError
-
-            raise InputError("--exact is not available with --dask yet: run it in one process")
-        persons = batch_on_dask(ruleset, source, on, proposals, output, dask_address, fmt, out_format)
+        persons = batch_on_dask(ruleset, source, on, proposals, output, dask_address, fmt, out_format, exact)
         echo(f"{persons} persons decided on Dask ({dask_address}); results in {output}", err=True)
         return 0
     with progress_bar("batch", count_rows(source, fmt)) as advance:

@@ -69,6 +69,7 @@ class DecidePartition:
 
     loader: RulesLoader
     on: date
+    exact: bool = False  # as ``decree batch --exact``: unknowns decided where every possibility agrees
 
     def __call__(self, partition: Any) -> Any:
         import pyarrow as pa  # type: ignore[import-untyped]
@@ -77,7 +78,7 @@ class DecidePartition:
         frame = pl.from_arrow(pa.Table.from_pandas(partition, preserve_index=False))
         assert isinstance(frame, pl.DataFrame)
         coder = Coder(ruleset.vocabulary, self.on)
-        backend = ColumnarBackend(ruleset, dict(self.loader.proposals), coder)
+        backend = ColumnarBackend(ruleset, dict(self.loader.proposals), coder, exact=self.exact)
         chunk = coder.from_columns(frame, 0)
         if chunk.errors:
             first = chunk.errors[0]
@@ -87,16 +88,18 @@ class DecidePartition:
         return table.to_pandas(use_pyarrow_extension_array=True)
 
 
-def decide_frame(persons: Any, rules: "RuleSet | str | Path", on: date, proposals: Proposals | None = None) -> Any:
+def decide_frame(persons: Any, rules: "RuleSet | str | Path", on: date, proposals: Proposals | None = None,
+                 exact: bool = False) -> Any:
     """A Dask DataFrame of results for a Dask DataFrame of persons (lazy, as Dask is);
-    ``rules`` a loaded rule set (its texts travel) or the path of the rule files."""
-    decide = DecidePartition(RulesLoader.of(rules, proposals), on)
+    ``rules`` a loaded rule set (its texts travel) or the path of the rule files;
+    ``exact`` as :func:`engine.population.batch.run_batch`."""
+    decide = DecidePartition(RulesLoader.of(rules, proposals), on, exact)
     meta = decide(persons._meta)
     return persons.map_partitions(decide, meta=meta)
 
 
 def batch_on_dask(rules: "RuleSet | str", source: str, on: date, proposals: Proposals, output: str, address: str,
-                  fmt: str, out_format: str | None = None) -> int:
+                  fmt: str, out_format: str | None = None, exact: bool = False) -> int:
     """``decree batch --dask``: read, decide and write with a cluster (Parquet or CSV)."""
     import dask.dataframe as dd
     from distributed import Client, LocalCluster
@@ -106,7 +109,7 @@ def batch_on_dask(rules: "RuleSet | str", source: str, on: date, proposals: Prop
     cluster = LocalCluster(n_workers=2, threads_per_worker=1, processes=True) if address == "local" else None  # type: ignore[no-untyped-call]
     with Client(cluster if cluster is not None else address):  # type: ignore[no-untyped-call]
         persons = dd.read_parquet(source) if fmt == "parquet" else dd.read_csv(source, dtype=str)
-        results = decide_frame(persons, rules, on, proposals).compute()
+        results = decide_frame(persons, rules, on, proposals, exact).compute()
     if cluster is not None:
         cluster.close()
     frame = pl.from_pandas(results)
