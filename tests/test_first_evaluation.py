@@ -1,0 +1,96 @@
+"""What makes the first evaluation of a large rule set fast must not change what it
+decides, nor slow the evaluations after it (``make bench``'s scaling part measures the
+time; these tests pin the shortcuts behind it).
+
+- the fallback closures of generated code are compiled when a fallback first runs, and
+  then take the place of their stand-in, so later evaluations call them directly;
+- the plan without proposals is built from the consolidation the check built.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import ROOT
+
+from engine.evaluation import codegen
+from engine.evaluation.general import Evaluation
+from engine.rules.timeline import Consolidation, consolidate
+from engine.ruleset import RuleSet
+from engine.values import Unknown
+from tools import rulegen
+
+ON = date(2021, 6, 1)
+
+
+@pytest.fixture(scope="module")
+def generated(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    directory = tmp_path_factory.mktemp("generated")
+    rulegen.generate(directory, 60)
+    return directory
+
+
+def _expressions(ruleset: RuleSet) -> list[Any]:
+    consolidation = ruleset.plan({}).consolidation
+    found = []
+    for rule in consolidation.rules.values():
+        found.extend(rule.expressions())
+        for version in consolidation.timelines[rule.id].versions:
+            found.extend(version.expressions())
+    return found
+
+
+def test_generating_every_output_compiles_no_fallback_closure(generated: Path) -> None:
+    """A person who gives every fact never falls back: writing the functions of all
+    outputs builds none of the closures (they were most of a large set's objects)."""
+    ruleset = RuleSet.load(generated)
+    result = ruleset.evaluate(rulegen.person(), ON)
+    assert len(result.decisions) == 60 and not result.unknown
+    expressions = _expressions(ruleset)
+    assert len(expressions) > 100
+    assert [e.text for e in expressions if e.closure is not None] == []
+
+
+def test_a_fallback_that_ran_is_called_directly_afterwards(generated: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """After its first run, a fallback is the closure itself in the function's namespace:
+    the evaluations after the first do no more calls than with closures bound up front."""
+    ruleset = RuleSet.load(generated)
+    facts = rulegen.person()
+    del facts["f.x3"]  # read by conditions of several rules: their inlined code bails
+    first = ruleset.evaluate(facts, ON, exact=False)
+    compiled = [e.text for e in _expressions(ruleset) if e.closure is not None]
+    assert any("f.x3" in text for text in compiled) and first.unknown
+
+    def stand_in_called(self: Any, scope: Any) -> Any:
+        raise AssertionError(f"the stand-in of {self.expression.text!r} ran twice")
+
+    monkeypatch.setattr(codegen._CompiledOnFirstCall, "__call__", stand_in_called)
+    again = ruleset.evaluate(facts, ON, exact=False)
+    assert again.to_json() == first.to_json()
+    general = RuleSet.load(generated)  # the general path alone, from a plan with no generated code
+    assert {name: set(missing) for name, missing in first.unknown.items()} == _general_unknowns(general, facts)
+
+
+def _general_unknowns(ruleset: RuleSet, facts: dict[str, Any]) -> dict[str, set[str]]:
+    evaluation = Evaluation(ruleset.plan({}), facts, ON)
+    values = {output: evaluation.value_of(output) for output in ruleset.public_outputs}
+    return {output: set(value.missing) for output, value in values.items() if type(value) is Unknown}
+
+
+def _windows(consolidation: Consolidation) -> dict[str, list[Any]]:
+    return {rule_id: [(v.rule_id, v.window, v.when.text if v.when else None) for v in timeline.versions]
+            for rule_id, timeline in consolidation.timelines.items()}
+
+
+def test_the_plan_without_proposals_is_the_checked_consolidation() -> None:
+    """The check consolidates the rule set as in force; the first plan reuses it. It must
+    be the one without proposals (the decree has a proposal that changes rules)."""
+    ruleset = RuleSet.load(ROOT / "rules")
+    in_force = ruleset.plan({}).consolidation
+    assert _windows(in_force) == _windows(consolidate(ruleset.loaded, {}))
+    assert in_force.proposals == {} and ruleset.consolidation({}) is in_force
+    proposed = {a.id: None for a in ruleset.loaded.amendments.values() if a.proposed}
+    assert proposed and _windows(ruleset.plan(proposed).consolidation) != _windows(in_force)
