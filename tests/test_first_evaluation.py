@@ -4,7 +4,8 @@ time; these tests pin the shortcuts behind it).
 
 - the fallback closures of generated code are compiled when a fallback first runs, and
   then take the place of their stand-in, so later evaluations call them directly;
-- the plan without proposals is built from the consolidation the check built.
+- the plan without proposals is built from the consolidation the check built;
+- the exact layer's cone of an output is built from the cones of the outputs it reads.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import pytest
 from conftest import ROOT
 
 from engine.evaluation import codegen
+from engine.evaluation.domains import Domains
 from engine.evaluation.general import Evaluation
 from engine.rules.timeline import Consolidation, consolidate
 from engine.ruleset import RuleSet
@@ -94,3 +96,50 @@ def test_the_plan_without_proposals_is_the_checked_consolidation() -> None:
     assert in_force.proposals == {} and ruleset.consolidation({}) is in_force
     proposed = {a.id: None for a in ruleset.loaded.amendments.values() if a.proposed}
     assert proposed and _windows(ruleset.plan(proposed).consolidation) != _windows(in_force)
+
+
+# -- the exact layer's reading of a large set --------------------------------------------
+
+def _cone_by_walking(domains: Domains, output: str) -> tuple[frozenset[str], ...]:
+    """The cone as the definition says: every rule reached through the outputs read."""
+    facts: set[str] = set()
+    atoms: set[Any] = set()
+    opaque: set[str] = set()
+    seen: set[str] = set()
+    pending = [output]
+    while pending:
+        name = pending.pop()
+        if name not in seen:
+            seen.add(name)
+            for rule in domains.setters.get(name, ()):
+                reading = domains.reading(rule)
+                facts, atoms, opaque = facts | reading.facts, atoms | reading.atoms, opaque | reading.opaque
+                pending.extend(reading.outputs)
+    return frozenset(facts), frozenset(atoms), frozenset(opaque)
+
+
+@pytest.mark.parametrize("which", ["decree", "generated"])
+def test_each_cone_is_every_rule_reached_through_the_outputs_read(which: str, generated: Path) -> None:
+    """Cones are built from the cones of the outputs read (kept once built): in any
+    order of asking, each is the union over every rule reached."""
+    ruleset = RuleSet.load(ROOT / "rules" if which == "decree" else generated)
+    plan = ruleset.plan({})
+    domains = Domains(plan.consolidation, ruleset.vocabulary, ruleset.loaded.sets)
+    outputs = list(plan.outputs)
+    for output in outputs[len(outputs) // 2:] + outputs[:len(outputs) // 2]:  # the chains' middles first
+        assert domains.cone(output) == _cone_by_walking(domains, output), output
+    assert len(domains.cone(outputs[-1] if which == "generated" else "status")[0]) > 2
+
+
+def test_the_facts_that_describe_an_event_are_found_among_the_describing_ones() -> None:
+    """The exact layer looks for an event's describing facts among the facts declared
+    ``event_of`` (not the whole vocabulary, once per output): a described event has
+    happened, and the split tries first whether it is described."""
+    from engine.evaluation.exact import _happened
+
+    small = RuleSet.load(ROOT / "tests" / "rulesets" / "exact")
+    domains = Domains(small.plan({}).consolidation, small.vocabulary, small.loaded.sets)
+    assert domains.describing == ("inschrijving.gewest",)
+    assert _happened("inschrijving.datum", domains, {"inschrijving.gewest": "brussel"})
+    assert not _happened("inschrijving.datum", domains, {"inschrijving.gewest": None})
+    assert not _happened("inschrijving.datum", domains, {})

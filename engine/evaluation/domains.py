@@ -144,28 +144,42 @@ class Domains:
     # -- what an output depends on --------------------------------------------------
 
     def cone(self, output: str) -> tuple[frozenset[str], frozenset[Atom], frozenset[str]]:
-        """The facts an output depends on, the date atoms of its rules, its opaque facts."""
+        """The facts an output depends on, the date atoms of its rules, its opaque facts.
+
+        An output's cone is what its own rules read joined with the cones of the outputs
+        they read, each kept once built: a chain of outputs that read one another (rule
+        ``n`` reading the output of rule ``n - 1``) is read once, not once per output
+        along it. Built bottom-up without recursion, as chains can be long."""
         found = self._cones.get(output)
-        if found is None:
+        if found is not None:
+            return found
+        expanded: set[str] = set()
+        pending = [output]
+        while pending:
+            name = pending[-1]
+            if name in self._cones:
+                pending.pop()
+                continue
+            readings = [self.reading(rule) for rule in self.setters.get(name, ())]
+            used = {used for reading in readings for used in reading.outputs} - {name}
+            waiting = [used for used in used if used not in self._cones]
+            if waiting:
+                # outputs form no cycle (the check rejects one), so a name is expanded once
+                assert name not in expanded, f"outputs read in a cycle through {name!r}"
+                expanded.add(name)
+                pending.extend(waiting)
+                continue
             facts: set[str] = set()
             atoms: set[Atom] = set()
             opaque: set[str] = set()
-            seen: set[str] = set()
-            pending = [output]
-            while pending:
-                name = pending.pop()
-                if name in seen:
-                    continue
-                seen.add(name)
-                for rule in self.setters.get(name, ()):
-                    reading = self.reading(rule)
-                    facts |= reading.facts
-                    atoms |= reading.atoms
-                    opaque |= reading.opaque
-                    pending.extend(reading.outputs)
-            # an atom over an output's date reaches the facts behind it
-            found = self._cones[output] = (frozenset(facts), frozenset(atoms), frozenset(opaque))
-        return found
+            for part in [(r.facts, r.atoms, r.opaque) for r in readings] + [self._cones[u] for u in used]:
+                facts |= part[0]
+                atoms |= part[1]
+                opaque |= part[2]
+            # built whole before it is kept, so another thread never sees it half built
+            self._cones[name] = (frozenset(facts), frozenset(atoms), frozenset(opaque))
+            pending.pop()
+        return self._cones[output]
 
     def reading(self, rule: Rule) -> _RuleReading:
         found = self._readings.get(rule.id)
