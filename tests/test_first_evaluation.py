@@ -11,6 +11,7 @@ time; these tests pin the shortcuts behind it).
 from __future__ import annotations
 
 from datetime import date
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +19,8 @@ import pytest
 from conftest import ROOT
 
 from engine.evaluation import codegen
-from engine.evaluation.domains import Domains
+from engine.evaluation.domains import OTHER_TEXT, Domains
+from engine.evaluation.exact import other_candidates
 from engine.evaluation.general import Evaluation
 from engine.rules.timeline import Consolidation, consolidate
 from engine.ruleset import RuleSet
@@ -143,3 +145,18 @@ def test_the_facts_that_describe_an_event_are_found_among_the_describing_ones() 
     assert _happened("inschrijving.datum", domains, {"inschrijving.gewest": "brussel"})
     assert not _happened("inschrijving.datum", domains, {"inschrijving.gewest": None})
     assert not _happened("inschrijving.datum", domains, {})
+
+
+def test_the_rules_literals_are_read_only_for_a_missing_text_or_number(generated: Path) -> None:
+    """Reading every rule for its texts and numbers is left out when no missing fact is
+    a text or a number (here the date every rule reads); a number's candidates read them."""
+    ruleset = RuleSet.load(generated)
+    facts = rulegen.person()
+    del facts["f.d"]
+    assert ruleset.evaluate(facts, ON).unknown
+    domains = ruleset._domains[frozenset()]
+    assert "_literals" not in vars(domains)
+    candidates = other_candidates(ruleset.vocabulary.names["f.x3"], domains)
+    assert candidates is not None and "_literals" in vars(domains)
+    assert {Decimal(-1), Decimal(0), Decimal(12), Decimal(16), Decimal(17)} <= set(candidates)
+    assert domains.texts == set() and domains.groups == [OTHER_TEXT]

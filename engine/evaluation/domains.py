@@ -15,6 +15,7 @@ per consolidation and shared.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 from datetime import date
 from decimal import Decimal
 from typing import Any, Iterable, Mapping
@@ -74,14 +75,30 @@ class Domains:
         self._terms: dict[str, frozenset[Term]] = {}
         self._readings: dict[str, _RuleReading] = {}
         self._cones: dict[str, tuple[frozenset[str], frozenset[Atom], frozenset[str]]] = {}
-        self.texts, self.numbers = self._literals()
-        self.groups = self._text_groups()
         self._groups: dict[str, list[str]] = {}
         self.describing = tuple(d.name for d in vocabulary.names.values() if d.event_of)  # facts of events
         self.date_cache: dict[Any, Any] = {}  # candidate dates by what they depend on (engine.evaluation.exact)
 
     # -- the literals and the groups of texts ---------------------------------------
+    # read from every rule, so read only when a missing fact is a text or a number: most
+    # missing facts are dates and booleans, and a large set's rules are many
 
+    @cached_property
+    def texts(self) -> set[str]:
+        """The texts the rules name."""
+        return self._literals[0]
+
+    @cached_property
+    def numbers(self) -> set[Decimal]:
+        """The numbers the rules and parameters name."""
+        return self._literals[1]
+
+    @cached_property
+    def groups(self) -> list[str]:
+        """One text per group of the texts no literal or set tells apart."""
+        return self._text_groups()
+
+    @cached_property
     def _literals(self) -> tuple[set[str], set[Decimal]]:
         texts: set[str] = set()
         numbers: set[Decimal] = set()
