@@ -15,9 +15,9 @@ per consolidation and shared.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cached_property
 from datetime import date
 from decimal import Decimal
+from functools import cached_property
 from typing import Any, Iterable, Mapping
 
 from engine.language import nodes as n
@@ -178,8 +178,8 @@ class Domains:
                 pending.pop()
                 continue
             readings = [self.reading(rule) for rule in self.setters.get(name, ())]
-            used = {used for reading in readings for used in reading.outputs} - {name}
-            waiting = [used for used in used if used not in self._cones]
+            used = {read for reading in readings for read in reading.outputs} - {name}
+            waiting = [read for read in used if read not in self._cones]
             if waiting:
                 # outputs form no cycle (the check rejects one), so a name is expanded once
                 assert name not in expanded, f"outputs read in a cycle through {name!r}"
@@ -189,6 +189,7 @@ class Domains:
             facts: set[str] = set()
             atoms: set[Atom] = set()
             opaque: set[str] = set()
+            # an atom over an output's date reaches the facts behind it
             for part in [(r.facts, r.atoms, r.opaque) for r in readings] + [self._cones[u] for u in used]:
                 facts |= part[0]
                 atoms |= part[1]
