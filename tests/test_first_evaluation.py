@@ -5,7 +5,9 @@ time; these tests pin the shortcuts behind it).
 - the fallback closures of generated code are compiled when a fallback first runs, and
   then take the place of their stand-in, so later evaluations call them directly;
 - the plan without proposals is built from the consolidation the check built;
-- the exact layer's cone of an output is built from the cones of the outputs it reads.
+- the exact layer's cone of an output is built from the cones of the outputs it reads,
+  an event's describing facts are found among the facts declared ``event_of``, and the
+  rules' literals are read only for a missing text or number.
 """
 
 from __future__ import annotations
