@@ -7,11 +7,13 @@ time; these tests pin the shortcuts behind it).
 - the plan without proposals is built from the consolidation the check built;
 - the exact layer's cone of an output is built from the cones of the outputs it reads,
   an event's describing facts are found among the facts declared ``event_of``, and the
-  rules' literals are read only for a missing text or number.
+  rules' literals are read only for a missing text or number;
+- the plan's search for companions leaves out outputs a rule sets alone.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -24,6 +26,7 @@ from engine.evaluation import codegen
 from engine.evaluation.domains import OTHER_TEXT, Domains
 from engine.evaluation.exact import other_candidates
 from engine.evaluation.general import Evaluation
+from engine.evaluation.plan import _with_companions
 from engine.rules.timeline import Consolidation, consolidate
 from engine.ruleset import RuleSet
 from engine.values import Unknown
@@ -162,3 +165,14 @@ def test_the_rules_literals_are_read_only_for_a_missing_text_or_number(generated
     assert candidates is not None and "_literals" in vars(domains)
     assert {Decimal(-1), Decimal(0), Decimal(12), Decimal(16), Decimal(17)} <= set(candidates)
     assert domains.texts == set() and domains.groups == [OTHER_TEXT]
+
+
+def test_outputs_set_alone_by_a_rule_are_left_out_of_the_search_for_companions() -> None:
+    """The plan looks for companions only among outputs no rule sets alone: the decree's
+    companions are those found when every output's tree is compared."""
+    decree = RuleSet.load(ROOT / "rules")
+    for proposals in ({}, {a.id: None for a in decree.loaded.amendments.values() if a.proposed}):
+        plan = decree.plan(proposals)
+        every = _with_companions({name: replace(o, companions=()) for name, o in plan.outputs.items()})
+        assert {n: o.companions for n, o in plan.outputs.items()} == {n: o.companions for n, o in every.items()}
+        assert sum(1 for o in plan.outputs.values() if o.companions) >= 10
