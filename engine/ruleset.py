@@ -117,9 +117,12 @@ class RuleSet:
     """A loaded, checked and compiled rule set."""
 
     def __init__(self, loaded: LoadedRules, graph: "nx.DiGraph[str] | None", warnings: list[PolicyError],
-                 order: list[str] | None = None, limits: Limits = DEFAULT_LIMITS) -> None:
+                 order: list[str] | None = None, limits: Limits = DEFAULT_LIMITS,
+                 in_force: Consolidation | None = None) -> None:
         """``graph`` may be None when ``order`` is given: it is then built when first
-        asked for, so that loading and evaluating need no networkx."""
+        asked for, so that loading and evaluating need no networkx. ``in_force``: the
+        consolidation without proposals, when the check has built it already (the first
+        evaluation's plan is built from it rather than consolidating again)."""
         self.loaded = loaded
         self.limits = limits  # the bounds its rule files were read with; fixtures are read with them too
         self._graph = graph
@@ -140,6 +143,7 @@ class RuleSet:
         self._public_in_order = tuple(sorted(self.public_outputs, key=lambda name: rank.get(name, -1)))
         self._programs: dict[frozenset[tuple[str, date | None]], Program] = {}
         self._domains: dict[frozenset[tuple[str, date | None]], "Domains"] = {}  # read for exact decisions
+        self._in_force = in_force
         self._decisions = Decisions(d.name for d in loaded.vocabulary.of_kind("output")
                                     if d.type.name in ("bool", "text"))
 
@@ -196,8 +200,9 @@ class RuleSet:
         seen: set[str] = set()
         every_proposal = {a.id: None for a in loaded.amendments.values() if a.proposed}
         # the rule set as in force, and with every proposal on (when there is one)
-        for proposals in ({}, every_proposal) if every_proposal else ({},):
-            for problem in iter_window_problems(consolidate(loaded, proposals)):
+        in_force = consolidate(loaded, {})
+        for consolidation in (in_force, consolidate(loaded, every_proposal)) if every_proposal else (in_force,):
+            for problem in iter_window_problems(consolidation):
                 if problem.render() not in seen:
                     seen.add(problem.render())
                     problems.append(problem)
@@ -205,7 +210,7 @@ class RuleSet:
             return None, problems  # lint warnings (unused facts...) would be echoes of the errors
         problems.extend(cls._lint(loaded, graph))
         warnings = [p for p in problems if p.severity != "error"]
-        return cls(loaded, None, warnings, graphs.evaluation_order(graph), limits), problems
+        return cls(loaded, None, warnings, graphs.evaluation_order(graph), limits, in_force), problems
 
     @staticmethod
     def _lint(loaded: LoadedRules, graph: "graphs.Dependencies") -> Iterable[PolicyError]:
@@ -250,7 +255,12 @@ class RuleSet:
     def consolidation(self, proposals: Proposals) -> Consolidation:
         """The rule set as it stands with these proposals (no plan needed)."""
         found = self._programs.get(frozenset(proposals.items()))
-        return found.plan.consolidation if found is not None else consolidate(self.loaded, proposals)
+        return found.plan.consolidation if found is not None else self._consolidate(proposals)
+
+    def _consolidate(self, proposals: Proposals) -> Consolidation:
+        if not proposals and self._in_force is not None:
+            return self._in_force
+        return consolidate(self.loaded, proposals)
 
     def plan(self, proposals: Proposals) -> Plan:
         """The plan of the rule set for this choice of proposals (engine.evaluation.plan):
@@ -263,7 +273,7 @@ class RuleSet:
         found = self._programs.get(key)
         if found is None:
             set_valued = frozenset(d.name for d in self.vocabulary.of_kind("output") if d.type.name == "set")
-            plan = build_plan(consolidate(self.loaded, proposals), set_valued, self.loaded.sets, tuple(self.order))
+            plan = build_plan(self._consolidate(proposals), set_valued, self.loaded.sets, tuple(self.order))
             found = self._programs[key] = Program(plan)
         return found
 

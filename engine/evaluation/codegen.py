@@ -110,8 +110,30 @@ def write_inlined(source: Source, depth: int, target: str, expression: Expressio
     source.line(depth, "try:")
     source.line(depth + 1, f"{target} = {inlined}")
     source.line(depth, "except Bail:")
-    closure = source.bind(expression.compiled, f"closure of {' '.join(expression.text.split())!r}")
+    fallback = _CompiledOnFirstCall(expression, source.namespace)
+    closure = fallback.name = source.bind(fallback, f"closure of {' '.join(expression.text.split())!r}")
     source.line(depth + 1, f"{target} = {closure}({scope})")
+
+
+class _CompiledOnFirstCall:
+    """The closure an inlined expression falls back to, compiled when the fallback first
+    runs, which then puts the closure in its own place in the function's namespace (later
+    calls go to the closure directly). Most fallbacks never run, and a closure is a
+    function and cells per node: built for every output of a 10,000-rule set they were
+    half the objects in the process, and the cyclic collector's passes over them most of
+    the first evaluation's time."""
+
+    __slots__ = ("expression", "namespace", "name")
+
+    def __init__(self, expression: Expression, namespace: dict[str, Any]) -> None:
+        self.expression = expression
+        self.namespace = namespace
+        self.name = ""
+
+    def __call__(self, scope: Any) -> Any:
+        closure = self.expression.compiled
+        self.namespace[self.name] = closure
+        return closure(scope)
 
 
 def write_probe(source: Source, depth: int, rule: RulePlan, plan: Plan, decide: Callable[[str], Decide]) -> None:

@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
+from functools import cached_property
 from typing import Any, Iterable, Mapping
 
 from engine.language import nodes as n
@@ -74,14 +75,30 @@ class Domains:
         self._terms: dict[str, frozenset[Term]] = {}
         self._readings: dict[str, _RuleReading] = {}
         self._cones: dict[str, tuple[frozenset[str], frozenset[Atom], frozenset[str]]] = {}
-        self.texts, self.numbers = self._literals()
-        self.groups = self._text_groups()
         self._groups: dict[str, list[str]] = {}
         self.describing = tuple(d.name for d in vocabulary.names.values() if d.event_of)  # facts of events
         self.date_cache: dict[Any, Any] = {}  # candidate dates by what they depend on (engine.evaluation.exact)
 
     # -- the literals and the groups of texts ---------------------------------------
+    # read from every rule, so read only when a missing fact is a text or a number: most
+    # missing facts are dates and booleans, and a large set's rules are many
 
+    @cached_property
+    def texts(self) -> set[str]:
+        """The texts the rules name."""
+        return self._literals[0]
+
+    @cached_property
+    def numbers(self) -> set[Decimal]:
+        """The numbers the rules and parameters name."""
+        return self._literals[1]
+
+    @cached_property
+    def groups(self) -> list[str]:
+        """One text per group of the texts no literal or set tells apart."""
+        return self._text_groups()
+
+    @cached_property
     def _literals(self) -> tuple[set[str], set[Decimal]]:
         texts: set[str] = set()
         numbers: set[Decimal] = set()
@@ -144,28 +161,43 @@ class Domains:
     # -- what an output depends on --------------------------------------------------
 
     def cone(self, output: str) -> tuple[frozenset[str], frozenset[Atom], frozenset[str]]:
-        """The facts an output depends on, the date atoms of its rules, its opaque facts."""
+        """The facts an output depends on, the date atoms of its rules, its opaque facts.
+
+        An output's cone is what its own rules read joined with the cones of the outputs
+        they read, each kept once built: a chain of outputs that read one another (rule
+        ``n`` reading the output of rule ``n - 1``) is read once, not once per output
+        along it. Built bottom-up without recursion, as chains can be long."""
         found = self._cones.get(output)
-        if found is None:
+        if found is not None:
+            return found
+        expanded: set[str] = set()
+        pending = [output]
+        while pending:
+            name = pending[-1]
+            if name in self._cones:
+                pending.pop()
+                continue
+            readings = [self.reading(rule) for rule in self.setters.get(name, ())]
+            used = {read for reading in readings for read in reading.outputs} - {name}
+            waiting = [read for read in used if read not in self._cones]
+            if waiting:
+                # outputs form no cycle (the check rejects one), so a name is expanded once
+                assert name not in expanded, f"outputs read in a cycle through {name!r}"
+                expanded.add(name)
+                pending.extend(waiting)
+                continue
             facts: set[str] = set()
             atoms: set[Atom] = set()
             opaque: set[str] = set()
-            seen: set[str] = set()
-            pending = [output]
-            while pending:
-                name = pending.pop()
-                if name in seen:
-                    continue
-                seen.add(name)
-                for rule in self.setters.get(name, ()):
-                    reading = self.reading(rule)
-                    facts |= reading.facts
-                    atoms |= reading.atoms
-                    opaque |= reading.opaque
-                    pending.extend(reading.outputs)
             # an atom over an output's date reaches the facts behind it
-            found = self._cones[output] = (frozenset(facts), frozenset(atoms), frozenset(opaque))
-        return found
+            for part in [(r.facts, r.atoms, r.opaque) for r in readings] + [self._cones[u] for u in used]:
+                facts |= part[0]
+                atoms |= part[1]
+                opaque |= part[2]
+            # built whole before it is kept, so another thread never sees it half built
+            self._cones[name] = (frozenset(facts), frozenset(atoms), frozenset(opaque))
+            pending.pop()
+        return self._cones[output]
 
     def reading(self, rule: Rule) -> _RuleReading:
         found = self._readings.get(rule.id)

@@ -60,7 +60,7 @@ from itertools import combinations
 from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 
 from engine.evaluation.domains import EVALUATION_DATE, Atom, Domains, Shift, Term
-from engine.language.types import Declaration, Vocabulary
+from engine.language.types import Declaration
 from engine.values import add_duration
 
 if TYPE_CHECKING:
@@ -308,7 +308,7 @@ def _split(output: str, known: dict[str, Any], missing: Iterable[str], domains: 
     if not candidates:
         return [_Leaf({}, ("unknown", None, None, None))]
     fact = candidates[0]
-    describing = [d.name for d in vocabulary.names.values() if d.event_of == fact and d.name not in known]
+    describing = [name for name in domains.describing if vocabulary.names[name].event_of == fact and name not in known]
     if vocabulary.names[fact].event and describing:
         fact = describing[0]  # first whether the event is described: then it has happened
     if fact in cone[2]:
@@ -356,7 +356,7 @@ def _values(fact: str, domains: Domains, cone: Cone, known: Mapping[str, Any], o
     found = domains.date_cache.get(key)
     if found is None:
         missing = [f for f in dates if f not in known]
-        events = {name: _happened(name, vocabulary, known) for name in missing if vocabulary.names[name].event}
+        events = {name: _happened(name, domains, known) for name in missing if vocabulary.names[name].event}
         found = date_candidates(missing, cone[1], known, on, events)
         if len(domains.date_cache) < _DATE_CACHE:
             domains.date_cache[key] = found
@@ -365,10 +365,10 @@ def _values(fact: str, domains: Domains, cone: Cone, known: Mapping[str, Any], o
     return found[fact]
 
 
-def _happened(event: str, vocabulary: Vocabulary, given: Mapping[str, Any]) -> bool:
+def _happened(event: str, domains: Domains, given: Mapping[str, Any]) -> bool:
     """Whether a fact describing the event is given (not none): then it has happened."""
-    return any(d.event_of == event and given.get(d.name) is not None
-               for d in vocabulary.names.values())
+    names = domains.vocabulary.names
+    return any(names[name].event_of == event and given.get(name) is not None for name in domains.describing)
 
 
 def _outcome(decision: "Decision | None") -> tuple[Any, ...]:

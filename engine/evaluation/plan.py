@@ -158,9 +158,13 @@ def build_plan(consolidation: Consolidation, set_valued: frozenset[str] = frozen
     rules = {rule_id: rule_plan(rule, consolidation.timelines[rule_id])
              for rule_id, rule in consolidation.rules.items()}
     setters: dict[str, list[Rule]] = {}
+    alone: set[str] = set()  # outputs some rule sets alone: they have no companions
     for rule in consolidation.rules.values():
-        for output in sorted(rule.outputs):
+        given = rule.outputs
+        for output in sorted(given):
             setters.setdefault(output, []).append(rule)
+        if len(given) == 1:
+            alone |= given
     outputs: dict[str, OutputPlan] = {}
     for output, candidates in setters.items():
         ids = {rule.id for rule in candidates}
@@ -178,7 +182,7 @@ def build_plan(consolidation: Consolidation, set_valued: frozenset[str] = frozen
                          for group in _by_order(members))
 
         outputs[output] = OutputPlan(output, groups(roots), output in set_valued)
-    outputs = _with_companions(outputs)
+    outputs = _with_companions(outputs, alone)
     constants: dict[str, Any] = dict(sets or {})
     for name, timeline in consolidation.parameters.items():
         constants[name] = ParameterLookup(timeline)
@@ -232,14 +236,20 @@ def _shape(plan: OutputPlan) -> Any:
     return of(plan.groups)
 
 
-def _with_companions(outputs: dict[str, OutputPlan]) -> dict[str, OutputPlan]:
+def _with_companions(outputs: dict[str, OutputPlan], alone: set[str] | frozenset[str] = frozenset()
+                     ) -> dict[str, OutputPlan]:
     """Outputs decided by the same exception tree, where every version of every rule of
     it sets all of them: the rule that decides one decides the others. Where a version
     sets only some, the tree may decide them differently (an exception that sets only
-    ``b`` leaves ``a`` to the rule it overrides), so they are not companions."""
+    ``b`` leaves ``a`` to the rule it overrides), so they are not companions.
+
+    ``alone``: outputs that some rule sets and sets nothing else; every rule of an
+    output's tree sets it, so such an output has no companion, and its tree's shape is
+    not read (in a large set, most outputs)."""
     alike: dict[Any, list[str]] = {}
     for name, plan in outputs.items():
-        alike.setdefault(_shape(plan), []).append(name)
+        if name not in alone:
+            alike.setdefault(_shape(plan), []).append(name)
     found = dict(outputs)
     for names in alike.values():
         if len(names) < 2:
