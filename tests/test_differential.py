@@ -183,6 +183,9 @@ def _shown(value: Any) -> Any:
 
 def _production(ruleset: RuleSet, facts: dict[str, Any], on: date, proposals: dict[str, Any],
                 outputs: list[str] | None = None) -> Any:
+    # the function of a whole person is written on the second evaluation: now, so that it is tested
+    ruleset.program(proposals).person(tuple(outputs) if outputs is not None else tuple(ruleset.public_outputs),
+                                      now=True)
     try:
         # the backends of the plan, before the exact layer (which tests/test_exact_properties.py
         # checks against brute force): the oracle does not split cases either

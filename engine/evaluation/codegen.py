@@ -25,7 +25,10 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from engine.evaluation import runtime
 from engine.evaluation.inline import Inline, Source
+from engine.errors import PolicyError
 from engine.evaluation.outcomes import key_of
+from engine.evaluation.person import PersonWriter, needed
+from engine.evaluation.runtime import Bail
 from engine.evaluation.plan import Branch, Group, OutputPlan, Plan, RulePlan
 
 if TYPE_CHECKING:
@@ -33,6 +36,13 @@ if TYPE_CHECKING:
     from engine.language.expression import Expression
 
 Decide = Callable[["Evaluation"], Any]  # records the output in the memo, returns its value
+# decides every wanted output of a person: their values and deciding rules (engine.evaluation.person)
+DecideAll = Callable[["Evaluation"], tuple[tuple[Any, ...], tuple["str | None", ...]]]
+# what ends a person's function before its answer: a missing fact, an unknown or a
+# conflict (Bail), an error; the per-output functions then decide, and report any error
+_LEFT = (Bail, KeyError, PolicyError)
+PERSON_AFTER = 2  # a person's function is written when the same outputs are asked the 2nd time
+PERSON_RULES = 3000  # beyond this many rules in their trees, the outputs are left to the per-output functions
 _PREAMBLE = ("facts = ev.facts", "values = ev.values", "states = ev.states", "deciders = ev.deciders")
 
 
@@ -55,8 +65,59 @@ class Program:
         # filling a dict is atomic under the GIL
         self.literals: dict[tuple[int, str], Any] = {}
 
-    def __getstate__(self) -> dict[str, Any]:
-        return {"plan": self.plan, "functions": {}, "literals": {}}  # written again where needed
+        # wanted outputs -> the function that decides them at once (None: not written,
+        # see person), and how often each tuple was asked before its function was written
+        self.persons: dict[tuple[str, ...], DecideAll | None] = {}
+        self.asked: dict[tuple[str, ...], int] = {}
+
+    def __getstate__(self) -> dict[str, Any]:  # written again where needed
+        return {"plan": self.plan, "functions": {}, "literals": {}, "persons": {}, "asked": {}}
+
+    def decide_all(self, evaluation: Evaluation,
+                   wanted: tuple[str, ...]) -> tuple[tuple[Any, ...], tuple[str | None, ...]] | None:
+        """The values and deciding rules of ``wanted`` (in that order) when every value
+        on the way is known, by the function of a whole person
+        (:mod:`engine.evaluation.person`); None when that function stopped or is not
+        written. ``evaluation`` gets no memo: decide anew with :meth:`run` when None."""
+        function = self.persons.get(wanted)
+        if function is None:
+            function = self.person(wanted)
+            if function is None:
+                return None
+        try:
+            return function(evaluation)
+        except _LEFT:
+            return None
+
+    def person(self, wanted: tuple[str, ...], *, now: bool = False) -> DecideAll | None:
+        """The function that decides ``wanted`` at once, written the
+        :data:`PERSON_AFTER`-th time it is asked for (or ``now``): a one-shot
+        evaluation, or the first of a large rule set, costs no more than before. None
+        before then, and for trees of over :data:`PERSON_RULES` rules (one function
+        that large compiles slowly)."""
+        if wanted in self.persons:
+            return self.persons[wanted]
+        if not now:
+            if len(self.asked) >= 4096:
+                return None  # a service asking ever other outputs: the per-output functions serve it
+            asked = self.asked[wanted] = self.asked.get(wanted, 0) + 1
+            if asked < PERSON_AFTER:
+                return None
+        function: DecideAll | None = None
+        if sum(len(self.plan.outputs[name].rules()) for name in needed(self.plan, wanted)
+               if name in self.plan.outputs) <= PERSON_RULES:
+            source = self.person_source(wanted)
+            exec(_compiled(source.text), source.namespace)
+            function = source.namespace["decide_all"]
+        if len(self.persons) < 256:  # a service asking ever other outputs does not grow this
+            self.persons[wanted] = function
+        return function
+
+    def person_source(self, wanted: tuple[str, ...]) -> Source:
+        """The source of the function that decides ``wanted`` at once."""
+        source = Source()
+        PersonWriter(source, self.plan, wanted).write()
+        return source
 
     def decide(self, output: str) -> Decide:
         """The function that decides ``output`` in an evaluation and records it."""

@@ -15,12 +15,14 @@ fall back to) is an object of the plan bound to a generated name (``k12``).
 
 from __future__ import annotations
 
+import functools
 from datetime import date
 from typing import Any, Callable, Mapping, NamedTuple, Protocol
 
 from engine.language import semantics as sem
 from engine.rules.model import Rule, RuleVersion
-from engine.values import Unknown, age_on
+from engine import values
+from engine.values import Unknown
 
 
 class RuleState(NamedTuple):
@@ -76,6 +78,9 @@ def as_set(value: Any) -> Any:
 
 
 overlap = sem.overlap  # ``any a in b`` on known values
+# a person's age on a day, asked for on the same few days by many rules: kept in C
+# (a pure function of two dates; ``typed``: a datetime is not taken for its date)
+age_on = functools.lru_cache(maxsize=1024, typed=True)(values.age_on)
 new_state: Callable[[type, tuple[Any, ...]], RuleState] = tuple.__new__  # a record without NamedTuple's Python __new__
 UNDECIDED = ("<undecided>",)  # a block of a sibling met an unknown
 GONE = object()  # absent from a mapping; also "not yet read" for the locals that keep values

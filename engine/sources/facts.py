@@ -133,6 +133,11 @@ class FactReader:
         self._plain: dict[str, tuple[type | None, frozenset[str] | None, Type]] = {
             name: (_PLAIN.get(d.type.name), frozenset(d.values) if d.values else None, d.type)
             for name, d in self.declarations.items()}
+        # (name, type of value) of the values taken as they are: none, and a boolean, a
+        # text of no declared set of values or a date where the fact has that type
+        self._taken = frozenset([(name, type(None)) for name in self.declarations] + [
+            (name, exact) for name, (exact, allowed, _) in self._plain.items()
+            if exact is not None and exact is not Decimal and allowed is None])
 
     def read(self, data: Any, span_of: Any = None) -> dict[str, Any]:
         """Validated facts from ``data`` with the defaults added; raises every problem."""
@@ -150,20 +155,31 @@ class FactReader:
         convert without a problem; None otherwise (the full validation then reports)."""
         if type(data) is not dict:
             return None
+        facts = dict(data)
+        # in C: the names whose values are not taken as they are (a text of a declared
+        # set of values, a number, a list, a value to convert, an undeclared name)
+        odd = set(zip(data, map(type, data.values())))
+        odd -= self._taken
+        if not odd:
+            return facts
         plain = self._plain
-        facts: dict[str, Any] = {}
-        value: Any
-        for name, value in data.items():
+        for name, kind in odd:
             entry = plain.get(name)
             if entry is None:
                 return None
             exact, allowed, declared = entry
-            if value is not None and (type(value) is not exact or exact is Decimal):  # numbers: bounded
+            value = data[name]
+            if kind is Decimal and exact is Decimal:  # a number given as a language value: bounded
+                try:
+                    value = bounded_number(value)
+                except NumberOutOfRange:
+                    return None
+            elif kind is not exact:
                 try:
                     value = coerce(value, declared)  # the one conversion, as iter_fact_errors does it
                 except Mismatch:
                     return None
-            if allowed is not None and isinstance(value, str) and value not in allowed:
+            if allowed is not None and type(value) is str and value not in allowed:
                 return None
             facts[name] = value
         return facts
