@@ -355,6 +355,7 @@ class RuleSet:
         from engine.evaluation.exact import refine
 
         key = frozenset(plan.proposals.items())
+        program = self.program(proposals)
         domains = self._domains.get(key)
         if domains is None:
             domains = self._domains[key] = Domains(plan.consolidation, self.vocabulary, self.loaded.sets)
@@ -365,10 +366,8 @@ class RuleSet:
 
             def decide(name: str) -> Decision | None:
                 try:
-                    if not case:
-                        result = self.evaluate(facts, on, proposals, (name,), validated=True, exact=False)
-                        case.append(result.evaluation)
-                        return result.decisions[name]
+                    if not case:  # by the per-output functions: a case decides few outputs
+                        case.append(Evaluation(plan, as_of(dict(facts), on, self.events), on, program))
                     evaluation = case[0]
                     value = evaluation.value_of(name)
                     return self._decisions.decision(name, value, evaluation.deciders.get(name))
