@@ -107,8 +107,13 @@ class Program:
         if sum(len(self.plan.outputs[name].rules()) for name in needed(self.plan, wanted)
                if name in self.plan.outputs) <= PERSON_RULES:
             source = self.person_source(wanted)
-            exec(_compiled(source.text), source.namespace)
-            function = source.namespace["decide_all"]
+            try:  # one text per tuple of outputs: not kept in _compiled's cache
+                code = compile(source.text, "<decree generated>", "exec")
+            except (SyntaxError, RecursionError, MemoryError):  # nested past Python's limits: per output then
+                code = None
+            if code is not None:
+                exec(code, source.namespace)
+                function = source.namespace["decide_all"]
         if len(self.persons) < 256:  # a service asking ever other outputs does not grow this
             self.persons[wanted] = function
         return function
@@ -151,8 +156,16 @@ def generated_source(plan: Plan, output: str) -> str:
     """The Python that decides ``output``, as it runs, after the import of the runtime
     names it may use (like Jinja's ``Environment.compile(raw=True)``). Bound objects
     appear as ``k<n>``; a comment lists what each stands for."""
-    program = Program(plan)
-    source = program.source(output)
+    return _printed(Program(plan).source(output))
+
+
+def generated_person_source(plan: Plan, wanted: tuple[str, ...]) -> str:
+    """The Python that decides ``wanted`` at once for a person with every value known
+    (:mod:`engine.evaluation.person`), printed as :func:`generated_source` prints."""
+    return _printed(Program(plan).person_source(wanted))
+
+
+def _printed(source: Source) -> str:
     header = [f"from engine.evaluation.runtime import {', '.join(n for n in runtime.exported if n != 'type')}"]
     header += [f"# {name} = {label[:100]}" for name, label in source.labels.items()]
     return "\n".join(header) + "\n\n" + source.text
