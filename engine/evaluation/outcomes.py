@@ -18,8 +18,6 @@ walk that built it), so nothing here holds an evaluation.
 
 from __future__ import annotations
 
-from itertools import repeat
-from operator import is_
 from typing import Any, Callable, Iterable, Mapping, NamedTuple
 
 from engine.values import Unknown
@@ -127,7 +125,6 @@ class Decision(NamedTuple):
 _SHARED = 10_000  # decisions of a boolean, a text or none, kept to be shared (immutable)
 # a NamedTuple's own constructor runs Python code; decisions are built directly
 _new: Callable[[type, tuple[Any, ...]], Decision] = tuple.__new__
-_STATUS = ("decided", "not_applicable")  # by whether the value is None
 
 
 class Decisions:
@@ -152,10 +149,22 @@ class Decisions:
     def known(self, names: tuple[str, ...], values: tuple[Any, ...],
               deciders: tuple[str | None, ...]) -> dict[str, Decision]:
         """The decisions on ``names`` from their values, none of them unknown, and their
-        deciding rules (as :meth:`of` would give them; built in C, without a Python
-        step per output)."""
-        statuses = map(_STATUS.__getitem__, map(is_, values, repeat(None)))
-        return dict(zip(names, map(_new, repeat(Decision), zip(names, statuses, values, repeat(()), deciders))))
+        deciding rules, in the same order: as :meth:`of` gives them."""
+        found: dict[str, Decision] = {}
+        kept, sharable = self._kept, self.sharable
+        for name, value, rule in zip(names, values, deciders):
+            if value is None or name in sharable:
+                key = (name, value, rule)
+                decision = kept.get(key)
+                if decision is None:
+                    status = "decided" if value is not None else "not_applicable"
+                    decision = _new(Decision, (name, status, value, (), rule))
+                    if len(kept) < _SHARED:
+                        kept[key] = decision
+                found[name] = decision
+            else:
+                found[name] = _new(Decision, (name, "decided", value, (), rule))
+        return found
 
     def of(self, names: Iterable[str], values: Mapping[str, Any],
            deciders: Mapping[str, str | None]) -> dict[str, Decision]:

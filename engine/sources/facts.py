@@ -133,11 +133,10 @@ class FactReader:
         self._plain: dict[str, tuple[type | None, frozenset[str] | None, Type]] = {
             name: (_PLAIN.get(d.type.name), frozenset(d.values) if d.values else None, d.type)
             for name, d in self.declarations.items()}
-        # (name, type of value) of the values taken as they are: none, and a boolean, a
-        # text of no declared set of values or a date where the fact has that type
-        self._taken = frozenset([(name, type(None)) for name in self.declarations] + [
-            (name, exact) for name, (exact, allowed, _) in self._plain.items()
-            if exact is not None and exact is not Decimal and allowed is None])
+        # name -> the type of a value taken as it is: a boolean, a text of no declared set
+        # of values, a date (a number is bounded, a list looked into, a text checked)
+        self._taken: dict[str, type] = {name: exact for name, (exact, allowed, _) in self._plain.items()
+                                         if exact is not None and exact is not Decimal and allowed is None}
 
     def read(self, data: Any, span_of: Any = None) -> dict[str, Any]:
         """Validated facts from ``data`` with the defaults added; raises every problem."""
@@ -156,25 +155,22 @@ class FactReader:
         if type(data) is not dict:
             return None
         facts = dict(data)
-        # in C: the names whose values are not taken as they are (a text of a declared
-        # set of values, a number, a list, a value to convert, an undeclared name)
-        odd = set(zip(data, map(type, data.values())))
-        odd -= self._taken
-        if not odd:
-            return facts
-        plain = self._plain
-        for name, kind in odd:
+        taken, plain = self._taken, self._plain
+        for name, value in data.items():
+            if type(value) is taken.get(name):  # the usual case: one test
+                continue
             entry = plain.get(name)
             if entry is None:
                 return None
+            if value is None:
+                continue
             exact, allowed, declared = entry
-            value = data[name]
-            if kind is Decimal and exact is Decimal:  # a number given as a language value: bounded
+            if exact is Decimal and type(value) is Decimal:  # a number given as a language value: bounded
                 try:
                     value = bounded_number(value)
                 except NumberOutOfRange:
                     return None
-            elif kind is not exact:
+            elif type(value) is not exact:
                 try:
                     value = coerce(value, declared)  # the one conversion, as iter_fact_errors does it
                 except Mismatch:
