@@ -15,6 +15,11 @@ on its way it hands the output to the general path (``ev.resolve``), which reuse
 states. What generated code may touch is listed in :mod:`engine.evaluation.runtime`;
 the generator decides what to write from the plan alone. :func:`generated_source` prints
 the code of an output (``python -m tools.codegen``).
+
+:class:`Program` also holds, per tuple of wanted outputs, the function that decides them
+all at once for a person whose values are all known (:mod:`engine.evaluation.person`),
+written when the same outputs are asked for the second time; where it stops (an unknown,
+a conflict, an error), these per-output functions decide.
 """
 
 from __future__ import annotations
@@ -42,7 +47,9 @@ DecideAll = Callable[["Evaluation"], tuple[tuple[Any, ...], tuple["str | None", 
 # conflict (Bail), an error; the per-output functions then decide, and report any error
 _LEFT = (Bail, KeyError, PolicyError)
 PERSON_AFTER = 2  # a person's function is written when the same outputs are asked the 2nd time
-PERSON_RULES = 3000  # beyond this many rules in their trees, the outputs are left to the per-output functions
+# beyond this many rules in their trees, outputs are left to the per-output functions: a
+# person's function of 1,000 rules takes about half a second to write and compile
+PERSON_RULES = 1000
 _PREAMBLE = ("facts = ev.facts", "values = ev.values", "states = ev.states", "deciders = ev.deciders")
 
 

@@ -1,7 +1,8 @@
 """The runtime of generated code: every name it may use, and the evaluation it works on.
 
-:mod:`engine.evaluation.codegen` writes Python whose namespace has no builtins. What that
-code may touch is listed here and nowhere else (as ``jinja2.runtime.exported``):
+:mod:`engine.evaluation.codegen` and :mod:`engine.evaluation.person` write Python whose
+namespace has no builtins. What that code may touch is listed here and nowhere else (as
+``jinja2.runtime.exported``):
 
 - :data:`exported`: the names bound in every generated namespace, written out by
   :func:`engine.evaluation.codegen.generated_source` as one import line;
