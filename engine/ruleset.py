@@ -338,7 +338,7 @@ class RuleSet:
         # behind the result rebuilt if an explanation asks for it
         found = program.decide_all(evaluation, wanted)
         if found is not None:
-            return Result(on, dict(plan.proposals), self.content_hash, self._decisions.known(wanted, *found), None,
+            return Result(on, dict(plan.proposals), self.content_hash, dict(zip(wanted, found)), None,
                           (program, given, ordered))
         evaluation = Evaluation(plan, given, on, program)  # a fresh memo: as if the above had not run
         program.run(evaluation, ordered)

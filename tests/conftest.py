@@ -87,5 +87,5 @@ def person_value(expression: Expression, scope: TestScope) -> Any:
     found = program.decide_all(evaluation, ("result",))
     if found is None:
         return generated_value(expression, scope)
-    (value,), _ = found
-    return value
+    (decision,) = found
+    return decision.value

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable
 from engine.evaluation import runtime
 from engine.evaluation.inline import Inline, Source
 from engine.errors import PolicyError
-from engine.evaluation.outcomes import key_of
+from engine.evaluation.outcomes import Decision, key_of
 from engine.evaluation.person import PersonWriter, needed
 from engine.evaluation.runtime import Bail
 from engine.evaluation.plan import Branch, Group, OutputPlan, Plan, RulePlan
@@ -41,8 +41,8 @@ if TYPE_CHECKING:
     from engine.language.expression import Expression
 
 Decide = Callable[["Evaluation"], Any]  # records the output in the memo, returns its value
-# decides every wanted output of a person: their values and deciding rules (engine.evaluation.person)
-DecideAll = Callable[["Evaluation"], tuple[tuple[Any, ...], tuple["str | None", ...]]]
+# decides every wanted output of a person: their decisions (engine.evaluation.person)
+DecideAll = Callable[["Evaluation"], tuple[Decision, ...]]
 # what ends a person's function before its answer: a missing fact, an unknown or a
 # conflict (Bail), an error; the per-output functions then decide, and report any error
 _LEFT = (Bail, KeyError, PolicyError)
@@ -80,10 +80,9 @@ class Program:
     def __getstate__(self) -> dict[str, Any]:  # written again where needed
         return {"plan": self.plan, "functions": {}, "literals": {}, "persons": {}, "asked": {}}
 
-    def decide_all(self, evaluation: Evaluation,
-                   wanted: tuple[str, ...]) -> tuple[tuple[Any, ...], tuple[str | None, ...]] | None:
-        """The values and deciding rules of ``wanted`` (in that order) when every value
-        on the way is known, by the function of a whole person
+    def decide_all(self, evaluation: Evaluation, wanted: tuple[str, ...]) -> tuple[Decision, ...] | None:
+        """The decisions on ``wanted`` (in that order) when every value on the way is
+        known, by the function of a whole person
         (:mod:`engine.evaluation.person`); None when that function stopped or is not
         written. ``evaluation`` gets no memo: decide anew with :meth:`run` when None."""
         function = self.persons.get(wanted)

@@ -127,6 +127,11 @@ _SHARED = 10_000  # decisions of a boolean, a text or none, kept to be shared (i
 _new: Callable[[type, tuple[Any, ...]], Decision] = tuple.__new__
 
 
+def decision(name: str, value: Any, rule: str | None) -> Decision:
+    """The decision on ``name`` whose value is known (None: not applicable), given by ``rule``."""
+    return _new(Decision, (name, "decided" if value is not None else "not_applicable", value, (), rule))
+
+
 class Decisions:
     """Builds the :class:`Decision` of an output from its value and deciding rule: the
     one place that does, for every backend.
@@ -146,26 +151,6 @@ class Decisions:
         """The decision on ``name``, given its value (possibly unknown) and deciding rule."""
         return self.of((name,), {name: value}, {name: rule})[name]
 
-    def known(self, names: tuple[str, ...], values: tuple[Any, ...],
-              deciders: tuple[str | None, ...]) -> dict[str, Decision]:
-        """The decisions on ``names`` from their values, none of them unknown, and their
-        deciding rules, in the same order: as :meth:`of` gives them."""
-        found: dict[str, Decision] = {}
-        kept, sharable = self._kept, self.sharable
-        for name, value, rule in zip(names, values, deciders):
-            if value is None or name in sharable:
-                key = (name, value, rule)
-                decision = kept.get(key)
-                if decision is None:
-                    status = "decided" if value is not None else "not_applicable"
-                    decision = _new(Decision, (name, status, value, (), rule))
-                    if len(kept) < _SHARED:
-                        kept[key] = decision
-                found[name] = decision
-            else:
-                found[name] = _new(Decision, (name, "decided", value, (), rule))
-        return found
-
     def of(self, names: Iterable[str], values: Mapping[str, Any],
            deciders: Mapping[str, str | None]) -> dict[str, Decision]:
         """The decisions on ``names``, from an evaluation's memo (one loop: it runs for
@@ -179,13 +164,12 @@ class Decisions:
             elif value is None or name in sharable:
                 rule = deciders.get(name)
                 key = (name, value, rule)
-                decision = kept.get(key)
-                if decision is None:
-                    status = "decided" if value is not None else "not_applicable"
-                    decision = _new(Decision, (name, status, value, (), rule))
+                shared = kept.get(key)
+                if shared is None:
+                    shared = decision(name, value, rule)
                     if len(kept) < _SHARED:
-                        kept[key] = decision
-                found[name] = decision
+                        kept[key] = shared
+                found[name] = shared
             else:
                 found[name] = _new(Decision, (name, "decided", value, (), deciders.get(name)))
         return found

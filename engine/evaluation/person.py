@@ -17,8 +17,9 @@ whole tuple of wanted outputs as one function ``decide_all(ev)``, for that case 
   by the per-output functions and the general path, which give the answer and its
   explanation as they always do (:meth:`engine.evaluation.codegen.Program.person`).
 
-It returns the wanted outputs' values and deciding rules as two tuples, in the order
-asked. The result is the same as the per-output functions', which the differential
+It returns the wanted outputs' decisions (:class:`engine.evaluation.outcomes.Decision`)
+as a tuple, in the order asked; a decision on a literal value is made once, when the
+function is written, and shared by every answer. The result is the same as the per-output functions', which the differential
 tests check on random rule sets (tests/test_differential.py) and tests/test_person.py
 on the decree; it records no rule states, so explanations and coverage come from an
 evaluation by the per-output functions, rebuilt when asked for
@@ -30,7 +31,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Iterable
 
 from engine.evaluation.inline import Inline, Source
-from engine.evaluation.outcomes import key_of
+from engine.evaluation.outcomes import decision, key_of
 from engine.evaluation.plan import Branch, Group, OutputPlan, Plan, RulePlan, VersionPlan
 from engine.language.types import Vocabulary
 
@@ -136,7 +137,7 @@ class PersonWriter:
         for index, name in enumerate(order):
             self.values[name] = f"o{index}"
         for name in self.wanted:
-            self.deciders[name] = f"r{self.values[name][1:]}"
+            self.deciders[name] = f"r{self.values[name][1:]}"  # its decision
         together = _decided_together(self.plan, order)
         self.line(0, "def decide_all(ev):")
         self.line(1, "facts = ev.facts")
@@ -152,38 +153,52 @@ class PersonWriter:
             self._output(1)
         for index, rule_id in enumerate(sorted(self.started, key=lambda r: int(self.rules[r]))):
             source.lines.insert(start + index, f"    a{self.rules[rule_id]} = GONE")
-        values = "".join(f"{self.values[name]}, " for name in self.wanted)
-        deciders = "".join(f"{self.deciders[name]}, " for name in self.wanted)
-        self.line(1, f"return ({values}), ({deciders})")
+        self.line(1, f"return ({''.join(f'{self.deciders[name]}, ' for name in self.wanted)})")
 
     def _output(self, depth: int) -> None:
-        value, decider = self.values[self.name], self.deciders.get(self.name)
         if self.output is None:  # no rule sets it: not applicable
-            self.line(depth, f"{value} = None")
-            if decider is not None:
-                self.line(depth, f"{decider} = None")
+            self.line(depth, f"{self.values[self.name]} = None")
+            self._decision(depth, self.name, None)
             return
         self._loop(depth)
         self._groups(depth + 1, self.output.groups)
         for name in (self.name,) + self.companions:
             self.line(depth + 1, f"{self.values[name]} = None  # no rule gives a value: not applicable")
-            if name in self.deciders:
-                self.line(depth + 1, f"{self.deciders[name]} = None")
+            self._decision(depth + 1, name, None)
         self._break(depth + 1)
 
     # -- values --------------------------------------------------------------------
 
-    def _found(self, depth: int, value: str, rule: str) -> None:
+    def _found(self, depth: int, value: str, rule: str, given: tuple[RulePlan, VersionPlan] | None) -> None:
+        """``value`` found, given by ``rule`` (the code of its id); ``given``: the rule
+        and version, when it is theirs (not the agreement of a group)."""
         if self.capture:  # inside a sibling's block: keep the value and the rule, leave the block
             level = self.capture[-1]
             self.line(depth, f"f{level} = {value}")
             self.line(depth, f"g{level} = {rule}")
         else:
             self.line(depth, f"{self.values[self.name]} = {value}")
-            decider = self.deciders.get(self.name)
-            if decider is not None:
-                self.line(depth, f"{decider} = {rule}")
+            self._decision(depth, self.name, given or rule)
         self._break(depth)
+
+    def _decision(self, depth: int, name: str, given: tuple[RulePlan, VersionPlan] | str | None) -> None:
+        """The decision on ``name`` (if wanted), after its value: not applicable (None),
+        given by a rule's version, or by the rule whose id is in the local ``given``.
+        Where the value is a literal it is made now, once (outcomes.decision)."""
+        local = self.deciders.get(name)
+        if local is None:
+            return
+        bind = self.source.bind
+        if given is None:
+            code = bind(decision(name, None, None), f"decision: {name!r} not applicable")
+        elif isinstance(given, str):
+            code = f"decided({bind(name)}, {self.values[name]}, {given})"
+        elif name in given[1].sets:
+            rule, version = given
+            code = bind(decision(name, version.sets[name], rule.id), f"decision: {name!r} by {rule.id!r}")
+        else:
+            code = f"decided({bind(name)}, {self.values[name]}, {bind(given[0].id)})"
+        self.line(depth, f"{local} = {code}")
 
     def _inline(self, depth: int, expression: Expression, reference: str, scope: str) -> str:
         """``expression`` as Python over the locals; ``reference`` is the code of its
@@ -221,11 +236,10 @@ class PersonWriter:
             if self.companions:  # the same rule decides them (_decided_together), in the order they read each other
                 for name in sorted((self.name,) + self.companions, key=list(self.values).index):
                     self.line(inner, f"{self.values[name]} = {self._value(inner, version, name, number)}")
-                    if name in self.deciders:
-                        self.line(inner, f"{self.deciders[name]} = {rule_id}")
+                    self._decision(inner, name, (rule, version))
                 self._break(inner)
                 continue
-            self._found(inner, self._value(inner, version, self.name, number), rule_id)
+            self._found(inner, self._value(inner, version, self.name, number), rule_id, (rule, version))
         if not versions:
             self.line(depth + 1, "pass")
 
@@ -260,7 +274,7 @@ class PersonWriter:
             self.line(depth + 1, f"elif {key}({found}) != {key}({current}):")
             self.line(depth + 2, "bail()  # a conflict, or not: the general path tells")
         self.line(depth, f"if {found} is not GONE:")
-        self._found(depth + 1, found, by)
+        self._found(depth + 1, found, by, None)
 
     # -- rules ---------------------------------------------------------------------
 

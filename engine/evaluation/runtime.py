@@ -20,6 +20,7 @@ import functools
 from datetime import date
 from typing import Any, Callable, Mapping, NamedTuple, Protocol
 
+from engine.evaluation.outcomes import decision
 from engine.language import semantics as sem
 from engine.rules.model import Rule, RuleVersion
 from engine import values
@@ -83,11 +84,12 @@ overlap = sem.overlap  # ``any a in b`` on known values
 # (a pure function of two dates; ``typed``: a datetime is not taken for its date)
 age_on = functools.lru_cache(maxsize=1024, typed=True)(values.age_on)
 new_state: Callable[[type, tuple[Any, ...]], RuleState] = tuple.__new__  # a record without NamedTuple's Python __new__
+decided = decision  # the decision on an output whose value is known, in a person's function
 UNDECIDED = ("<undecided>",)  # a block of a sibling met an unknown
 GONE = object()  # absent from a mapping; also "not yet read" for the locals that keep values
 
 exported = ("Unknown", "Bail", "bail", "arithmetic", "as_set", "overlap", "age_on", "RuleState", "new_state",
-            "UNDECIDED", "GONE", "type")
+            "UNDECIDED", "GONE", "decided", "type")
 
 
 def namespace() -> dict[str, Any]:
