@@ -192,6 +192,7 @@ def _production(ruleset: RuleSet, facts: dict[str, Any], on: date, proposals: di
         result = ruleset.evaluate(facts, on, proposals, outputs=outputs, exact=False)
     except ConflictError as error:
         return ("conflict", str(error))
+    event(f"answered by a person's function: {result._evaluation is None}")
     found = {}
     for name, decision in result.decisions.items():
         if decision.status == "unknown":
