@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Mapping
 from engine.errors import ConflictError, InputError, PolicyError, PolicyErrors, RuleFileError, Span, flatten, suggest
 from engine.evaluation.general import Evaluation
 from engine.sources.asof import Events, as_of
-from engine.sources.facts import iter_fact_errors, read_facts, with_defaults
+from engine.sources.facts import iter_fact_errors, reader, with_defaults
 from engine.rules.loader import LoadedRules, RuleText, load, load_texts
 from engine.evaluation.codegen import Program
 from engine.evaluation.outcomes import Decision, Decisions
@@ -78,7 +78,25 @@ class Result:
     proposals: dict[str, date]
     rules_version: str
     decisions: dict[str, Decision]
-    evaluation: Evaluation = field(repr=False)
+    _evaluation: Evaluation | None = field(repr=False, compare=False)
+    # what rebuilds the evaluation when the decisions came without one: the program,
+    # the facts as of the date, and the wanted outputs in the graph's order
+    _replay: tuple[Program, Mapping[str, Any], tuple[str, ...]] | None = field(default=None, repr=False,
+                                                                               compare=False)
+
+    @property
+    def evaluation(self) -> Evaluation:
+        """The evaluation behind the decisions, with its memo of outputs and rule states
+        (explanations and coverage read it). Decisions made at once by the function of
+        a whole person (engine.evaluation.person) keep no memo: the evaluation is then
+        made again, by the per-output functions, the first time it is asked for."""
+        found = self._evaluation
+        if found is None:
+            assert self._replay is not None
+            program, given, ordered = self._replay
+            found = self._evaluation = Evaluation(program.plan, given, self.on, program)
+            program.run(found, ordered)
+        return found
 
     @property
     def outputs(self) -> dict[str, Any]:
@@ -129,6 +147,7 @@ class RuleSet:
         self.warnings = warnings
         self.vocabulary: Vocabulary = loaded.vocabulary
         self.events = Events.of(loaded.vocabulary)  # facts read as of the evaluation date
+        self._facts = reader(loaded.vocabulary)  # facts validated by what is compiled once per vocabulary
         self.content_hash = loaded.content_hash
         # outputs are decided in the graph's order, each after the outputs it uses (the
         # memo fills bottom-up); results list them in the vocabulary's order
@@ -140,6 +159,7 @@ class RuleSet:
         self.public_outputs = [d.name for d in loaded.vocabulary.of_kind("output") if not d.internal]
         rank = {name: i for i, name in enumerate(self.order)}
         self._rank = rank
+        self._public = tuple(self.public_outputs)
         self._public_in_order = tuple(sorted(self.public_outputs, key=lambda name: rank.get(name, -1)))
         self._programs: dict[frozenset[tuple[str, date | None]], Program] = {}
         self._domains: dict[frozenset[tuple[str, date | None]], "Domains"] = {}  # read for exact decisions
@@ -304,24 +324,33 @@ class RuleSet:
         unknown is decided when every value of its missing facts gives the same outcome
         (:mod:`engine.evaluation.exact`).
         """
-        self._check_arguments(facts, on, proposals, outputs)
+        if type(facts) is not dict or type(on) is not date or proposals is not None or outputs is not None:
+            self._check_arguments(facts, on, proposals, outputs)  # the usual call passes these checks
         if proposals:
             proposals = dict(proposals)
             self.check_proposals(proposals)
             program = self.program(proposals)
         else:
             program = self._programs.get(_NO_PROPOSALS) or self.program({})
-        given = as_of(dict(facts) if validated else read_facts(facts, self.vocabulary), on, self.events)
+        given = as_of(dict(facts) if validated else self._facts.read(facts), on, self.events)
+        wanted: tuple[str, ...]
         if outputs is None:
-            wanted, ordered = self.public_outputs, self._public_in_order
+            wanted, ordered = self._public, self._public_in_order
         else:
-            wanted = list(outputs)
+            wanted = tuple(outputs)
             for name in wanted:
                 if name not in self.vocabulary or self.vocabulary.names[name].kind != "output":
                     raise InputError(f"unknown output '{name}'{suggest(name, self.public_outputs)}")
             ordered = tuple(sorted(wanted, key=lambda n: self._rank.get(n, -1)))
         plan = program.plan
         evaluation = Evaluation(plan, given, on, program)
+        # every value known: decided at once (engine.evaluation.person), the evaluation
+        # behind the result rebuilt if an explanation asks for it
+        found = program.decide_all(evaluation, wanted)
+        if found is not None:
+            return Result(on, dict(plan.proposals), self.content_hash, dict(zip(wanted, found)), None,
+                          (program, given, ordered))
+        evaluation = Evaluation(plan, given, on, program)  # a fresh memo: as if the above had not run
         program.run(evaluation, ordered)
         decisions = self._decisions.of(wanted, evaluation.values, evaluation.deciders)
         if exact and any(d.status == "unknown" for d in decisions.values()):
@@ -336,6 +365,7 @@ class RuleSet:
         from engine.evaluation.exact import refine
 
         key = frozenset(plan.proposals.items())
+        program = self.program(proposals)
         domains = self._domains.get(key)
         if domains is None:
             domains = self._domains[key] = Domains(plan.consolidation, self.vocabulary, self.loaded.sets)
@@ -346,10 +376,8 @@ class RuleSet:
 
             def decide(name: str) -> Decision | None:
                 try:
-                    if not case:
-                        result = self.evaluate(facts, on, proposals, (name,), validated=True, exact=False)
-                        case.append(result.evaluation)
-                        return result.decisions[name]
+                    if not case:  # by the per-output functions: a case decides few outputs
+                        case.append(Evaluation(plan, as_of(dict(facts), on, self.events), on, program))
                     evaluation = case[0]
                     value = evaluation.value_of(name)
                     return self._decisions.decision(name, value, evaluation.deciders.get(name))

@@ -68,3 +68,24 @@ def generated_value(expression: Expression, scope: TestScope) -> Any:
                             program)
     evaluation.values.update(scope.outputs)
     return program.decide("result")(evaluation)
+
+
+def person_value(expression: Expression, scope: TestScope) -> Any:
+    """``expression`` as production evaluates it for a person with every value known: the
+    one-rule plan's function of a whole person (engine.evaluation.person), which answers
+    or stops; where it stops, :func:`generated_value` answers, as in production. A scope
+    that gives outputs is left to :func:`generated_value` (a person's function decides
+    the outputs it reads itself)."""
+    if scope.outputs:
+        return generated_value(expression, scope)
+    constants = {name: _Constant(scope, name) for name in scope.constants}
+    plan = one_rule_plan(expression, _REFERENCE_EXPRESSION, constants)
+    program = Program(plan)
+    assert program.person(("result",), now=True) is not None
+    evaluation = Evaluation(plan, {**scope.facts, _REFERENCE: scope.reference_date}, scope.evaluation_date,
+                            program)
+    found = program.decide_all(evaluation, ("result",))
+    if found is None:
+        return generated_value(expression, scope)
+    (decision,) = found
+    return decision.value

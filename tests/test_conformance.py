@@ -50,14 +50,15 @@ from typing import Any, Callable
 import pytest
 
 import engine.language.expression as language
-from conftest import generated_value
+from conftest import generated_value, person_value
 from engine.errors import PolicyError, PolicyErrors
 from engine.values import Duration, Unknown
 
 CONFORMANCE = Path(__file__).parent / "conformance"
 # the compiled closures, the reference interpreter, and the generated code as production
-# runs it: a one-rule plan whose function inlines the expression (engine.evaluation.codegen)
-EVALUATORS = ("evaluate", "interpret", "generated")
+# runs it: a one-rule plan whose function inlines the expression (engine.evaluation.codegen),
+# and its function of a whole person (engine.evaluation.person)
+EVALUATORS = ("evaluate", "interpret", "generated", "person")
 KINDS = {"syntax", "name", "type", "limit", "evaluation"}
 
 
@@ -191,6 +192,8 @@ def scope(case: Case) -> Any:
 def evaluator_of(expression: language.Expression, evaluator: str) -> Callable[[Any], Any]:
     if evaluator == "generated":
         return lambda scope: generated_value(expression, scope)
+    if evaluator == "person":
+        return lambda scope: person_value(expression, scope)
     method: Callable[[Any], Any] = getattr(expression, evaluator)
     return method
 

@@ -22,7 +22,7 @@ import pytest
 from conftest import ROOT, SCENARIOS, generated_value
 
 from engine.evaluation import runtime
-from engine.evaluation.codegen import generated_source
+from engine.evaluation.codegen import generated_person_source, generated_source
 from engine.evaluation.general import Evaluation
 from engine.language.expression import Expression, TestScope, Vocabulary
 from engine.ruleset import RuleSet
@@ -83,14 +83,15 @@ def test_inlined_code_does_not_call_the_closure_when_the_values_are_known() -> N
 
 # the locals of the templates; everything else is a runtime name or an attribute of the evaluation
 TEMPLATE_NAMES = {"ev", "states", "facts", "values", "deciders", "scope", "s", "a", "v", "reference", "applies",
-                  "decide", "get", "import", "from"}
+                  "decide", "get", "import", "from", "decide_all", "on"}
 ALLOWED_NAMES = TEMPLATE_NAMES | set(runtime.exported) | set(runtime.EVALUATION_ATTRIBUTES) \
     | set(runtime.RuleState._fields) | {"engine", "evaluation", "runtime"}
 
 
 def _generated(ruleset: RuleSet) -> list[str]:
     plan = ruleset.plan({})
-    return [generated_source(plan, output) for output in plan.outputs]
+    return [generated_source(plan, output) for output in plan.outputs] + [
+        generated_person_source(plan, tuple(ruleset.public_outputs))]  # the function of a whole person
 
 
 def test_generated_code_holds_no_text_from_the_rule_files(decree: RuleSet) -> None:
@@ -104,7 +105,8 @@ def test_generated_code_holds_no_text_from_the_rule_files(decree: RuleSet) -> No
             assert token.type != tokenize.STRING, f"string literal in generated code: {token.string}"
             if token.type == tokenize.NAME and not keyword.iskeyword(token.string):
                 name = token.string
-                generated = re.fullmatch(r"(k|t|f|g|found|by)[0-9]+", name) is not None
+                # o, r, a, v, d: an output's value and rule, a rule's state, in a person's function
+                generated = re.fullmatch(r"(k|t|f|g|found|by|o|r|a|v|d)[0-9]+", name) is not None
                 assert generated or name in ALLOWED_NAMES, f"unexpected name {name!r} in:\n{source}"
 
 

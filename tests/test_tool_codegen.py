@@ -23,6 +23,13 @@ def test_it_prints_valid_python_that_imports_only_the_runtime(capsys: pytest.Cap
     assert printed.index("rule 'vrijstelling.eu'") < printed.index("rule 'basis'")
 
 
+def test_it_prints_the_function_of_a_whole_person(capsys: pytest.CaptureFixture[str]) -> None:
+    assert codegen.main(["--person", "verplicht", "--rules", str(RULESETS / "exceptions")]) == 0
+    tree = ast.parse(capsys.readouterr().out)
+    assert isinstance(tree.body[0], ast.ImportFrom) and tree.body[0].module == "engine.evaluation.runtime"
+    assert [node.name for node in tree.body if isinstance(node, ast.FunctionDef)] == ["decide_all"]
+
+
 def test_an_unknown_output_is_an_error(capsys: pytest.CaptureFixture[str]) -> None:
     assert codegen.main(["verplight", "--rules", str(RULESETS / "exceptions")]) == 2
     assert "unknown output 'verplight'" in capsys.readouterr().err

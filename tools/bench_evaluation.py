@@ -25,6 +25,7 @@ import statistics
 import sys
 import time
 from datetime import date
+from collections import Counter
 from pathlib import Path
 from types import FrameType
 from typing import Any, Callable
@@ -63,13 +64,18 @@ def _collections(run: Callable[[], Any], count: int) -> int:
     return seen[0]
 
 
-def _work(run: Callable[[], Any]) -> tuple[int, int]:
+def _work(run: Callable[[], Any], by_code: Counter[str] | None = None) -> tuple[int, int]:
+    """The calls and bytecodes of one run; ``by_code`` counts the bytecodes per code
+    object (module.function) when given."""
     counts = {"call": 0, "opcode": 0}
 
     def tracer(frame: FrameType, event: str, arg: Any) -> Any:
         frame.f_trace_opcodes = True
         if event in counts:
             counts[event] += 1
+        if event == "opcode" and by_code is not None:
+            code = frame.f_code
+            by_code[f"{frame.f_globals.get('__name__', code.co_filename)}.{code.co_qualname}"] += 1
         return tracer
 
     sys.settrace(tracer)
@@ -83,7 +89,10 @@ def _work(run: Callable[[], Any]) -> tuple[int, int]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.bench_evaluation", description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="few repetitions (a smoke run)")
-    count = 20 if parser.parse_args(argv).quick else 2000
+    parser.add_argument("--by-code", action="store_true",
+                        help="also print each evaluation's bytecodes per code object (module.function)")
+    arguments = parser.parse_args(argv)
+    count = 20 if arguments.quick else 2000
     ruleset = RuleSet.load(ROOT / "rules")
     raw = validated_facts(ruleset, str(ROOT / "examples" / "persoon.yaml"))
     partial = {name: raw[name] for index, name in enumerate(sorted(raw)) if index % 3}
@@ -98,7 +107,8 @@ def main(argv: list[str] | None = None) -> int:
         def run(given: dict[str, Any] = given) -> Any:
             return ruleset.evaluate(given, ON, exact=False)  # the evaluation wing; the exact layer: tools.bench_exact
 
-        run()  # the generated code is written on first use
+        run()  # the generated code is written on first use,
+        run()  # and the function of a whole person on the second (engine.evaluation.person)
         times = _times(run, count)
         median, p99 = statistics.median(times), times[int(len(times) * 0.99)]
         medians[label] = median
@@ -107,6 +117,11 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{label}: median {median * 1e6:.1f} us ({median / baseline:.0f}x the condition), "
               f"p99 {p99 * 1e6:.1f} us ({p99 / median:.1f}x the median), {collections:.1f} gc collections per "
               f"1,000 evaluations, {calls} calls and {instructions} bytecodes per evaluation")
+        if arguments.by_code:
+            by_code: Counter[str] = Counter()
+            _work(run, by_code)
+            for name, instructions in by_code.most_common(12):
+                print(f"    {instructions:6d}  {name}")
     ratio = medians["a third of the facts left out"] / medians["every fact"]
     print(f"facts missing / every fact: {ratio:.1f}x (goal <= 2x)")
     return 0

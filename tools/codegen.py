@@ -3,11 +3,15 @@
     python -m tools.codegen status                       # rules/, no proposals
     python -m tools.codegen vrijstelling --rules tests/rulesets/exceptions
     python -m tools.codegen status --proposal arbeidsmigranten
+    python -m tools.codegen --person                     # every public output of a person at once
+    python -m tools.codegen --person status regime
 
 Like Jinja's ``Environment.compile(raw=True)``: the first line imports the runtime names
 the code may use (engine.evaluation.runtime.exported), comments list the objects bound
 to generated names (``k12``), then the function ``decide(ev)`` follows. Outputs that it
-reads are decided by functions of their own: print those by their names.
+reads are decided by functions of their own: print those by their names. With
+``--person``, the one function ``decide_all(ev)`` that decides the outputs named (default:
+every public output) at once for a person with every value known.
 """
 
 from __future__ import annotations
@@ -16,13 +20,15 @@ import argparse
 import sys
 
 from engine.errors import PolicyError
-from engine.evaluation.codegen import generated_source
+from engine.evaluation.codegen import generated_person_source, generated_source
 from engine.ruleset import RuleSet
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.codegen", description=__doc__.splitlines()[0])
-    parser.add_argument("output", help="the output whose function to print")
+    parser.add_argument("outputs", nargs="*", metavar="output", help="the output whose function to print")
+    parser.add_argument("--person", action="store_true",
+                        help="print the function that decides these outputs (default: all public) at once")
     parser.add_argument("--rules", default="rules", help="the rule set (default: rules)")
     parser.add_argument("--proposal", action="append", default=[], metavar="NAME",
                         help="switch a proposal on (on its assumed date); may be repeated")
@@ -35,11 +41,17 @@ def main(argv: list[str] | None = None) -> int:
     except PolicyError as error:
         print(error.render(), file=sys.stderr)
         return 1
-    if arguments.output not in ruleset.vocabulary or ruleset.vocabulary.names[arguments.output].kind != "output":
-        print(f"error: unknown output '{arguments.output}'; outputs: {', '.join(sorted(plan.outputs))}",
-              file=sys.stderr)
-        return 2
-    print(generated_source(plan, arguments.output), end="")
+    outputs = arguments.outputs or (ruleset.public_outputs if arguments.person else [])
+    if len(outputs) != 1 and not arguments.person:
+        parser.error("name one output (or several with --person)")
+    for output in outputs:
+        if output not in ruleset.vocabulary or ruleset.vocabulary.names[output].kind != "output":
+            print(f"error: unknown output '{output}'; outputs: {', '.join(sorted(plan.outputs))}", file=sys.stderr)
+            return 2
+    if arguments.person:
+        print(generated_person_source(plan, tuple(outputs)), end="")
+    else:
+        print(generated_source(plan, outputs[0]), end="")
     return 0
 
 

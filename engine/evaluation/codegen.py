@@ -15,6 +15,11 @@ on its way it hands the output to the general path (``ev.resolve``), which reuse
 states. What generated code may touch is listed in :mod:`engine.evaluation.runtime`;
 the generator decides what to write from the plan alone. :func:`generated_source` prints
 the code of an output (``python -m tools.codegen``).
+
+:class:`Program` also holds, per tuple of wanted outputs, the function that decides them
+all at once for a person whose values are all known (:mod:`engine.evaluation.person`),
+written when the same outputs are asked for the second time; where it stops (an unknown,
+a conflict, an error), these per-output functions decide.
 """
 
 from __future__ import annotations
@@ -25,7 +30,10 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from engine.evaluation import runtime
 from engine.evaluation.inline import Inline, Source
-from engine.evaluation.outcomes import key_of
+from engine.errors import PolicyError
+from engine.evaluation.outcomes import Decision, key_of
+from engine.evaluation.person import PersonWriter, needed
+from engine.evaluation.runtime import Bail
 from engine.evaluation.plan import Branch, Group, OutputPlan, Plan, RulePlan
 
 if TYPE_CHECKING:
@@ -33,6 +41,15 @@ if TYPE_CHECKING:
     from engine.language.expression import Expression
 
 Decide = Callable[["Evaluation"], Any]  # records the output in the memo, returns its value
+# decides every wanted output of a person: their decisions (engine.evaluation.person)
+DecideAll = Callable[["Evaluation"], tuple[Decision, ...]]
+# what ends a person's function before its answer: a missing fact, an unknown or a
+# conflict (Bail), an error; the per-output functions then decide, and report any error
+_LEFT = (Bail, KeyError, PolicyError)
+PERSON_AFTER = 2  # a person's function is written when the same outputs are asked the 2nd time
+# beyond this many rules in their trees, outputs are left to the per-output functions: a
+# person's function of 1,000 rules takes about half a second to write and compile
+PERSON_RULES = 1000
 _PREAMBLE = ("facts = ev.facts", "values = ev.values", "states = ev.states", "deciders = ev.deciders")
 
 
@@ -55,8 +72,63 @@ class Program:
         # filling a dict is atomic under the GIL
         self.literals: dict[tuple[int, str], Any] = {}
 
-    def __getstate__(self) -> dict[str, Any]:
-        return {"plan": self.plan, "functions": {}, "literals": {}}  # written again where needed
+        # wanted outputs -> the function that decides them at once (None: not written,
+        # see person), and how often each tuple was asked before its function was written
+        self.persons: dict[tuple[str, ...], DecideAll | None] = {}
+        self.asked: dict[tuple[str, ...], int] = {}
+
+    def __getstate__(self) -> dict[str, Any]:  # written again where needed
+        return {"plan": self.plan, "functions": {}, "literals": {}, "persons": {}, "asked": {}}
+
+    def decide_all(self, evaluation: Evaluation, wanted: tuple[str, ...]) -> tuple[Decision, ...] | None:
+        """The decisions on ``wanted`` (in that order) when every value on the way is
+        known, by the function of a whole person
+        (:mod:`engine.evaluation.person`); None when that function stopped or is not
+        written. ``evaluation`` gets no memo: decide anew with :meth:`run` when None."""
+        function = self.persons.get(wanted)
+        if function is None:
+            function = self.person(wanted)
+            if function is None:
+                return None
+        try:
+            return function(evaluation)
+        except _LEFT:
+            return None
+
+    def person(self, wanted: tuple[str, ...], *, now: bool = False) -> DecideAll | None:
+        """The function that decides ``wanted`` at once, written the
+        :data:`PERSON_AFTER`-th time it is asked for (or ``now``): a one-shot
+        evaluation, or the first of a large rule set, costs no more than before. None
+        before then, and for trees of over :data:`PERSON_RULES` rules (one function
+        that large compiles slowly)."""
+        if wanted in self.persons:
+            return self.persons[wanted]
+        if not now:
+            if len(self.asked) >= 4096:
+                return None  # a service asking ever other outputs: the per-output functions serve it
+            asked = self.asked[wanted] = self.asked.get(wanted, 0) + 1
+            if asked < PERSON_AFTER:
+                return None
+        function: DecideAll | None = None
+        if sum(len(self.plan.outputs[name].rules()) for name in needed(self.plan, wanted)
+               if name in self.plan.outputs) <= PERSON_RULES:
+            source = self.person_source(wanted)
+            try:  # one text per tuple of outputs: not kept in _compiled's cache
+                code = compile(source.text, "<decree generated>", "exec")
+            except (SyntaxError, RecursionError, MemoryError):  # nested past Python's limits: per output then
+                code = None
+            if code is not None:
+                exec(code, source.namespace)
+                function = source.namespace["decide_all"]
+        if len(self.persons) < 256:  # a service asking ever other outputs does not grow this
+            self.persons[wanted] = function
+        return function
+
+    def person_source(self, wanted: tuple[str, ...]) -> Source:
+        """The source of the function that decides ``wanted`` at once."""
+        source = Source()
+        PersonWriter(source, self.plan, wanted).write()
+        return source
 
     def decide(self, output: str) -> Decide:
         """The function that decides ``output`` in an evaluation and records it."""
@@ -90,8 +162,16 @@ def generated_source(plan: Plan, output: str) -> str:
     """The Python that decides ``output``, as it runs, after the import of the runtime
     names it may use (like Jinja's ``Environment.compile(raw=True)``). Bound objects
     appear as ``k<n>``; a comment lists what each stands for."""
-    program = Program(plan)
-    source = program.source(output)
+    return _printed(Program(plan).source(output))
+
+
+def generated_person_source(plan: Plan, wanted: tuple[str, ...]) -> str:
+    """The Python that decides ``wanted`` at once for a person with every value known
+    (:mod:`engine.evaluation.person`), printed as :func:`generated_source` prints."""
+    return _printed(Program(plan).person_source(wanted))
+
+
+def _printed(source: Source) -> str:
     header = [f"from engine.evaluation.runtime import {', '.join(n for n in runtime.exported if n != 'type')}"]
     header += [f"# {name} = {label[:100]}" for name, label in source.labels.items()]
     return "\n".join(header) + "\n\n" + source.text

@@ -19,7 +19,7 @@ every name, value and closure is an object bound to a generated name by
 from __future__ import annotations
 
 import itertools
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from engine.evaluation import runtime
 from engine.language import nodes as n
@@ -68,18 +68,24 @@ class Source:
 class Inline:
     """Turns one expression into a Python expression over the locals ``facts`` and
     ``values`` and the evaluation ``ev``; ``reference`` is the code of the date the
-    expression reads value sets, parameters and ``reference_date`` on.
+    expression reads value sets, parameters and ``reference_date`` on. With ``outputs``
+    (the function of a whole person) it reads outputs from the locals named there and
+    the evaluation date from the local ``on``.
 
     When the code needs the expression's scope (a closure run in place), it reads the
     local ``scope`` and :attr:`reads_scope` is set: the caller must assign it first."""
 
     def __init__(self, source: Source, expression: Expression, plan: Plan, decide: OutputFunction,
-                 reference: str) -> None:
+                 reference: str, outputs: Mapping[str, str] | None = None) -> None:
         self.source = source
         self.origin = expression.origin
         self.plan = plan
         self.decide = decide  # an output not yet in the memo is decided by calling its function
         self.reference = reference
+        # for the function of a whole person (engine.evaluation.person): output -> the local
+        # that holds its value, known; a missing fact then raises KeyError, which ends it
+        self.outputs = outputs
+        self.today = "ev.on" if outputs is None else "on"
         self.reads_scope = False
 
     def expr(self, node: n.Node) -> str:
@@ -110,6 +116,10 @@ class Inline:
         kind = Vocabulary.kind_of_name(name)
         if kind == "set":
             return self._constant_on(name, self.reference)
+        if self.outputs is not None:
+            if kind == "fact":
+                return f"facts[{self.source.bind(name)}]"
+            return self.outputs[name]  # decided before: engine.evaluation.person.needed orders them
         key, t = self.source.bind(name), self.source.temp()
         if kind == "fact":  # an evaluation's facts are plain values (engine.sources.facts), never unknowns
             return f"({t} if ({t} := facts.get({key}, GONE)) is not GONE else bail())"
@@ -122,7 +132,7 @@ class Inline:
         return f"(None if ({t} := {self.expr(node.when)}) is None else {self._constant_on(node.name.name, t)})"
 
     def inline_Special(self, node: n.Special) -> str:
-        return "ev.on" if node.which == "evaluation_date" else self.reference
+        return self.today if node.which == "evaluation_date" else self.reference
 
     def inline_Not(self, node: n.Not) -> str:
         return f"(not {self.expr(node.operand)})"  # true -> false; false and none -> true
@@ -149,11 +159,23 @@ class Inline:
             t = self.source.temp()
             test = "in" if op == "in" else "not in"
             return f"(None if ({t} := {self.expr(node.left)}) is None else {t} {test} {members})"
+        if op in ("in", "not_in"):  # as semantics.membership
+            # both operands first, as for an ordering: an unknown one bails even beside a none
+            a, b = self.source.temp(), self.source.temp()
+            test = "in" if op == "in" else "not in"
+            return (f"(None if None in (({a} := {self.expr(node.left)}), ({b} := {self.expr(node.right)})) "
+                    f"else {a} {test} {b})")
         if op in sem.ARITHMETIC:
             return f"arithmetic({self.source.bind(op)}, {self.expr(node.left)}, {self.expr(node.right)})"
         if op == "any_in":
             return f"overlap({self.expr(node.left)}, {self.expr(node.right)})"
         return self.fallback(node)
+
+    def inline_ListLiteral(self, node: n.ListLiteral) -> str:
+        if all(isinstance(item, n.Literal) for item in node.items):
+            return self.source.bind(tuple(item.value for item in node.items))  # type: ignore[union-attr]
+        items = "".join(f"{self.expr(item)}, " for item in node.items)  # each known, or it bails
+        return f"({items})"
 
     def inline_IsTest(self, node: n.IsTest) -> str:
         if node.test == "none":

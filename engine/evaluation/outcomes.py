@@ -127,6 +127,11 @@ _SHARED = 10_000  # decisions of a boolean, a text or none, kept to be shared (i
 _new: Callable[[type, tuple[Any, ...]], Decision] = tuple.__new__
 
 
+def decision(name: str, value: Any, rule: str | None) -> Decision:
+    """The decision on ``name`` whose value is known (None: not applicable), given by ``rule``."""
+    return _new(Decision, (name, "decided" if value is not None else "not_applicable", value, (), rule))
+
+
 class Decisions:
     """Builds the :class:`Decision` of an output from its value and deciding rule: the
     one place that does, for every backend.
@@ -159,13 +164,12 @@ class Decisions:
             elif value is None or name in sharable:
                 rule = deciders.get(name)
                 key = (name, value, rule)
-                decision = kept.get(key)
-                if decision is None:
-                    status = "decided" if value is not None else "not_applicable"
-                    decision = _new(Decision, (name, status, value, (), rule))
+                shared = kept.get(key)
+                if shared is None:
+                    shared = decision(name, value, rule)
                     if len(kept) < _SHARED:
-                        kept[key] = decision
-                found[name] = decision
+                        kept[key] = shared
+                found[name] = shared
             else:
                 found[name] = _new(Decision, (name, "decided", value, (), deciders.get(name)))
         return found

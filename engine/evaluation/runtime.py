@@ -1,7 +1,8 @@
 """The runtime of generated code: every name it may use, and the evaluation it works on.
 
-:mod:`engine.evaluation.codegen` writes Python whose namespace has no builtins. What that
-code may touch is listed here and nowhere else (as ``jinja2.runtime.exported``):
+:mod:`engine.evaluation.codegen` and :mod:`engine.evaluation.person` write Python whose
+namespace has no builtins. What that code may touch is listed here and nowhere else (as
+``jinja2.runtime.exported``):
 
 - :data:`exported`: the names bound in every generated namespace, written out by
   :func:`engine.evaluation.codegen.generated_source` as one import line;
@@ -15,12 +16,15 @@ fall back to) is an object of the plan bound to a generated name (``k12``).
 
 from __future__ import annotations
 
+import functools
 from datetime import date
 from typing import Any, Callable, Mapping, NamedTuple, Protocol
 
+from engine.evaluation.outcomes import decision
 from engine.language import semantics as sem
 from engine.rules.model import Rule, RuleVersion
-from engine.values import Unknown, age_on
+from engine import values
+from engine.values import Unknown
 
 
 class RuleState(NamedTuple):
@@ -76,12 +80,16 @@ def as_set(value: Any) -> Any:
 
 
 overlap = sem.overlap  # ``any a in b`` on known values
+# a person's age on a day, asked for on the same few days by many rules: kept in C
+# (a pure function of two dates; ``typed``: a datetime is not taken for its date)
+age_on = functools.lru_cache(maxsize=1024, typed=True)(values.age_on)
 new_state: Callable[[type, tuple[Any, ...]], RuleState] = tuple.__new__  # a record without NamedTuple's Python __new__
+decided = decision  # the decision on an output whose value is known, in a person's function
 UNDECIDED = ("<undecided>",)  # a block of a sibling met an unknown
 GONE = object()  # absent from a mapping; also "not yet read" for the locals that keep values
 
 exported = ("Unknown", "Bail", "bail", "arithmetic", "as_set", "overlap", "age_on", "RuleState", "new_state",
-            "UNDECIDED", "GONE", "type")
+            "UNDECIDED", "GONE", "decided", "type")
 
 
 def namespace() -> dict[str, Any]:

@@ -133,6 +133,10 @@ class FactReader:
         self._plain: dict[str, tuple[type | None, frozenset[str] | None, Type]] = {
             name: (_PLAIN.get(d.type.name), frozenset(d.values) if d.values else None, d.type)
             for name, d in self.declarations.items()}
+        # name -> the type of a value taken as it is: a boolean, a text of no declared set
+        # of values, a date (a number is bounded, a list looked into, a text checked)
+        self._taken: dict[str, type] = {name: exact for name, (exact, allowed, _) in self._plain.items()
+                                         if exact is not None and exact is not Decimal and allowed is None}
 
     def read(self, data: Any, span_of: Any = None) -> dict[str, Any]:
         """Validated facts from ``data`` with the defaults added; raises every problem."""
@@ -150,20 +154,28 @@ class FactReader:
         convert without a problem; None otherwise (the full validation then reports)."""
         if type(data) is not dict:
             return None
-        plain = self._plain
-        facts: dict[str, Any] = {}
-        value: Any
+        facts = dict(data)
+        taken, plain = self._taken, self._plain
         for name, value in data.items():
+            if type(value) is taken.get(name):  # the usual case: one test
+                continue
             entry = plain.get(name)
             if entry is None:
                 return None
+            if value is None:
+                continue
             exact, allowed, declared = entry
-            if value is not None and (type(value) is not exact or exact is Decimal):  # numbers: bounded
+            if exact is Decimal and type(value) is Decimal:  # a number given as a language value: bounded
+                try:
+                    value = bounded_number(value)
+                except NumberOutOfRange:
+                    return None
+            elif type(value) is not exact:
                 try:
                     value = coerce(value, declared)  # the one conversion, as iter_fact_errors does it
                 except Mismatch:
                     return None
-            if allowed is not None and isinstance(value, str) and value not in allowed:
+            if allowed is not None and type(value) is str and value not in allowed:
                 return None
             facts[name] = value
         return facts
