@@ -84,9 +84,9 @@ def test_batch_equals_per_person_evaluation_on_10000_generated_persons(decree: R
     write_population(frame, str(source))
     result = tmp_path / "result.jsonl"
     summary = run_batch(decree, str(source), ON, proposals, str(result), chunk_rows=4_000)
-    # the equality below covers both paths: most rows on the Polars expressions, the
-    # rows with unknowns per combination
-    assert summary.columnar > 5 * summary.by_combination > 0
+    # the equality below covers the rows with missing facts settled in Polars over values
+    # and unknowns (engine.population.kleene): a third of the persons lack a fact or two
+    assert summary.with_unknowns > 2_000
     lines = _lines(result)
     assert len(lines) == 10_000
     coder_rows = frame.to_dicts()

@@ -54,14 +54,16 @@ def _agree(files: dict[str, str], people: list[dict[str, Any]], data: st.DataObj
     on = data.draw(st.sampled_from(ON))
     proposals = data.draw(st.sampled_from(choices))
     facts = [read_facts(person, ruleset.vocabulary) for person in people]  # numbers as Decimal
-    for translate in (True, False):  # the Polars expressions, and the per-combination path alone
+    # the Polars expressions over values and unknowns; over known values only (the rows
+    # with a missing fact then per combination); the per-combination path alone
+    for translate, unknowns in ((True, True), (True, False), (False, False)):
         coder = Coder(ruleset.vocabulary, on)
-        backend = ColumnarBackend(ruleset, proposals, coder, translate=translate)
+        backend = ColumnarBackend(ruleset, proposals, coder, translate=translate, unknowns=unknowns)
         decided = backend.run(coder.from_records([(i, None, f) for i, f in enumerate(facts)], 0))
         for index, (person, raw) in enumerate(zip(facts, people)):
             expected = _production(ruleset, raw, on, proposals)
             got = {o: backend.value(o, decided[index, output_column(o)]) for o in ruleset.public_outputs}
-            context = f"\n{''.join(files.values())}\nfacts {person} on {on} proposals {proposals} {translate}"
+            context = f"\n{''.join(files.values())}\nfacts {person} on {on} proposals {proposals} {translate} {unknowns}"
             if not isinstance(expected, dict):  # a conflict for this person
                 assert any(type(v) is Failure for v in got.values()), context
                 continue

@@ -41,7 +41,8 @@ from engine.errors import PolicyError
 from engine.evaluation.general import Evaluation
 from engine.evaluation.plan import Plan
 from engine.population.cells import MISSING, MISSING_VALUE, NONE, Codebook, Coder, CodedChunk, fact_column
-from engine.population.expressions import ON_COLUMN, OutputExpression, Translator, Unsupported, value_column
+from engine.population.expressions import ON_COLUMN, OutputExpression, Translator, Unsupported, in_layers, value_column
+from engine.population.kleene import UnknownPass, fact_bits
 from engine.population.persons import Failure, PersonByPerson, output_column
 from engine.ruleset import Proposals, RuleSet
 from engine.values import Unknown
@@ -138,7 +139,7 @@ class ColumnarBackend:
     """
 
     def __init__(self, ruleset: RuleSet, proposals: Proposals, coder: Coder, translate: bool = True,
-                 base: "ColumnarBackend | None" = None, exact: bool = False) -> None:
+                 base: "ColumnarBackend | None" = None, exact: bool = False, unknowns: bool = True) -> None:
         if proposals:
             ruleset.check_proposals(proposals)
         self.ruleset = ruleset
@@ -193,6 +194,15 @@ class ColumnarBackend:
                     self.translated = False
                     translator.bound = bound  # what this step bound is dropped with it
             _with_borrowed_bindings(self.steps)
+        # the rows with missing facts, settled in Polars too (engine.population.kleene)
+        self.unknown_pass: UnknownPass | None = None
+        self.unknown_rows = 0  # rows settled by it
+        bits = fact_bits(list(coder.facts))
+        if self.translated and base is None and unknowns and bits is not None:
+            try:
+                self.unknown_pass = UnknownPass(self, bits)
+            except Unsupported:
+                self.unknown_pass = None
 
     def run(self, chunk: CodedChunk) -> pl.DataFrame:
         """``id`` and one ``output:NAME`` column of codes per public output.
@@ -209,6 +219,13 @@ class ColumnarBackend:
         if settled is not None and decided is not None:
             rest = (~settled).arg_true()
             self.columnar_rows += (frame.height - len(rest)) * len(self.steps)
+            if len(rest) and self.unknown_pass is not None:
+                known, found = self.unknown_pass.run(frame[rest])
+                decided = decided.with_columns([decided.get_column(c).scatter(rest, found.get_column(c))
+                                                for c in wanted])
+                self.unknown_rows += int(known.sum())
+                self.columnar_rows += int(known.sum()) * len(self.steps)
+                rest = rest.filter(~known)
             if len(rest):
                 others = self._stepwise(frame[rest])
                 decided = decided.with_columns([decided.get_column(c).scatter(rest, others.get_column(c))
@@ -248,18 +265,8 @@ class ColumnarBackend:
             # (a version setting null) is otherwise typed Null, which list operations refuse
             named.extend((self._column_of("output", o), self._typed_output(o, e.value)) for o, e in step.expressions.items())
             named.extend((self._settled(o), pl.all_horizontal(settled)) for o in step.outputs)
-        depth: dict[str, int] = {}
-        layers: list[list[pl.Expr]] = []
-        for name, expression in named:
-            if name in depth:  # a binding borrowed by a later step: computed once
-                continue
-            level = 1 + max((depth.get(used, 0) for used in expression.meta.root_names()), default=0)
-            depth[name] = level
-            while len(layers) < level:
-                layers.append([])
-            layers[level - 1].append(expression.alias(name))
-        self._layered = layers
-        return layers
+        self._layered = in_layers(named)  # a binding borrowed by a later step: computed once
+        return self._layered
 
     def _inputs(self, frame: pl.DataFrame) -> pl.LazyFrame:
         """The typed fact columns, their known flags and the dates of a chunk."""
