@@ -200,7 +200,10 @@ class _Writer:
 
         table = frame.to_arrow()
         if self._parquet is None:
-            self._parquet = pq.ParquetWriter(self.path, table.schema, compression="lz4")
+            # no dictionary pages and no statistics: a result file is read whole, and
+            # writing them took a third of the writer's time
+            self._parquet = pq.ParquetWriter(self.path, table.schema, compression="lz4", use_dictionary=False,
+                                             write_statistics=False)
         self._parquet.write_table(table)
 
     def close(self) -> None:
