@@ -6,26 +6,32 @@ same inputs), and decides each row in one of two ways:
 
 - **Polars expressions** (:mod:`engine.population.expressions`): where every input of a
   step is known for a row, the plan walk is a chain of ``when/then`` over typed columns.
-  First the whole plan runs as one query (:meth:`ColumnarBackend.run`); the rows it does
-  not settle for every step are then taken step by step (:meth:`ColumnarBackend._decide`),
-  each step settling the rows whose inputs to it are known;
-- **per combination**: the other rows of a step (an unknown input, a conflict, an
-  expression not translated) are grouped by the distinct combination of the step's input
-  codes, and each combination not seen before in the run is decided once by the plan's
-  own code (:class:`engine.evaluation.general.Evaluation` with the generated functions:
-  what :meth:`engine.RuleSet.evaluate` runs, unknowns with their missing facts and
-  outputs decided because every possibility agrees included).
+  First the whole plan runs as one query (:meth:`ColumnarBackend.run`);
+- **Polars expressions over values and unknowns** (:mod:`engine.population.kleene`): the
+  rows that query leaves (most of them lack a fact) run through a second query in which
+  every value has a mask of the facts it misses, and rules and outputs are the general
+  path's sets of possible outcomes: unknowns with their missing facts, and outputs
+  decided because every possibility agrees, come out as ``RuleSet.evaluate`` gives them;
+- **per combination**: the rows neither query settles (a conflict, an escape, an input
+  that is an evaluation error, an expression not translated) are taken step by step
+  (:meth:`ColumnarBackend._decide`): each step settles with Polars the rows whose inputs
+  to it are known, and groups the others by the distinct combination of the step's input
+  codes; each combination not seen before in the run is decided once by the plan's own
+  code (:class:`engine.evaluation.general.Evaluation` with the generated functions: what
+  :meth:`engine.RuleSet.evaluate` runs).
 
-Before either, the facts are read as of each row's evaluation date (:meth:`Coder.as_of`,
-the rule ``RuleSet.evaluate`` applies). After both, each row left with an unknown public
-output is decided again whole by ``RuleSet.evaluate``
-(:meth:`engine.population.persons.PersonByPerson.evaluate_person`), which alone says
-what becomes of an unknown.
+Before any, the facts are read as of each row's evaluation date (:meth:`Coder.as_of`,
+the rule ``RuleSet.evaluate`` applies). With ``exact``, each row left with an unknown
+public output is decided again whole by ``RuleSet.evaluate(..., exact=True)``
+(:meth:`engine.population.persons.PersonByPerson.redecide_unknown`), which alone says
+what becomes of an unknown there.
 
 A person's output depends only on the evaluation date and the inputs of the rules that
 set it (the plan's tree for that output), which is what makes the combination a complete
-key. Tests compare every row with ``RuleSet.evaluate`` and the Polars path with the
-per-combination path alone.
+key. Tests compare every row with ``RuleSet.evaluate``, and each of the three ways with
+the others (``translate`` and ``unknowns`` turn the queries off). An impact
+(:meth:`ColumnarBackend.run_beside`) runs the first query only: its rows with a missing
+fact go per combination.
 """
 
 from __future__ import annotations
