@@ -101,6 +101,8 @@ class KleeneTranslator(Translator):
     reference_masks: dict[str, pl.Expr] = field(default_factory=dict)
 
     def _bind(self, expression: pl.Expr) -> pl.Expr:
+        if expression.meta.is_column() or expression.meta.is_literal(allow_aliasing=False):
+            return expression  # a column of its own would only copy it, and the query plans slower
         name = f"unknown-binding:{self.count}"
         self.count += 1
         self.bindings.append((name, expression))
