@@ -215,13 +215,14 @@ class ColumnarBackend:
 
         First every step at once, as one Polars query over typed columns, for the rows
         whose inputs are all known (most of a population with its facts given); the
-        rows it does not settle are then decided step by step (:meth:`_decide`), where
-        each step again uses Polars for the rows it can settle and the plan's own code
-        for the combinations it cannot."""
+        rows it does not settle (or cannot: a fact missing) through the query over
+        values and unknowns; the rows left then are decided step by step
+        (:meth:`_decide`), where each step again uses Polars for the rows it can settle
+        and the plan's own code for the combinations it cannot."""
         assert self.base is None, "a variant beside a base runs with run_beside"
         frame = self.coder.as_of(chunk.frame, self.ruleset.events)
         wanted = [output_column(o) for o in self.public]
-        settled, decided = self._whole(frame) if self.translated else (None, None)
+        settled, decided = self._first_query(frame)
         if settled is not None and decided is not None:
             rest = (~settled).arg_true()
             self.columnar_rows += (frame.height - len(rest)) * len(self.steps)
@@ -240,6 +241,30 @@ class ColumnarBackend:
             decided = self._stepwise(frame).select(wanted)
         decided = self.persons.redecide_unknown(chunk.frame, decided.select(wanted))
         return pl.concat([frame.select("id"), decided], how="horizontal")
+
+    def _first_query(self, frame: pl.DataFrame) -> tuple[pl.Series | None, pl.DataFrame | None]:
+        """Which rows the query over known inputs settles, and their codes. A row lacking
+        a fact some step reads is never settled there, so when the query over unknowns
+        follows, such rows skip the first (their codes here are placeholders)."""
+        if not self.translated:
+            return None, None
+        read = sorted({f for step in self.steps for f in step.facts})
+        if self.unknown_pass is None or not read:
+            return self._whole(frame)
+        lacking = frame.select(pl.any_horizontal([pl.col(fact_column(f)) == MISSING for f in read])).to_series()
+        if not lacking.any():
+            return self._whole(frame)
+        rows = (~lacking).arg_true()
+        settled = pl.repeat(False, frame.height, dtype=pl.Boolean, eager=True)
+        decided = pl.DataFrame([pl.repeat(NONE, frame.height, dtype=pl.UInt32, eager=True).alias(output_column(o))
+                                for o in self.public])
+        if len(rows):
+            some, codes = self._whole(frame[rows])
+            assert some is not None and codes is not None
+            settled = settled.scatter(rows, some)
+            decided = decided.with_columns([decided.get_column(c).scatter(rows, codes.get_column(c))
+                                            for c in decided.columns])
+        return settled, decided
 
     def _stepwise(self, frame: pl.DataFrame) -> pl.DataFrame:
         # outputs that rules read but no rule of this plan sets: not applicable
