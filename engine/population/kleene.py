@@ -179,6 +179,9 @@ class KleeneTranslator(Translator):
             reference = self._bind(self.value(node, pl.col(ON_COLUMN)))
             reference_mask = self._bind(self.mask(node, pl.col(ON_COLUMN)))
             self.reference_masks[str(reference)] = reference_mask
+        # what is certain for every row is left out of the query (a rule without a
+        # reference date of its own, a version without a condition, a literal value)
+        dated = rule.reference_date is not None
         known_reference = reference_mask == 0
         holds: list[pl.Expr] = []
         doubtful: list[pl.Expr] = []
@@ -189,7 +192,7 @@ class KleeneTranslator(Translator):
             in_force = reference >= pl.lit(version.start)
             if version.until is not None:
                 in_force = in_force & (reference < pl.lit(version.until))
-            in_force = self._bind(in_force.fill_null(False) & known_reference)
+            in_force = self._bind(in_force.fill_null(False) & known_reference if dated else in_force.fill_null(False))
             condition_mask: pl.Expr = ZERO
             holds_here: pl.Expr = in_force
             if version.condition is not None:
@@ -208,7 +211,6 @@ class KleeneTranslator(Translator):
         if not cases:
             return _NOTHING
         applies = self._bind(pl.any_horizontal(holds))
-        unsure = self._bind(pl.any_horizontal(doubtful)) if doubtful else pl.lit(False)
         value_chain: Any = pl
         value_masks: Any = pl
         condition_masks: Any = pl
@@ -216,16 +218,24 @@ class KleeneTranslator(Translator):
             value_chain = value_chain.when(in_force).then(value)
             value_masks = value_masks.when(in_force).then(value_mask)
             condition_masks = condition_masks.when(in_force).then(condition_mask)
-        has = self._bind(applies | unsure)
-        of_value = self._bind(value_masks.otherwise(ZERO))
-        mask = pl.when(~known_reference).then(reference_mask).when(applies).then(of_value) \
-            .when(unsure).then(of_value | condition_masks.otherwise(ZERO)).otherwise(ZERO)
-        return _Outcome(
-            self._bind(~known_reference | unsure | ~has),  # nothing applies: NOTHING, open
-            has,
-            self._bind(~known_reference | (has & (of_value != 0))),  # a value itself unknown: ANY
-            self._bind(value_chain.otherwise(None)),
-            self._bind(mask))
+        literal = all(value_mask is ZERO for _, _, value_mask, _ in cases)
+        of_value = ZERO if literal else self._bind(value_masks.otherwise(ZERO))
+        if doubtful:
+            unsure = self._bind(pl.any_horizontal(doubtful))
+            has = self._bind(applies | unsure)
+            open_ = ~has | unsure
+            mask = pl.when(applies).then(of_value).when(unsure).then(of_value | condition_masks.otherwise(ZERO)) \
+                .otherwise(ZERO)
+        else:
+            has, open_ = applies, ~applies
+            mask = ZERO if literal else pl.when(applies).then(of_value).otherwise(ZERO)
+        vague = pl.lit(False) if literal else has & (of_value != 0)  # a value itself unknown: ANY
+        if dated:  # an unknown reference date: any version, or none
+            open_ = ~known_reference | open_
+            vague = ~known_reference | vague
+            mask = pl.when(~known_reference).then(reference_mask).otherwise(mask)
+        return _Outcome(self._bind(open_), has, self._bind(vague), self._bind(value_chain.otherwise(None)),
+                        self._bind(mask))
 
     # -- expressions --------------------------------------------------------------------
 
