@@ -201,14 +201,21 @@ class ColumnarBackend:
                     translator.bound = bound  # what this step bound is dropped with it
             _with_borrowed_bindings(self.steps)
         # the rows with missing facts, settled in Polars too (engine.population.kleene)
-        self.unknown_pass: UnknownPass | None = None
+        # built when a chunk first needs it (a population with every fact, the base of an
+        # impact: never); one bit per fact in its masks
+        self.unknowns = self.translated and base is None and unknowns and fact_bits(list(coder.facts)) is not None
+        self._unknown_pass: UnknownPass | None = None
         self.unknown_rows = 0  # rows settled by it
-        bits = fact_bits(list(coder.facts))
-        if self.translated and base is None and unknowns and bits is not None:
+
+    def _unknown_query(self) -> UnknownPass | None:
+        if self._unknown_pass is None and self.unknowns:
+            bits = fact_bits(list(self.coder.facts))
+            assert bits is not None
             try:
-                self.unknown_pass = UnknownPass(self, bits)
+                self._unknown_pass = UnknownPass(self, bits)
             except Unsupported:
-                self.unknown_pass = None
+                self.unknowns = False
+        return self._unknown_pass
 
     def run(self, chunk: CodedChunk) -> pl.DataFrame:
         """``id`` and one ``output:NAME`` column of codes per public output.
@@ -226,8 +233,9 @@ class ColumnarBackend:
         if settled is not None and decided is not None:
             rest = (~settled).arg_true()
             self.columnar_rows += (frame.height - len(rest)) * len(self.steps)
-            if len(rest) and self.unknown_pass is not None:
-                known, found = self.unknown_pass.run(frame[rest])
+            unknown = self._unknown_query() if len(rest) else None
+            if unknown is not None:
+                known, found = unknown.run(frame[rest])
                 decided = decided.with_columns([decided.get_column(c).scatter(rest, found.get_column(c))
                                                 for c in wanted])
                 self.unknown_rows += int(known.sum())
@@ -249,10 +257,10 @@ class ColumnarBackend:
         if not self.translated:
             return None, None
         read = sorted({f for step in self.steps for f in step.facts})
-        if self.unknown_pass is None or not read:
+        if not self.unknowns or not read:
             return self._whole(frame)
         lacking = frame.select(pl.any_horizontal([pl.col(fact_column(f)) == MISSING for f in read])).to_series()
-        if not lacking.any():
+        if not lacking.any() or self._unknown_query() is None:
             return self._whole(frame)
         rows = (~lacking).arg_true()
         settled = pl.repeat(False, frame.height, dtype=pl.Boolean, eager=True)
