@@ -110,6 +110,7 @@ class Coder:
         self._defaults = {name: self.books[name].code(d.default) for name, d in self.facts.items() if d.has_default}
         self._converted: dict[tuple[str, Any], tuple[int, str | None]] = {}  # (fact, raw) -> code, problem
         self._dates: dict[str, pl.Series] = {}  # an event fact's codebook as dates (null: not a date)
+        self._by_day: dict[str, pl.Series] = {}  # a date fact's codes by day since _FIRST_DAY (0: not yet coded)
 
     # -- columns of a CSV or Parquet file ------------------------------------------
 
@@ -139,6 +140,10 @@ class Coder:
     def _codes_of(self, name: str, raw: pl.DataFrame, errors: list[RowError], first_row: int) -> pl.Series:
         column = raw.get_column(name)
         declaration = self.facts[name]
+        if declaration.type.name == "date" and column.dtype == pl.Date:
+            by_day = self._day_codes(name, column)
+            if by_day is not None:
+                return by_day
         if isinstance(column.dtype, pl.List):
             column = column.cast(pl.List(pl.String)).list.join(_LIST_SEPARATOR)
             listed = True
@@ -169,6 +174,26 @@ class Coder:
         if not old:
             return pl.Series(name, [MISSING] * raw.height, dtype=pl.UInt32)
         return column.replace_strict(old, new, default=MISSING, return_dtype=pl.UInt32)
+
+    def _day_codes(self, name: str, column: pl.Series) -> pl.Series | None:
+        """The codes of a typed date column through a table indexed by day: a gather,
+        where mapping values hashes every cell; only the dates new to the run are coded
+        in Python. None for a date outside the table's centuries."""
+        days = column.cast(pl.Int64) + _EPOCH_DAY
+        if not days.drop_nulls().is_between(0, _DAYS - 1).all():
+            return None
+        table = self._by_day.get(name)
+        if table is None:
+            table = pl.Series([MISSING], dtype=pl.UInt32).extend_constant(MISSING, _DAYS - 1)
+        codes = table.gather(days)
+        new = column.filter((codes == MISSING).fill_null(False)).unique().to_list()
+        if new:
+            book = self.books[name]
+            places = pl.Series([(day - _FIRST_DAY).days for day in new], dtype=pl.Int64)
+            table = table.scatter(places, pl.Series([book.code(day) for day in new], dtype=pl.UInt32))
+            codes = table.gather(days)
+        self._by_day[name] = table
+        return codes.fill_null(MISSING)
 
     def _convert(self, name: str, raw_value: Any, from_text: bool) -> tuple[int, str | None]:
         """A raw cell's code, or the problem a facts file would report for the value."""
@@ -291,6 +316,11 @@ class Coder:
         """The facts of one coded row, as :meth:`engine.RuleSet.evaluate` takes them."""
         return {name: self.books[name].values[row[fact_column(name)]]
                 for name in self.facts if row[fact_column(name)] != MISSING}
+
+
+_FIRST_DAY = date(1800, 1, 1)
+_DAYS = 146_097 * 2  # four hundred years twice: 1800 to 2600
+_EPOCH_DAY = (date(1970, 1, 1) - _FIRST_DAY).days  # Polars counts days from 1970
 
 
 def _scalar(text: Any) -> Any:

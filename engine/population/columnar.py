@@ -6,26 +6,32 @@ same inputs), and decides each row in one of two ways:
 
 - **Polars expressions** (:mod:`engine.population.expressions`): where every input of a
   step is known for a row, the plan walk is a chain of ``when/then`` over typed columns.
-  First the whole plan runs as one query (:meth:`ColumnarBackend.run`); the rows it does
-  not settle for every step are then taken step by step (:meth:`ColumnarBackend._decide`),
-  each step settling the rows whose inputs to it are known;
-- **per combination**: the other rows of a step (an unknown input, a conflict, an
-  expression not translated) are grouped by the distinct combination of the step's input
-  codes, and each combination not seen before in the run is decided once by the plan's
-  own code (:class:`engine.evaluation.general.Evaluation` with the generated functions:
-  what :meth:`engine.RuleSet.evaluate` runs, unknowns with their missing facts and
-  outputs decided because every possibility agrees included).
+  First the whole plan runs as one query (:meth:`ColumnarBackend.run`);
+- **Polars expressions over values and unknowns** (:mod:`engine.population.kleene`): the
+  rows that query leaves (most of them lack a fact) run through a second query in which
+  every value has a mask of the facts it misses, and rules and outputs are the general
+  path's sets of possible outcomes: unknowns with their missing facts, and outputs
+  decided because every possibility agrees, come out as ``RuleSet.evaluate`` gives them;
+- **per combination**: the rows neither query settles (a conflict, an escape, an input
+  that is an evaluation error, an expression not translated) are taken step by step
+  (:meth:`ColumnarBackend._decide`): each step settles with Polars the rows whose inputs
+  to it are known, and groups the others by the distinct combination of the step's input
+  codes; each combination not seen before in the run is decided once by the plan's own
+  code (:class:`engine.evaluation.general.Evaluation` with the generated functions: what
+  :meth:`engine.RuleSet.evaluate` runs).
 
-Before either, the facts are read as of each row's evaluation date (:meth:`Coder.as_of`,
-the rule ``RuleSet.evaluate`` applies). After both, each row left with an unknown public
-output is decided again whole by ``RuleSet.evaluate``
-(:meth:`engine.population.persons.PersonByPerson.evaluate_person`), which alone says
-what becomes of an unknown.
+Before any, the facts are read as of each row's evaluation date (:meth:`Coder.as_of`,
+the rule ``RuleSet.evaluate`` applies). With ``exact``, each row left with an unknown
+public output is decided again whole by ``RuleSet.evaluate(..., exact=True)``
+(:meth:`engine.population.persons.PersonByPerson.redecide_unknown`), which alone says
+what becomes of an unknown there.
 
 A person's output depends only on the evaluation date and the inputs of the rules that
 set it (the plan's tree for that output), which is what makes the combination a complete
-key. Tests compare every row with ``RuleSet.evaluate`` and the Polars path with the
-per-combination path alone.
+key. Tests compare every row with ``RuleSet.evaluate``, and each of the three ways with
+the others (``translate`` and ``unknowns`` turn the queries off). An impact
+(:meth:`ColumnarBackend.run_beside`) runs the first query only: its rows with a missing
+fact go per combination.
 """
 
 from __future__ import annotations
@@ -41,7 +47,8 @@ from engine.errors import PolicyError
 from engine.evaluation.general import Evaluation
 from engine.evaluation.plan import Plan
 from engine.population.cells import MISSING, MISSING_VALUE, NONE, Codebook, Coder, CodedChunk, fact_column
-from engine.population.expressions import ON_COLUMN, OutputExpression, Translator, Unsupported, value_column
+from engine.population.expressions import ON_COLUMN, OutputExpression, Translator, Unsupported, in_layers, value_column
+from engine.population.kleene import UnknownPass, fact_bits
 from engine.population.persons import Failure, PersonByPerson, output_column
 from engine.ruleset import Proposals, RuleSet
 from engine.values import Unknown
@@ -138,7 +145,7 @@ class ColumnarBackend:
     """
 
     def __init__(self, ruleset: RuleSet, proposals: Proposals, coder: Coder, translate: bool = True,
-                 base: "ColumnarBackend | None" = None, exact: bool = False) -> None:
+                 base: "ColumnarBackend | None" = None, exact: bool = False, unknowns: bool = True) -> None:
         if proposals:
             ruleset.check_proposals(proposals)
         self.ruleset = ruleset
@@ -193,22 +200,47 @@ class ColumnarBackend:
                     self.translated = False
                     translator.bound = bound  # what this step bound is dropped with it
             _with_borrowed_bindings(self.steps)
+        # the rows with missing facts, settled in Polars too (engine.population.kleene)
+        # built when a chunk first needs it (a population with every fact, the base of an
+        # impact: never); one bit per fact in its masks
+        self.unknowns = self.translated and base is None and unknowns and fact_bits(list(coder.facts)) is not None
+        self._unknown_pass: UnknownPass | None = None
+        self.unknown_rows = 0  # rows settled by it
+
+    def _unknown_query(self) -> UnknownPass | None:
+        if self._unknown_pass is None and self.unknowns:
+            bits = fact_bits(list(self.coder.facts))
+            assert bits is not None
+            try:
+                self._unknown_pass = UnknownPass(self, bits)
+            except Unsupported:
+                self.unknowns = False
+        return self._unknown_pass
 
     def run(self, chunk: CodedChunk) -> pl.DataFrame:
         """``id`` and one ``output:NAME`` column of codes per public output.
 
         First every step at once, as one Polars query over typed columns, for the rows
         whose inputs are all known (most of a population with its facts given); the
-        rows it does not settle are then decided step by step (:meth:`_decide`), where
-        each step again uses Polars for the rows it can settle and the plan's own code
-        for the combinations it cannot."""
+        rows it does not settle (or cannot: a fact missing) through the query over
+        values and unknowns; the rows left then are decided step by step
+        (:meth:`_decide`), where each step again uses Polars for the rows it can settle
+        and the plan's own code for the combinations it cannot."""
         assert self.base is None, "a variant beside a base runs with run_beside"
         frame = self.coder.as_of(chunk.frame, self.ruleset.events)
         wanted = [output_column(o) for o in self.public]
-        settled, decided = self._whole(frame) if self.translated else (None, None)
+        settled, decided = self._first_query(frame)
         if settled is not None and decided is not None:
             rest = (~settled).arg_true()
             self.columnar_rows += (frame.height - len(rest)) * len(self.steps)
+            unknown = self._unknown_query() if len(rest) else None
+            if unknown is not None:
+                known, found = unknown.run(frame[rest])
+                decided = decided.with_columns([decided.get_column(c).scatter(rest, found.get_column(c))
+                                                for c in wanted])
+                self.unknown_rows += int(known.sum())
+                self.columnar_rows += int(known.sum()) * len(self.steps)
+                rest = rest.filter(~known)
             if len(rest):
                 others = self._stepwise(frame[rest])
                 decided = decided.with_columns([decided.get_column(c).scatter(rest, others.get_column(c))
@@ -217,6 +249,30 @@ class ColumnarBackend:
             decided = self._stepwise(frame).select(wanted)
         decided = self.persons.redecide_unknown(chunk.frame, decided.select(wanted))
         return pl.concat([frame.select("id"), decided], how="horizontal")
+
+    def _first_query(self, frame: pl.DataFrame) -> tuple[pl.Series | None, pl.DataFrame | None]:
+        """Which rows the query over known inputs settles, and their codes. A row lacking
+        a fact some step reads is never settled there, so when the query over unknowns
+        follows, such rows skip the first (their codes here are placeholders)."""
+        if not self.translated:
+            return None, None
+        read = sorted({f for step in self.steps for f in step.facts})
+        if not self.unknowns or not read:
+            return self._whole(frame)
+        lacking = frame.select(pl.any_horizontal([pl.col(fact_column(f)) == MISSING for f in read])).to_series()
+        if not lacking.any() or self._unknown_query() is None:
+            return self._whole(frame)
+        rows = (~lacking).arg_true()
+        settled = pl.repeat(False, frame.height, dtype=pl.Boolean, eager=True)
+        decided = pl.DataFrame([pl.repeat(NONE, frame.height, dtype=pl.UInt32, eager=True).alias(output_column(o))
+                                for o in self.public])
+        if len(rows):
+            some, codes = self._whole(frame[rows])
+            assert some is not None and codes is not None
+            settled = settled.scatter(rows, some)
+            decided = decided.with_columns([decided.get_column(c).scatter(rows, codes.get_column(c))
+                                            for c in decided.columns])
+        return settled, decided
 
     def _stepwise(self, frame: pl.DataFrame) -> pl.DataFrame:
         # outputs that rules read but no rule of this plan sets: not applicable
@@ -248,18 +304,8 @@ class ColumnarBackend:
             # (a version setting null) is otherwise typed Null, which list operations refuse
             named.extend((self._column_of("output", o), self._typed_output(o, e.value)) for o, e in step.expressions.items())
             named.extend((self._settled(o), pl.all_horizontal(settled)) for o in step.outputs)
-        depth: dict[str, int] = {}
-        layers: list[list[pl.Expr]] = []
-        for name, expression in named:
-            if name in depth:  # a binding borrowed by a later step: computed once
-                continue
-            level = 1 + max((depth.get(used, 0) for used in expression.meta.root_names()), default=0)
-            depth[name] = level
-            while len(layers) < level:
-                layers.append([])
-            layers[level - 1].append(expression.alias(name))
-        self._layered = layers
-        return layers
+        self._layered = in_layers(named)  # a binding borrowed by a later step: computed once
+        return self._layered
 
     def _inputs(self, frame: pl.DataFrame) -> pl.LazyFrame:
         """The typed fact columns, their known flags and the dates of a chunk."""

@@ -326,6 +326,23 @@ class Translator:
         raise Unsupported("a difference of expressions of unclear type")
 
 
+def in_layers(named: list[tuple[str, pl.Expr]]) -> list[list[pl.Expr]]:
+    """Named columns in layers of columns that do not read each other: one
+    ``with_columns`` per layer, so Polars computes a layer's columns in parallel and the
+    query has few nodes. A name given twice is computed once, the first time."""
+    depth: dict[str, int] = {}
+    layers: list[list[pl.Expr]] = []
+    for name, expression in named:
+        if name in depth:
+            continue
+        level = 1 + max((depth.get(used, 0) for used in expression.meta.root_names()), default=0)
+        depth[name] = level
+        while len(layers) < level:
+            layers.append([])
+        layers[level - 1].append(expression.alias(name))
+    return layers
+
+
 def _first(cases: list[tuple[pl.Expr, pl.Expr]]) -> tuple[pl.Expr, pl.Expr]:
     """Whether any case holds, and the value of the first that does."""
     if not cases:

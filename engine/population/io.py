@@ -38,7 +38,9 @@ from engine.sources.facts import iter_fact_errors, with_defaults
 from engine.values import JsonNumber, dumps, to_json
 
 FORMATS = ("parquet", "csv", "jsonl")
-CHUNK_ROWS = 100_000
+# rows per chunk: fewer chunks spread the fixed cost of planning a query of ~1,000 columns
+# (about a tenth of a second); a chunk of this size holds about 700 MB at its peak
+CHUNK_ROWS = 250_000
 
 
 def format_of(path: str, given: str | None = None) -> str:

@@ -1,0 +1,375 @@
+"""The plan as Polars expressions over values *and* unknowns: rows with missing facts.
+
+:mod:`engine.population.expressions` settles the rows whose inputs are all known. This
+module settles, in the same columnar way, the rows where facts are missing, so that a
+population in which many persons lack a fact or two is not decided person by person.
+Each expression becomes a pair of columns: its value (null for none) and a *mask*, a
+``UInt64`` with one bit per fact of the vocabulary (:func:`fact_bits`), zero when the
+value is known and otherwise the missing facts an :class:`engine.values.Unknown` would
+name. It follows :mod:`engine.language.closures` and :mod:`engine.evaluation.general`
+exactly:
+
+- an operation with an unknown operand is unknown, naming the union of the operands'
+  missing facts; ``and``/``or`` decide despite an unknown when a known operand decides;
+  ``if`` with an unknown test is known when both branches are known and equal; ``is
+  known``/``is unknown`` read the mask; the value of an expression is only read where
+  its mask is zero;
+- a rule and an output are *possible outcomes* (:class:`engine.evaluation.outcomes.Outcome`)
+  reduced to five columns (:class:`_Outcome`): whether "nothing applies" is possible
+  (``open``), whether a value is (``has``), whether more than one value or an unknown
+  value is (``vague``), that value, and the missing facts. ``fall_back`` (groups and
+  exceptions) and ``either`` (siblings) combine them as the general path does, so an
+  output every possibility agrees on is decided, and an unknown names the same facts.
+
+What it cannot settle exactly it leaves: the rows flagged in an output's *escape*
+(a conflict between definite siblings, a birth after the date of an age, an unknown
+that would name no fact) and the rows whose inputs are neither known values nor
+missing facts (an evaluation error upstream, a fractional number) go to the
+per-combination path of :mod:`engine.population.columnar`. A vocabulary of more than
+64 facts has no masks: every unknown row then takes that path.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import reduce
+from typing import TYPE_CHECKING, Any
+
+import polars as pl
+
+from engine.evaluation.plan import Branch, Group, RulePlan
+from engine.language import nodes as n
+from engine.language.semantics import kind_of_name
+from engine.population.cells import MISSING, NONE, fact_column
+from engine.population.expressions import (ON_COLUMN, Translator, Unsupported, _literal, _truth, in_layers,
+                                           value_column)
+from engine.population.persons import output_column
+from engine.values import Unknown
+
+if TYPE_CHECKING:
+    from engine.population.columnar import ColumnarBackend
+
+ZERO = pl.lit(0, dtype=pl.UInt64)
+MASK_BITS = 64
+
+
+def mask_column(kind: str, name: str) -> str:
+    return f"mask:{kind}:{name}"
+
+
+def fact_bits(facts: list[str]) -> dict[str, int] | None:
+    """Each fact's bit in a mask, or None when the facts do not fit in one."""
+    if len(facts) > MASK_BITS:
+        return None
+    return {name: 1 << index for index, name in enumerate(facts)}
+
+
+def missing_of(mask: int, bits: dict[str, int]) -> frozenset[str]:
+    """The facts a mask names."""
+    return frozenset(name for name, bit in bits.items() if mask & bit)
+
+
+@dataclass
+class _Outcome:
+    """The possible outcomes of a rule or output, as columns of one row each."""
+
+    open: pl.Expr  # "no rule gives a value" is possible
+    has: pl.Expr  # some value is possible
+    vague: pl.Expr  # more than one value, or a value that is itself unknown
+    value: pl.Expr  # the value, when ``has`` and not ``vague``
+    mask: pl.Expr  # the missing facts joined so far
+
+
+_NOTHING = _Outcome(pl.lit(True), pl.lit(False), pl.lit(False), pl.lit(None), ZERO)
+
+
+@dataclass
+class UnknownOutput:
+    """An output's value (null: none, not applicable or unknown), its mask (zero unless
+    unknown) and the rows this module cannot settle."""
+
+    value: pl.Expr
+    mask: pl.Expr
+    escape: pl.Expr
+
+
+@dataclass
+class KleeneTranslator(Translator):
+    """Writes outputs as value and mask columns (reads ``value:KIND:NAME`` and
+    ``mask:KIND:NAME``); its bindings are named apart from :class:`Translator`'s."""
+
+    reference_masks: dict[str, pl.Expr] = field(default_factory=dict)
+
+    def _bind(self, expression: pl.Expr) -> pl.Expr:
+        if expression.meta.is_column() or expression.meta.is_literal(allow_aliasing=False):
+            return expression  # a column of its own would only copy it, and the query plans slower
+        name = f"unknown-binding:{self.count}"
+        self.count += 1
+        self.bindings.append((name, expression))
+        return pl.col(name)
+
+    # -- one output ----------------------------------------------------------------
+
+    def unknown_output(self, name: str) -> UnknownOutput:
+        self.escapes = []
+        found = self._outcome_of(self.plan.outputs[name].groups, name)
+        unknown = self._bind(found.vague | (found.has & found.open))
+        value = self._bind(pl.when(found.has & ~found.open & ~found.vague).then(found.value).otherwise(None))
+        mask = self._bind(pl.when(unknown).then(found.mask).otherwise(ZERO))
+        # an unknown naming no fact, and an outcome with no possibility, are not the
+        # general path's: left to it
+        escapes = self.escapes + [unknown & (found.mask == 0), ~found.has & ~found.open & ~found.vague]
+        return UnknownOutput(value, mask, self._bind(pl.any_horizontal(escapes).fill_null(True)))
+
+    def _outcome_of(self, groups: tuple[Group, ...], output: str) -> _Outcome:
+        """``_first_of``: each group falls back on the next while nothing may apply."""
+        result: _Outcome | None = None
+        for group in groups:
+            current = self._branch_outcome(group[0], output) if len(group) == 1 else self._either(group, output)
+            result = current if result is None else self._fall_back(result, current)
+        return result if result is not None else _NOTHING
+
+    def _branch_outcome(self, branch: Branch, output: str) -> _Outcome:
+        own = self._own_outcome(branch.rule, output)
+        if not branch.exceptions:
+            return own
+        return self._fall_back(self._outcome_of(branch.exceptions, output), own)
+
+    def _fall_back(self, first: _Outcome, second: _Outcome) -> _Outcome:
+        """:func:`engine.evaluation.outcomes.fall_back`."""
+        only_empty = first.open & ~first.has & ~first.vague
+        differ = first.has & second.has & ~first.value.eq_missing(second.value)
+        return _Outcome(
+            self._bind(first.open & second.open),
+            self._bind(pl.when(first.open).then(first.has | second.has).otherwise(first.has)),
+            self._bind(pl.when(first.open).then(first.vague | second.vague | differ).otherwise(first.vague)),
+            self._bind(pl.when(first.has | ~first.open).then(first.value).otherwise(second.value)),
+            self._bind(pl.when(~first.open).then(first.mask).when(only_empty).then(second.mask)
+                       .otherwise(first.mask | second.mask)))
+
+    def _either(self, group: Group, output: str) -> _Outcome:
+        """:func:`engine.evaluation.outcomes.either`, and the conflict between siblings
+        that are decided and disagree (an escape: the general path reports it)."""
+        outcomes = [self._branch_outcome(branch, output) for branch in group]
+        definite = [o.has & ~o.vague & ~o.open for o in outcomes]
+        differ: list[pl.Expr] = []
+        for i, first in enumerate(outcomes):
+            for j in range(i + 1, len(outcomes)):
+                second = outcomes[j]
+                unequal = ~first.value.eq_missing(second.value)
+                differ.append(first.has & second.has & unequal)
+                self.escapes.append((definite[i] & definite[j] & unequal).fill_null(True))
+        chain: Any = pl
+        for outcome in outcomes:
+            chain = chain.when(outcome.has).then(outcome.value)
+        return _Outcome(
+            self._bind(pl.all_horizontal([o.open for o in outcomes])),
+            self._bind(pl.any_horizontal([o.has for o in outcomes])),
+            self._bind(pl.any_horizontal([o.vague for o in outcomes] + differ)),
+            self._bind(chain.otherwise(None)),
+            self._bind(_union([pl.when(d).then(ZERO).otherwise(o.mask) for o, d in zip(outcomes, definite)])))
+
+    def _own_outcome(self, rule: RulePlan, output: str) -> _Outcome:
+        """:meth:`engine.evaluation.general.Evaluation.own`: an unknown reference date
+        leaves any version possible; an unknown condition, the value or nothing."""
+        if rule.reference_date is None:
+            reference, reference_mask = pl.col(ON_COLUMN), ZERO
+        else:
+            node = rule.reference_date.node
+            reference = self._bind(self.value(node, pl.col(ON_COLUMN)))
+            reference_mask = self._bind(self.mask(node, pl.col(ON_COLUMN)))
+            self.reference_masks[str(reference)] = reference_mask
+        # what is certain for every row is left out of the query (a rule without a
+        # reference date of its own, a version without a condition, a literal value)
+        dated = rule.reference_date is not None
+        known_reference = reference_mask == 0
+        holds: list[pl.Expr] = []
+        doubtful: list[pl.Expr] = []
+        cases: list[tuple[pl.Expr, pl.Expr, pl.Expr, pl.Expr]] = []  # in force, value, its mask, condition's mask
+        for version in rule.versions:
+            if not version.gives(output):
+                continue
+            in_force = reference >= pl.lit(version.start)
+            if version.until is not None:
+                in_force = in_force & (reference < pl.lit(version.until))
+            in_force = self._bind(in_force.fill_null(False) & known_reference if dated else in_force.fill_null(False))
+            condition_mask: pl.Expr = ZERO
+            holds_here: pl.Expr = in_force
+            if version.condition is not None:
+                text, condition = version.condition.text, version.condition.node
+                condition_mask = self._shared_mask(text, condition, reference)
+                holds_here = in_force & (condition_mask == 0) & _truth(self._shared(text, condition, reference))
+                doubtful.append(in_force & (condition_mask != 0))
+            holds.append(holds_here)
+            if output in version.sets:
+                value, value_mask = _literal(version.sets[output]), ZERO
+            else:
+                computed = version.computes[output]
+                value = self._shared(computed.text, computed.node, reference)
+                value_mask = self._shared_mask(computed.text, computed.node, reference)
+            cases.append((in_force, value, value_mask, condition_mask))
+        if not cases:
+            return _NOTHING
+        applies = self._bind(pl.any_horizontal(holds))
+        value_chain: Any = pl
+        value_masks: Any = pl
+        condition_masks: Any = pl
+        for in_force, value, value_mask, condition_mask in cases:
+            value_chain = value_chain.when(in_force).then(value)
+            value_masks = value_masks.when(in_force).then(value_mask)
+            condition_masks = condition_masks.when(in_force).then(condition_mask)
+        literal = all(value_mask is ZERO for _, _, value_mask, _ in cases)
+        of_value = ZERO if literal else self._bind(value_masks.otherwise(ZERO))
+        if doubtful:
+            unsure = self._bind(pl.any_horizontal(doubtful))
+            has = self._bind(applies | unsure)
+            open_ = ~has | unsure
+            mask = pl.when(applies).then(of_value).when(unsure).then(of_value | condition_masks.otherwise(ZERO)) \
+                .otherwise(ZERO)
+        else:
+            has, open_ = applies, ~applies
+            mask = ZERO if literal else pl.when(applies).then(of_value).otherwise(ZERO)
+        vague = pl.lit(False) if literal else has & (of_value != 0)  # a value itself unknown: ANY
+        if dated:  # an unknown reference date: any version, or none
+            open_ = ~known_reference | open_
+            vague = ~known_reference | vague
+            mask = pl.when(~known_reference).then(reference_mask).otherwise(mask)
+        return _Outcome(self._bind(open_), has, self._bind(vague), self._bind(value_chain.otherwise(None)),
+                        self._bind(mask))
+
+    # -- expressions --------------------------------------------------------------------
+
+    def _shared_mask(self, text: str, node: n.Node, reference: pl.Expr) -> pl.Expr:
+        return self._once((f"mask of {text}", str(reference)), lambda: self.mask(node, reference))
+
+    def _value(self, node: n.Node, reference: pl.Expr) -> Any:
+        if isinstance(node, n.IsTest) and node.test in ("known", "unknown"):
+            known = self.mask(node.operand, reference) == 0
+            return known if node.test == "known" else ~known
+        return super()._value(node, reference)
+
+    def mask(self, node: n.Node, reference: pl.Expr) -> pl.Expr:
+        """The missing facts of an expression's value (zero: known)."""
+        match node:
+            case n.Literal() | n.ListLiteral():
+                return ZERO
+            case n.Name(name=name):
+                kind = kind_of_name(name)
+                if kind == "set":
+                    return self._reference_mask(reference)
+                return pl.col(mask_column("fact" if kind == "fact" else "output", name))
+            case n.Special(which=which):
+                return ZERO if which == "evaluation_date" else self._reference_mask(reference)
+            case n.At(when=when):
+                return self.mask(when, reference)
+            case n.Not(operand=operand) | n.Negative(operand=operand):
+                return self.mask(operand, reference)
+            case n.Logic(op=op, operands=operands):
+                masks = [self.mask(o, reference) for o in operands]
+                truths = [_truth(self.value(o, reference)) for o in operands]
+                decisive = [(m == 0) & (t if op == "or" else ~t) for m, t in zip(masks, truths)]
+                return pl.when(pl.any_horizontal(decisive)).then(ZERO).otherwise(_union(masks))
+            case n.IsTest(operand=operand, test=test):
+                return ZERO if test in ("known", "unknown") else self.mask(operand, reference)
+            case n.If(condition=condition, then=then, otherwise=otherwise):
+                of_test, of_then, of_otherwise = (self.mask(x, reference) for x in (condition, then, otherwise))
+                agree = (of_then == 0) & (of_otherwise == 0) & \
+                    self.value(then, reference).eq_missing(self.value(otherwise, reference))
+                return pl.when(of_test == 0).then(
+                    pl.when(_truth(self.value(condition, reference))).then(of_then).otherwise(of_otherwise)) \
+                    .when(agree).then(ZERO).otherwise(of_test | of_then | of_otherwise)
+            case n.Binary(left=left, right=right):
+                return self.mask(left, reference) | self.mask(right, reference)
+            case n.Call(args=args):
+                return _union([self.mask(a, reference) for a in args])
+        raise Unsupported(f"node {type(node).__name__}")
+
+    def _reference_mask(self, reference: pl.Expr) -> pl.Expr:
+        return self.reference_masks.get(str(reference), ZERO)
+
+
+class UnknownPass:
+    """Every step of a backend as one query over values and masks: which rows it
+    settles (every output, unknowns included), and their public outputs' codes."""
+
+    def __init__(self, backend: ColumnarBackend, bits: dict[str, int]) -> None:
+        self.backend = backend
+        self.bits = bits
+        translator = KleeneTranslator(backend.plan, backend.ruleset.vocabulary)
+        named: list[tuple[str, pl.Expr]] = []
+        for step in backend.steps:
+            escapes = []
+            for output in step.outputs:
+                found = translator.unknown_output(output)  # Unsupported: no such pass
+                named.extend(translator.bindings)
+                translator.bindings = []
+                named.append((value_column("output", output), backend._typed_output(output, found.value)))
+                named.append((mask_column("output", output), found.mask))
+                escapes.append(found.escape)
+            settled = [pl.col(f"ok:{f}") for f in step.facts] + [pl.col(f"settled:{i}") for i in step.inputs]
+            settled.append(~pl.any_horizontal(escapes))
+            named.extend((f"settled:{o}", pl.all_horizontal(settled)) for o in step.outputs)
+        self.layers = in_layers(named)
+        decided = [o for step in backend.steps for o in step.outputs]
+        self.every = pl.all_horizontal([pl.col(f"settled:{o}") for o in decided] or [pl.lit(True)])
+        self.outputs = [o for o in backend.public if o in decided]
+
+    def run(self, frame: pl.DataFrame) -> tuple[pl.Series, pl.DataFrame]:
+        """Which rows of ``frame`` (fact codes as of the date) are settled, and the
+        ``output:NAME`` codes of every public output (meaningless where not settled)."""
+        backend = self.backend
+        columns: list[pl.Series] = []
+        for name in backend.coder.facts:
+            codes = frame.get_column(fact_column(name))
+            values, ok = backend._typed_table("fact", name)
+            given = (codes != MISSING).cast(pl.UInt32)
+            columns.append(values.gather(codes).alias(value_column("fact", name)))
+            columns.append((ok.gather(codes) | (codes == MISSING)).alias(f"ok:{name}"))
+            columns.append(pl.Series([self.bits[name], 0], dtype=pl.UInt64).gather(given).alias(mask_column("fact", name)))
+        days = pl.Series(ON_COLUMN, [None] + backend.coder.days.values[1:], dtype=pl.Date)
+        columns.append(days.gather(frame.get_column("on")).alias(ON_COLUMN))
+        lazy = pl.DataFrame(columns).lazy()
+        absent = []
+        for output in backend.absent:  # read, but set by no rule: none, known, settled
+            dtype = _dtype(backend, output)
+            absent += [(pl.lit(None) if dtype == pl.Object else pl.lit(None, dtype=dtype)).alias(value_column("output", output)),
+                       ZERO.alias(mask_column("output", output)), pl.lit(True).alias(f"settled:{output}")]
+        if absent:
+            lazy = lazy.with_columns(absent)
+        for layer in self.layers:
+            lazy = lazy.with_columns(layer)
+        result = lazy.select([self.every.alias("settled")]
+                             + [pl.col(value_column("output", o)) for o in self.outputs]
+                             + [pl.col(mask_column("output", o)) for o in self.outputs]).collect()
+        found = []
+        for output in backend.public:
+            if output not in self.outputs:
+                found.append(pl.Series(output_column(output), [NONE] * frame.height, dtype=pl.UInt32))
+                continue
+            codes = backend._encode(output, result.get_column(value_column("output", output)))
+            masks = result.get_column(mask_column("output", output))
+            distinct = masks.filter(masks != 0).unique().to_list()
+            if distinct:
+                book = backend.books[output]
+                unknown = [book.code(Unknown(missing_of(m, self.bits))) for m in distinct]
+                codes = pl.select(pl.when(masks != 0).then(masks.replace_strict(distinct, unknown, default=0,
+                                                                                return_dtype=pl.UInt32))
+                                  .otherwise(codes)).to_series()
+            found.append(codes.alias(output_column(output)))
+        return result.get_column("settled"), pl.DataFrame(found)
+
+
+def _dtype(backend: ColumnarBackend, output: str) -> Any:
+    from engine.population.columnar import _DTYPES
+
+    return _DTYPES.get(backend.ruleset.vocabulary.names[output].type.name, pl.Object)
+
+
+def _union(masks: list[pl.Expr]) -> pl.Expr:
+    if not masks:
+        return ZERO
+    return reduce(lambda a, b: a | b, masks)
+
+
+__all__ = ["KleeneTranslator", "MASK_BITS", "UnknownOutput", "UnknownPass", "ZERO", "fact_bits", "mask_column", "missing_of",
+           "value_column"]
