@@ -27,8 +27,8 @@ from datetime import date
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from engine.errors import ConflictError
-from engine.evaluation.outcomes import ANY, EMPTY, NOTHING, Outcome, either, fall_back, key_of
-from engine.evaluation.plan import Branch, Group, Plan, RulePlan
+from engine.evaluation.outcomes import ANY, PLAIN, Outcome, key_of
+from engine.evaluation.plan import Group, Plan, RulePlan
 from engine.evaluation.runtime import RuleState
 from engine.values import Unknown, render
 
@@ -46,7 +46,7 @@ class Evaluation:
     its generated functions, which fall back to this path; without one, by this path
     alone (the oracle of the differential tests)."""
 
-    __slots__ = ("plan", "program", "facts", "on", "values", "decided", "deciders", "states", "outcomes", "literals")
+    __slots__ = ("plan", "program", "facts", "on", "values", "decided", "deciders", "states")
 
     def __init__(self, plan: Plan, facts: Mapping[str, Any], on: date, program: Program | None = None) -> None:
         self.plan = plan
@@ -57,9 +57,6 @@ class Evaluation:
         self.decided = self.values  # the name expressions read the memo by (engine.language.semantics.Scope)
         self.deciders: dict[str, str | None] = {}
         self.states: dict[str, RuleState] = {}  # rule id -> how it stands
-        self.outcomes: dict[str, Outcome] = {}
-        # outcomes of literal values of applying rules, shared by the program's evaluations
-        self.literals: dict[tuple[int, str], Outcome] = program.literals if program is not None else {}
 
     # -- the scope of expressions on the evaluation date ------------------------
 
@@ -95,7 +92,11 @@ class Evaluation:
     def resolve(self, output: str) -> Any:
         """The output from the sets of its possible outcomes, reusing the rule states
         found so far; recorded in the memo."""
-        value, rule_id = self.outcome(output).value()
+        possible = Outcome()
+        plan = self.plan.outputs.get(output)
+        if plan is not None:
+            possible.closed = self._walk(plan.groups, output, possible)
+        value, rule_id = possible.value()
         if rule_id is not None:
             self.deciders[output] = rule_id
         self.values[output] = value
@@ -105,14 +106,6 @@ class Evaluation:
         """The rule whose value decided ``output``, once it is decided."""
         self.value_of(output)
         return self.deciders.get(output)
-
-    def outcome(self, output: str) -> Outcome:
-        found = self.outcomes.get(output)
-        if found is None:
-            plan = self.plan.outputs.get(output)
-            found = NOTHING if plan is None else self._first_of(plan.groups, output)
-            self.outcomes[output] = found
-        return found
 
     # -- rules --------------------------------------------------------------------
 
@@ -148,71 +141,72 @@ class Evaluation:
         self.states[rule.id] = state
         return state
 
-    def own(self, rule: RulePlan, output: str) -> Outcome:
-        """What a rule itself says about ``output``, exceptions aside."""
-        state = self.states.get(rule.id) or self.probe(rule)
-        applies, version = state.applies, state.version
-        if applies is False:
-            return NOTHING
-        if version is None:  # the reference date is unknown: any version might apply
-            return Outcome({ANY: (applies, rule.id), EMPTY: (None, None)}, applies.missing)
-        if output in version.values:
-            if applies is True:  # the same for every person: shared (outcomes are never changed once made)
-                key = (id(version), output)
-                found = self.literals.get(key)
-                if found is None:
-                    value = version.values[output]
-                    found = self.literals[key] = Outcome({key_of(value): (value, rule.id)})
-                return found
-            value = version.values[output]
-        elif output in version.computed:
-            value = version.computed[output].compiled(self.scope_on(state.reference))
-        else:
-            return NOTHING
-        key = key_of(value)
-        missing = value.missing if type(value) is Unknown else frozenset()
-        if applies is True:
-            return Outcome({key: (value, rule.id)}, missing)
-        return Outcome({key: (value, rule.id), EMPTY: (None, None)}, missing | applies.missing)
+    # -- the walk -----------------------------------------------------------------
 
-    def _branch(self, branch: Branch, output: str) -> Outcome:
-        if branch.exceptions:
-            overriding = self._first_of(branch.exceptions, output)
-            if overriding is not NOTHING:
-                if EMPTY not in overriding.options:
-                    return overriding
-                return fall_back(overriding, self.own(branch.rule, output))
-        return self.own(branch.rule, output)
+    def _walk(self, groups: tuple[Group, ...], output: str, possible: Outcome) -> bool:
+        """Add to ``possible`` what the rules of ``groups`` (lowest order first; in each
+        branch, its exceptions before the rule) may give for ``output``, until one surely
+        gives a value: returns whether one did.
 
-    def _first_of(self, groups: tuple[Group, ...], output: str) -> Outcome:
-        result: Outcome | None = None
-        owned = False  # whether ``result`` was built here, and may be extended in place
+        An exception overrides its rule and a lower group a higher one, so once a rule
+        surely gives a value nothing after it can matter. A rule that only may give one
+        (its condition, its reference date or its value unknown) adds that value as a
+        possibility, the facts it misses to ``possible.missing``, and the walk goes on;
+        a value already possible keeps the rule that gave it first."""
+        options, missing, states = possible.options, possible.missing, self.states
         for group in groups:
-            current = self._branch(group[0], output) if len(group) == 1 else self._siblings(group, output)
-            if current is NOTHING:
+            if len(group) != 1:
+                if self._siblings(group, output, possible):
+                    return True
                 continue
-            if result is None or len(result.options) == 1:  # nothing yet, or only "nothing applies"
-                result, owned = current, False
-            elif owned:  # fall_back, in place
-                options = result.options
-                del options[EMPTY]
-                for key, option in current.options.items():
-                    if key not in options:
-                        options[key] = option
-                result.missing = result.missing | current.missing
-            else:
-                result, owned = fall_back(result, current), True
-            if EMPTY not in result.options:
-                return result
-        return result if result is not None else NOTHING
+            branch = group[0]
+            if branch.exceptions and self._walk(branch.exceptions, output, possible):
+                return True
+            rule = branch.rule
+            state = states.get(rule.id) or self.probe(rule)
+            applies = state.applies
+            if applies is False:
+                continue
+            version = state.version
+            if version is None:  # the reference date is unknown: any version might apply, or none
+                if ANY not in options:
+                    options[ANY] = (applies, rule.id)
+                missing |= applies.missing
+                continue
+            if output in version.values:
+                value = version.values[output]
+            elif output in version.computed:
+                value = version.computed[output].compiled(self.scope_on(state.reference))
+                if type(value) is Unknown:
+                    missing |= value.missing
+            else:  # this version does not set the output
+                continue
+            key = value if type(value) in PLAIN else key_of(value)
+            if key not in options:
+                options[key] = (value, rule.id)
+            if applies is True:
+                return True
+            missing |= applies.missing  # the rule may not apply: "nothing" stays possible
+        return False
 
-    def _siblings(self, group: Group, output: str) -> Outcome:
-        outcomes = [(branch.rule, self._branch(branch, output)) for branch in group]
-        definite = [(rule, o) for rule, o in outcomes if o.decided and not o.open]
+    def _siblings(self, group: Group, output: str, possible: Outcome) -> bool:
+        """Rules of equal standing (each after its exceptions) must agree: two that
+        surely give different values are a conflict. Adds what each may give to
+        ``possible``; returns whether one surely gives a value."""
+        found: list[tuple[RulePlan, Outcome]] = []
+        for branch in group:
+            alone = Outcome()
+            alone.closed = self._walk(((branch,),), output, alone)
+            found.append((branch.rule, alone))
+        definite = [(rule, alone) for rule, alone in found if alone.decided]
         for (first_rule, first), (second_rule, second) in zip(definite, definite[1:]):
             if next(iter(first.options)) != next(iter(second.options)):
                 raise _conflict(output, first_rule, first, second_rule, second)
-        return either(o for _, o in outcomes)
+        closed = False
+        for _, alone in found:
+            possible.include(alone)
+            closed = closed or alone.closed
+        return closed
 
 
 if TYPE_CHECKING:
