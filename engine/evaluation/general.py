@@ -28,8 +28,9 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from engine.errors import ConflictError
 from engine.evaluation.outcomes import ANY, PLAIN, Outcome, key_of
-from engine.evaluation.plan import Group, Plan, RulePlan
+from engine.evaluation.plan import Plan, RulePlan, Steps
 from engine.evaluation.runtime import RuleState
+from engine.rules.model import RuleVersion
 from engine.values import Unknown, render
 
 if TYPE_CHECKING:
@@ -91,11 +92,23 @@ class Evaluation:
 
     def resolve(self, output: str) -> Any:
         """The output from the sets of its possible outcomes, reusing the rule states
-        found so far; recorded in the memo."""
+        found so far; recorded in the memo, with those of its companions (outputs of
+        the same tree, see :meth:`_walk`) not decided yet."""
         possible = Outcome()
         plan = self.plan.outputs.get(output)
         if plan is not None:
-            possible.closed = self._walk(plan.groups, output, possible)
+            if plan.companions:
+                values = self.values
+                others = [(name, Outcome()) for name in plan.companions if name not in values]
+                possible.closed = self._walk(plan.steps, output, possible, others)
+                for name, other in others:
+                    other.closed = possible.closed
+                    self._record(name, other)
+            else:
+                possible.closed = self._walk(plan.steps, output, possible, _NONE)
+        return self._record(output, possible)
+
+    def _record(self, output: str, possible: Outcome) -> Any:
         value, rule_id = possible.value()
         if rule_id is not None:
             self.deciders[output] = rule_id
@@ -143,26 +156,30 @@ class Evaluation:
 
     # -- the walk -----------------------------------------------------------------
 
-    def _walk(self, groups: tuple[Group, ...], output: str, possible: Outcome) -> bool:
-        """Add to ``possible`` what the rules of ``groups`` (lowest order first; in each
-        branch, its exceptions before the rule) may give for ``output``, until one surely
-        gives a value: returns whether one did.
+    def _walk(self, steps: Steps, output: str, possible: Outcome, others: _Companions) -> bool:
+        """Add to ``possible`` what the rules of an exception tree may give for
+        ``output``, in the order of its ``steps`` (:func:`engine.evaluation.plan.steps_of`:
+        each rule after its exceptions, lower groups first), until one surely gives a
+        value: returns whether one did.
 
         An exception overrides its rule and a lower group a higher one, so once a rule
         surely gives a value nothing after it can matter. A rule that only may give one
         (its condition, its reference date or its value unknown) adds that value as a
         possibility, the facts it misses to ``possible.missing``, and the walk goes on;
-        a value already possible keeps the rule that gave it first."""
+        a value already possible keeps the rule that gave it first.
+
+        ``others`` are companions of ``output`` decided in the same walk: every version
+        of every rule of the tree sets them too (plan.py), so the same rules give them
+        values and the walk stops at the same rule. A companion that a version computes
+        is dropped from ``others`` and left to a walk of its own: computing it here
+        could raise an error (or decide an output it reads) that deciding ``output``
+        alone would not."""
         options, missing, states = possible.options, possible.missing, self.states
-        for group in groups:
-            if len(group) != 1:
-                if self._siblings(group, output, possible):
+        for rule in steps:
+            if isinstance(rule, tuple):  # rules of equal order
+                if self._siblings(rule, output, possible, others):
                     return True
                 continue
-            branch = group[0]
-            if branch.exceptions and self._walk(branch.exceptions, output, possible):
-                return True
-            rule = branch.rule
             state = states.get(rule.id) or self.probe(rule)
             applies = state.applies
             if applies is False:
@@ -172,6 +189,9 @@ class Evaluation:
                 if ANY not in options:
                     options[ANY] = (applies, rule.id)
                 missing |= applies.missing
+                for _, other in others:
+                    other.options.setdefault(ANY, (applies, rule.id))
+                    other.missing |= applies.missing
                 continue
             if output in version.values:
                 value = version.values[output]
@@ -184,29 +204,75 @@ class Evaluation:
             key = value if type(value) in PLAIN else key_of(value)
             if key not in options:
                 options[key] = (value, rule.id)
+            if others:
+                _companions_given(others, version, rule.id, applies)
             if applies is True:
                 return True
             missing |= applies.missing  # the rule may not apply: "nothing" stays possible
         return False
 
-    def _siblings(self, group: Group, output: str, possible: Outcome) -> bool:
+    def _siblings(self, group: tuple[Steps, ...], output: str, possible: Outcome, others: _Companions) -> bool:
         """Rules of equal standing (each after its exceptions) must agree: two that
         surely give different values are a conflict. Adds what each may give to
-        ``possible``; returns whether one surely gives a value."""
-        found: list[tuple[RulePlan, Outcome]] = []
-        for branch in group:
+        ``possible``; returns whether one surely gives a value. A companion on which
+        they conflict is dropped from ``others`` (its own walk reports the conflict)."""
+        found: list[tuple[RulePlan, Outcome, dict[str, Outcome]]] = []
+        for steps in group:
             alone = Outcome()
-            alone.closed = self._walk(((branch,),), output, alone)
-            found.append((branch.rule, alone))
-        definite = [(rule, alone) for rule, alone in found if alone.decided]
-        for (first_rule, first), (second_rule, second) in zip(definite, definite[1:]):
-            if next(iter(first.options)) != next(iter(second.options)):
-                raise _conflict(output, first_rule, first, second_rule, second)
+            theirs = [(name, Outcome()) for name, _ in others]
+            alone.closed = self._walk(steps, output, alone, theirs)
+            for _, other in theirs:
+                other.closed = alone.closed
+            rule = steps[-1]  # the rule itself comes after its exceptions
+            assert isinstance(rule, RulePlan)
+            found.append((rule, alone, dict(theirs)))
+        _agreeing(output, [(rule, alone) for rule, alone, _ in found])
+        for pair in list(others):
+            name, other = pair
+            mine = [(rule, theirs[name]) for rule, _, theirs in found if name in theirs]
+            if len(mine) < len(found):  # some sibling computes it
+                others.remove(pair)
+                continue
+            try:
+                _agreeing(name, mine)
+            except ConflictError:
+                others.remove(pair)
+                continue
+            for _, alone in mine:
+                other.include(alone)
         closed = False
-        for _, alone in found:
+        for _, alone, _ in found:
             possible.include(alone)
             closed = closed or alone.closed
         return closed
+
+
+_Companions = list[tuple[str, Outcome]]  # companions decided in the same walk, with their outcomes
+_NONE: _Companions = []  # no companions (never extended: a walk only removes from its list)
+
+
+def _companions_given(others: _Companions, version: RuleVersion, rule_id: str, applies: Any) -> None:
+    """Add the values an applying (or possibly applying) version sets for companions;
+    drop those it computes."""
+    for pair in list(others):
+        name, other = pair
+        if name not in version.values:
+            others.remove(pair)
+            continue
+        value = version.values[name]
+        key = value if type(value) in PLAIN else key_of(value)
+        if key not in other.options:
+            other.options[key] = (value, rule_id)
+        if applies is not True:
+            other.missing |= applies.missing
+
+
+def _agreeing(output: str, outcomes: list[tuple[RulePlan, Outcome]]) -> None:
+    """Raise the conflict of two rules of equal standing that surely give different values."""
+    definite = [(rule, alone) for rule, alone in outcomes if alone.decided]
+    for (first_rule, first), (second_rule, second) in zip(definite, definite[1:]):
+        if next(iter(first.options)) != next(iter(second.options)):
+            raise _conflict(output, first_rule, first, second_rule, second)
 
 
 if TYPE_CHECKING:
