@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, Callable, Mapping
 from engine.errors import ConflictError
 from engine.evaluation.outcomes import ANY, PLAIN, Outcome, key_of
 from engine.evaluation.plan import Plan, RulePlan, Steps
-from engine.evaluation.runtime import RuleState
+from engine.evaluation.runtime import RuleState, new_state
 from engine.rules.model import RuleVersion
 from engine.values import Unknown, render
 
@@ -106,14 +106,17 @@ class Evaluation:
                     self._record(name, other)
             else:
                 possible.closed = self._walk(plan.steps, output, possible, _NONE)
-        return self._record(output, possible)
-
-    def _record(self, output: str, possible: Outcome) -> Any:
         value, rule_id = possible.value()
         if rule_id is not None:
             self.deciders[output] = rule_id
         self.values[output] = value
         return value
+
+    def _record(self, output: str, possible: Outcome) -> None:
+        value, rule_id = possible.value()
+        if rule_id is not None:
+            self.deciders[output] = rule_id
+        self.values[output] = value
 
     def decider(self, output: str) -> str | None:
         """The rule whose value decided ``output``, once it is decided."""
@@ -136,10 +139,11 @@ class Evaluation:
         if rule.reference_date is None:
             reference: Any = self.on
         else:
-            reference = rule.reference_date.compiled(self)
+            expression = rule.reference_date
+            reference = (expression.closure or expression.compiled)(self)
         if reference is None or type(reference) is Unknown:
             # no version can be chosen: none applies, or it is unknown which one might
-            state = RuleState(rule.rule, reference, None, False if reference is None else reference)
+            state = new_state(RuleState, (rule.rule, reference, None, False if reference is None else reference))
         else:
             version = rule.version_at(reference)
             if version is None:
@@ -147,10 +151,13 @@ class Evaluation:
             elif version.condition is None:
                 applies = True
             else:
-                applies = version.condition.compiled(self.scope_on(reference))
+                condition = version.condition
+                applies = (condition.closure or condition.compiled)(self if reference == self.on else
+                                                                    DatedScope(self, reference))
                 if applies is None:
                     applies = False
-            state = RuleState(rule.rule, reference, version.version if version is not None else None, applies)
+            state = new_state(RuleState, (rule.rule, reference, version.version if version is not None else None,
+                                          applies))
         self.states[rule.id] = state
         return state
 
@@ -196,7 +203,10 @@ class Evaluation:
             if output in version.values:
                 value = version.values[output]
             elif output in version.computed:
-                value = version.computed[output].compiled(self.scope_on(state.reference))
+                expression = version.computed[output]
+                reference = state.reference
+                value = (expression.closure or expression.compiled)(self if reference == self.on else
+                                                                    DatedScope(self, reference))
                 if type(value) is Unknown:
                     missing |= value.missing
             else:  # this version does not set the output
@@ -219,7 +229,7 @@ class Evaluation:
         found: list[tuple[RulePlan, Outcome, dict[str, Outcome]]] = []
         for steps in group:
             alone = Outcome()
-            theirs = [(name, Outcome()) for name, _ in others]
+            theirs = [(name, Outcome()) for name, _ in others] if others else _NONE
             alone.closed = self._walk(steps, output, alone, theirs)
             for _, other in theirs:
                 other.closed = alone.closed
