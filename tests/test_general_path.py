@@ -10,7 +10,11 @@ inherits when it hands an output over. Its shortcuts are checked here instead:
   each output is walked alone;
 - **the walk as one pass over the tree's steps** (:func:`engine.evaluation.plan.steps_of`):
   the order of the steps, and the possibilities it gives in small trees whose answer is
-  written out by hand.
+  written out by hand;
+- **a one-rule tree answered from its probe** (``resolve``) and **an applying rule's
+  unknown value recorded by the generated code** (``OutputWriter._unknown_value``): the
+  cases where they must not apply (a computed value, a version that does not set the
+  output, a group of siblings).
 """
 
 from __future__ import annotations
@@ -237,3 +241,72 @@ def test_a_conflict_on_a_companion_is_its_own(tmp_path: Path) -> None:
     evaluation = Evaluation(ruleset.plan({}), {"f.a": True}, on)
     assert evaluation.value_of("x") == "same"
     assert evaluation.value_of("y") == Unknown(frozenset({"f.b"}))
+
+
+def test_an_unknown_value_among_siblings_leaves_the_others_to_count(tmp_path: Path) -> None:
+    """The generated code records an applying rule's unknown value as the output only
+    outside a group of siblings: here 'one' applies with a value that misses 'f.n', and
+    'two', of equal standing, may apply, so the output misses 'f.b' as well."""
+    (tmp_path / "rules.yaml").write_text("""
+vocabulary:
+  facts:
+    f.n: {type: number}
+    f.b: {type: bool}
+  outputs:
+    z: {type: number}
+rules:
+  - id: one
+    title: one
+    source: {instrument: Test}
+    versions: [{from: 2000-01-01, compute: {z: f.n + 1}}]
+  - id: two
+    title: two
+    source: {instrument: Test}
+    versions: [{from: 2000-01-01, when: f.b, set: {z: 2}}]
+""")
+    ruleset = RuleSet.load(tmp_path)
+    for facts, missing in (({}, ("f.b", "f.n")), ({"f.b": False}, ("f.n",)), ({"f.b": True}, ("f.n",))):
+        decision = ruleset.evaluate(facts, date(2024, 1, 1), exact=False).decisions["z"]
+        assert (decision.status, decision.missing) == ("unknown", missing), facts
+
+
+def test_a_tree_of_one_rule_that_may_apply(tmp_path: Path) -> None:
+    """The general path answers a one-rule tree whose rule may apply from its probe
+    alone only where the value needs no fact: a computed value adds the facts it misses,
+    and a version in force that does not set the output gives nothing."""
+    (tmp_path / "rules.yaml").write_text("""
+vocabulary:
+  facts:
+    f.n: {type: number}
+    f.b: {type: bool}
+    f.d: {type: date}
+  outputs:
+    z: {type: number}
+    w: {type: number}
+    v: {type: number}
+rules:
+  - id: computed
+    title: computed
+    source: {instrument: Test}
+    versions: [{from: 2000-01-01, when: f.b, compute: {z: f.n + 1}}]
+  - id: literal
+    title: literal
+    source: {instrument: Test}
+    reference_date: f.d
+    versions: [{from: 2000-01-01, when: f.b, set: {w: 1}}]
+  - id: later
+    title: later
+    source: {instrument: Test}
+    versions:
+      - {from: 2000-01-01, until: 2020-01-01, when: f.b, set: {v: 1}}
+      - {from: 2020-01-01, when: f.b, set: {w: 2}}
+""")
+    ruleset = RuleSet.load(tmp_path)
+    on = date(2024, 1, 1)
+    decisions = ruleset.evaluate({}, on, exact=False).decisions
+    assert (decisions["z"].status, decisions["z"].missing) == ("unknown", ("f.b", "f.n"))
+    assert (decisions["w"].status, decisions["w"].missing) == ("unknown", ("f.b", "f.d"))
+    assert decisions["v"].status == "not_applicable"  # 'later' is in its second version, which sets only w
+    decisions = ruleset.evaluate({"f.d": date(2010, 1, 1), "f.n": 1}, on, exact=False).decisions
+    assert (decisions["z"].status, decisions["z"].missing) == ("unknown", ("f.b",))
+    assert (decisions["w"].status, decisions["w"].missing) == ("unknown", ("f.b",))

@@ -94,9 +94,20 @@ class Evaluation:
         """The output from the sets of its possible outcomes, reusing the rule states
         found so far; recorded in the memo, with those of its companions (outputs of
         the same tree, see :meth:`_walk`) not decided yet."""
-        possible = Outcome()
         plan = self.plan.outputs.get(output)
+        possible = Outcome()
         if plan is not None:
+            steps = plan.steps
+            if len(steps) == 1 and not plan.companions:  # one rule (where generated code bails most)
+                rule = steps[0]
+                if isinstance(rule, RulePlan):
+                    state = self.states.get(rule.id) or self.probe(rule)
+                    applies, version = state.applies, state.version
+                    if type(applies) is Unknown and (version is None or output in version.values):
+                        # it may apply, and then gives a value it needs no fact for: the output
+                        # is unknown on exactly what its probe misses (what the walk would say)
+                        self.values[output] = applies
+                        return applies
             if plan.companions:
                 values = self.values
                 others = [(name, Outcome()) for name in plan.companions if name not in values]
