@@ -249,8 +249,20 @@ class OutputWriter:
             if self.output.as_set:
                 line(inner, "v = as_set(v)")
             line(inner, "if type(v) is Unknown:")
-            self._undecided(inner + 1)
+            self._unknown_value(inner + 1)
             self._found(inner, "v", rule_id)
+
+    def _unknown_value(self, depth: int) -> None:
+        """The rule applies and its value ``v`` is unknown. Outside a group of siblings,
+        every rule before it surely gave nothing (the code hands the output over at the
+        first unknown), so the general path would answer ``v`` itself: unknown on the
+        facts ``v`` misses. Recorded here, without the walk."""
+        if self.capture:
+            self._undecided(depth)
+            return
+        name = self.source.bind(self.name)
+        self.source.line(depth, f"values[{name}] = v  # what the general path would say")
+        self.source.line(depth, "return v")
 
     def _siblings(self, depth: int, group: Group) -> None:
         """Rules of equal standing: they must agree. Each is walked in a block of its own
