@@ -12,7 +12,8 @@ text share one code object.
 The function records the output in the evaluation's memo (value and deciding rule) and
 each probed rule as a :class:`engine.evaluation.runtime.RuleState`; at the first unknown
 on its way it hands the output to the general path (``ev.resolve``), which reuses those
-states. What generated code may touch is listed in :mod:`engine.evaluation.runtime`;
+states, unless that unknown is the value of an applying rule outside a group of siblings,
+which is then the answer. What generated code may touch is listed in :mod:`engine.evaluation.runtime`;
 the generator decides what to write from the plan alone. :func:`generated_source` prints
 the code of an output (``python -m tools.codegen``).
 """
