@@ -206,10 +206,12 @@ class Evaluation:
             if version is None:  # the reference date is unknown: any version might apply, or none
                 if ANY not in options:
                     options[ANY] = (applies, rule.id)
-                missing |= applies.missing
+                unknown = applies.missing
+                missing |= unknown
                 for _, other in others:
-                    other.options.setdefault(ANY, (applies, rule.id))
-                    other.missing |= applies.missing
+                    if ANY not in other.options:
+                        other.options[ANY] = (applies, rule.id)
+                    other.missing |= unknown
                 continue
             if output in version.values:
                 value = version.values[output]
@@ -240,15 +242,20 @@ class Evaluation:
         found: list[tuple[RulePlan, Outcome, dict[str, Outcome]]] = []
         for steps in group:
             alone = Outcome()
-            theirs = [(name, Outcome()) for name, _ in others] if others else _NONE
-            alone.closed = self._walk(steps, output, alone, theirs)
-            for _, other in theirs:
-                other.closed = alone.closed
+            if others:
+                theirs = [(name, Outcome()) for name, _ in others]
+                closed = alone.closed = self._walk(steps, output, alone, theirs)
+                for _, other in theirs:
+                    other.closed = closed
+                kept = dict(theirs)
+            else:
+                alone.closed = self._walk(steps, output, alone, _NONE)
+                kept = _NO_OUTCOMES
             rule = steps[-1]  # the rule itself comes after its exceptions
             assert isinstance(rule, RulePlan)
-            found.append((rule, alone, dict(theirs)))
+            found.append((rule, alone, kept))
         _agreeing(output, [(rule, alone) for rule, alone, _ in found])
-        for pair in list(others):
+        for pair in list(others) if others else _NONE:
             name, other = pair
             mine = [(rule, theirs[name]) for rule, _, theirs in found if name in theirs]
             if len(mine) < len(found):  # some sibling computes it
@@ -270,6 +277,7 @@ class Evaluation:
 
 _Companions = list[tuple[str, Outcome]]  # companions decided in the same walk, with their outcomes
 _NONE: _Companions = []  # no companions (never extended: a walk only removes from its list)
+_NO_OUTCOMES: dict[str, Outcome] = {}  # never changed
 
 
 def _companions_given(others: _Companions, version: RuleVersion, rule_id: str, applies: Any) -> None:

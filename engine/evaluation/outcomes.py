@@ -80,7 +80,7 @@ class Outcome:
         for key, option in sibling.options.items():
             if key not in options:
                 options[key] = option
-        if not sibling.decided:
+        if not (sibling.closed and len(sibling.options) == 1 and ANY not in sibling.options):  # not decided
             self.missing |= sibling.missing
 
     def value(self) -> tuple[Any, str | None]:
