@@ -52,12 +52,9 @@ class Program:
     def __init__(self, plan: Plan) -> None:
         self.plan = plan
         self.functions: dict[str, Decide] = {}
-        # the general path's outcomes of literal values (engine.evaluation.general.Evaluation.own);
-        # filling a dict is atomic under the GIL
-        self.literals: dict[tuple[int, str], Any] = {}
 
     def __getstate__(self) -> dict[str, Any]:
-        return {"plan": self.plan, "functions": {}, "literals": {}}  # written again where needed
+        return {"plan": self.plan, "functions": {}}  # written again where needed
 
     def decide(self, output: str) -> Decide:
         """The function that decides ``output`` in an evaluation and records it."""
