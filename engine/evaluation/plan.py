@@ -117,7 +117,7 @@ class OutputPlan:
     # decides this one decides those (a backend may record them together)
     companions: tuple[str, ...] = ()
     # the tree in the order a walk visits it, derived from ``groups`` (see ``steps_of``)
-    steps: Steps = field(default=(), repr=False, compare=False)
+    steps: Steps = field(default=(), init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "steps", steps_of(self.groups))
