@@ -3,7 +3,8 @@
 Deciding an output follows its plan (:mod:`engine.evaluation.plan`, docs/plan.md):
 default logic over its exception tree; exceptions are tried before the rule they
 override, lower ``order`` first; two applicable rules of equal standing that disagree
-are a conflict.
+are a conflict. The walk is one pass over the tree's ``steps`` in that order, which
+stops at the first rule that surely gives a value.
 
 Missing facts are carried as *possible outcomes* (:mod:`engine.evaluation.outcomes`): the
 result of a rule whose condition is unknown is "its value, or nothing", and the result
@@ -11,7 +12,9 @@ of an output is the set of values it could still take. When every possibility gi
 same value the output is decided anyway (an exempt person is not obliged whichever
 exemption applies); otherwise it is unknown and names the facts that would decide it.
 This path is the oracle: the generated code (:mod:`engine.evaluation.codegen`) decides
-what it can with plain values and hands an output here at its first unknown.
+what it can with plain values and hands an output here at its first unknown (except the
+unknown value of an applying rule outside siblings, which is the answer by these rules).
+Its shortcuts are checked against the plain walk in tests/test_general_path.py.
 
 An :class:`Evaluation` is created per call and holds the only mutable state (its memo):
 the plan is never changed, so evaluations may run in parallel threads. Each rule is
@@ -98,7 +101,7 @@ class Evaluation:
         possible = Outcome()
         if plan is not None:
             steps = plan.steps
-            if len(steps) == 1 and not plan.companions:  # one rule (where generated code bails most)
+            if len(steps) == 1 and not plan.companions:  # one rule: where generated code hands over most
                 rule = steps[0]
                 if isinstance(rule, RulePlan):
                     state = self.states.get(rule.id) or self.probe(rule)
