@@ -224,7 +224,8 @@ class OutputWriter:
         line(depth, "a = s.applies")
         line(depth, "if a is not False:")
         line(depth + 1, "if a is not True:")
-        self._undecided(depth + 2)
+        if not self._last(branch) or not self._last_may_apply(depth + 2, rule):
+            self._undecided(depth + 2)
         versions = [v for v in rule.versions if v.gives(self.name)]
         for index, version in enumerate(versions):
             inner = depth + 1
@@ -249,6 +250,28 @@ class OutputWriter:
             line(inner, "if type(v) is Unknown:")
             self._unknown_value(inner + 1)
             self._found(inner, "v", rule_id)
+
+    def _last(self, branch: Branch) -> bool:
+        """Whether ``branch`` is the tree's last step outside any group of siblings:
+        when the walk gets there, every rule before it surely gave nothing."""
+        assert self.output is not None
+        groups = self.output.groups
+        return not self.capture and bool(groups) and len(groups[-1]) == 1 and groups[-1][0] is branch
+
+    def _last_may_apply(self, depth: int, rule: RulePlan) -> bool:
+        """The tree's last rule may apply (``a`` is unknown) and every rule before it
+        surely gave nothing: where its value needs no fact (no version is known, or the
+        version in force sets the output literally), the general path would answer
+        ``a`` itself, unknown on what the probe misses. Recorded here, without the walk;
+        returns whether it always is (every version sets the output literally)."""
+        name = self.source.bind(self.name)
+        always = all(self.name in version.sets for version in rule.versions)
+        if not always:
+            self.source.line(depth, "if s.version is None:  # no version known: what the general path would say")
+            depth += 1
+        self.source.line(depth, f"values[{name}] = a")
+        self.source.line(depth, "return a")
+        return always
 
     def _unknown_value(self, depth: int) -> None:
         """The rule applies and its value ``v`` is unknown. Outside a group of siblings,
