@@ -12,7 +12,8 @@ text share one code object.
 The function records the output in the evaluation's memo (value and deciding rule) and
 each probed rule as a :class:`engine.evaluation.runtime.RuleState`; at the first unknown
 on its way it hands the output to the general path (``ev.resolve``), which reuses those
-states. What generated code may touch is listed in :mod:`engine.evaluation.runtime`;
+states, unless that unknown is the value of an applying rule outside a group of siblings,
+which is then the answer. What generated code may touch is listed in :mod:`engine.evaluation.runtime`;
 the generator decides what to write from the plan alone. :func:`generated_source` prints
 the code of an output (``python -m tools.codegen``).
 
@@ -68,9 +69,6 @@ class Program:
     def __init__(self, plan: Plan) -> None:
         self.plan = plan
         self.functions: dict[str, Decide] = {}
-        # the general path's outcomes of literal values (engine.evaluation.general.Evaluation.own);
-        # filling a dict is atomic under the GIL
-        self.literals: dict[tuple[int, str], Any] = {}
 
         # wanted outputs -> the function that decides them at once (None: not written,
         # see person), and how often each tuple was asked before its function was written
@@ -78,7 +76,7 @@ class Program:
         self.asked: dict[tuple[str, ...], int] = {}
 
     def __getstate__(self) -> dict[str, Any]:  # written again where needed
-        return {"plan": self.plan, "functions": {}, "literals": {}, "persons": {}, "asked": {}}
+        return {"plan": self.plan, "functions": {}, "persons": {}, "asked": {}}
 
     def decide_all(self, evaluation: Evaluation, wanted: tuple[str, ...]) -> tuple[Decision, ...] | None:
         """The decisions on ``wanted`` (in that order) when every value on the way is
@@ -328,7 +326,8 @@ class OutputWriter:
         line(depth, "a = s.applies")
         line(depth, "if a is not False:")
         line(depth + 1, "if a is not True:")
-        self._undecided(depth + 2)
+        if not self._last(branch) or not self._last_may_apply(depth + 2, rule):
+            self._undecided(depth + 2)
         versions = [v for v in rule.versions if v.gives(self.name)]
         for index, version in enumerate(versions):
             inner = depth + 1
@@ -351,8 +350,42 @@ class OutputWriter:
             if self.output.as_set:
                 line(inner, "v = as_set(v)")
             line(inner, "if type(v) is Unknown:")
-            self._undecided(inner + 1)
+            self._unknown_value(inner + 1)
             self._found(inner, "v", rule_id)
+
+    def _last(self, branch: Branch) -> bool:
+        """Whether ``branch`` is the tree's last step outside any group of siblings:
+        when the walk gets there, every rule before it surely gave nothing."""
+        assert self.output is not None
+        groups = self.output.groups
+        return not self.capture and bool(groups) and len(groups[-1]) == 1 and groups[-1][0] is branch
+
+    def _last_may_apply(self, depth: int, rule: RulePlan) -> bool:
+        """The tree's last rule may apply (``a`` is unknown) and every rule before it
+        surely gave nothing: where its value needs no fact (no version is known, or the
+        version in force sets the output literally), the general path would answer
+        ``a`` itself, unknown on what the probe misses. Recorded here, without the walk;
+        returns whether it always is (every version sets the output literally)."""
+        name = self.source.bind(self.name)
+        always = all(self.name in version.sets for version in rule.versions)
+        if not always:
+            self.source.line(depth, "if s.version is None:  # no version known: what the general path would say")
+            depth += 1
+        self.source.line(depth, f"values[{name}] = a")
+        self.source.line(depth, "return a")
+        return always
+
+    def _unknown_value(self, depth: int) -> None:
+        """The rule applies and its value ``v`` is unknown. Outside a group of siblings,
+        every rule before it surely gave nothing (the code hands the output over at the
+        first unknown), so the general path would answer ``v`` itself: unknown on the
+        facts ``v`` misses. Recorded here, without the walk."""
+        if self.capture:
+            self._undecided(depth)
+            return
+        name = self.source.bind(self.name)
+        self.source.line(depth, f"values[{name}] = v  # what the general path would say")
+        self.source.line(depth, "return v")
 
     def _siblings(self, depth: int, group: Group) -> None:
         """Rules of equal standing: they must agree. Each is walked in a block of its own

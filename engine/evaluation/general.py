@@ -3,7 +3,8 @@
 Deciding an output follows its plan (:mod:`engine.evaluation.plan`, docs/plan.md):
 default logic over its exception tree; exceptions are tried before the rule they
 override, lower ``order`` first; two applicable rules of equal standing that disagree
-are a conflict.
+are a conflict. The walk is one pass over the tree's ``steps`` in that order, which
+stops at the first rule that surely gives a value.
 
 Missing facts are carried as *possible outcomes* (:mod:`engine.evaluation.outcomes`): the
 result of a rule whose condition is unknown is "its value, or nothing", and the result
@@ -11,7 +12,9 @@ of an output is the set of values it could still take. When every possibility gi
 same value the output is decided anyway (an exempt person is not obliged whichever
 exemption applies); otherwise it is unknown and names the facts that would decide it.
 This path is the oracle: the generated code (:mod:`engine.evaluation.codegen`) decides
-what it can with plain values and hands an output here at its first unknown.
+what it can with plain values and hands an output here at its first unknown (except the
+unknown value of an applying rule outside siblings, which is the answer by these rules).
+Its shortcuts are checked against the plain walk in tests/test_general_path.py.
 
 An :class:`Evaluation` is created per call and holds the only mutable state (its memo):
 the plan is never changed, so evaluations may run in parallel threads. Each rule is
@@ -27,9 +30,10 @@ from datetime import date
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
 from engine.errors import ConflictError
-from engine.evaluation.outcomes import ANY, EMPTY, NOTHING, Outcome, either, fall_back, key_of
-from engine.evaluation.plan import Branch, Group, Plan, RulePlan
-from engine.evaluation.runtime import RuleState
+from engine.evaluation.outcomes import ANY, PLAIN, Outcome, key_of
+from engine.evaluation.plan import Plan, RulePlan, Steps
+from engine.evaluation.runtime import RuleState, new_state
+from engine.rules.model import RuleVersion
 from engine.values import Unknown, render
 
 if TYPE_CHECKING:
@@ -46,7 +50,7 @@ class Evaluation:
     its generated functions, which fall back to this path; without one, by this path
     alone (the oracle of the differential tests)."""
 
-    __slots__ = ("plan", "program", "facts", "on", "values", "decided", "deciders", "states", "outcomes", "literals")
+    __slots__ = ("plan", "program", "facts", "on", "values", "decided", "deciders", "states")
 
     def __init__(self, plan: Plan, facts: Mapping[str, Any], on: date, program: Program | None = None) -> None:
         self.plan = plan
@@ -57,9 +61,6 @@ class Evaluation:
         self.decided = self.values  # the name expressions read the memo by (engine.language.semantics.Scope)
         self.deciders: dict[str, str | None] = {}
         self.states: dict[str, RuleState] = {}  # rule id -> how it stands
-        self.outcomes: dict[str, Outcome] = {}
-        # outcomes of literal values of applying rules, shared by the program's evaluations
-        self.literals: dict[tuple[int, str], Outcome] = program.literals if program is not None else {}
 
     # -- the scope of expressions on the evaluation date ------------------------
 
@@ -94,25 +95,47 @@ class Evaluation:
 
     def resolve(self, output: str) -> Any:
         """The output from the sets of its possible outcomes, reusing the rule states
-        found so far; recorded in the memo."""
-        value, rule_id = self.outcome(output).value()
+        found so far; recorded in the memo, with those of its companions (outputs of
+        the same tree, see :meth:`_walk`) not decided yet."""
+        plan = self.plan.outputs.get(output)
+        possible = Outcome()
+        if plan is not None:
+            steps = plan.steps
+            if len(steps) == 1 and not plan.companions:  # one rule: where generated code hands over most
+                rule = steps[0]
+                if isinstance(rule, RulePlan):
+                    state = self.states.get(rule.id) or self.probe(rule)
+                    applies, version = state.applies, state.version
+                    if type(applies) is Unknown and (version is None or output in version.values):
+                        # it may apply, and then gives a value it needs no fact for: the output
+                        # is unknown on exactly what its probe misses (what the walk would say)
+                        self.values[output] = applies
+                        return applies
+            if plan.companions:
+                values = self.values
+                others = [(name, Outcome()) for name in plan.companions if name not in values]
+                possible.closed = self._walk(plan.steps, output, possible, others)
+                for name, other in others:
+                    other.closed = possible.closed
+                    self._record(name, other)
+            else:
+                possible.closed = self._walk(plan.steps, output, possible, _NONE)
+        value, rule_id = possible.value()
         if rule_id is not None:
             self.deciders[output] = rule_id
         self.values[output] = value
         return value
 
+    def _record(self, output: str, possible: Outcome) -> None:
+        value, rule_id = possible.value()
+        if rule_id is not None:
+            self.deciders[output] = rule_id
+        self.values[output] = value
+
     def decider(self, output: str) -> str | None:
         """The rule whose value decided ``output``, once it is decided."""
         self.value_of(output)
         return self.deciders.get(output)
-
-    def outcome(self, output: str) -> Outcome:
-        found = self.outcomes.get(output)
-        if found is None:
-            plan = self.plan.outputs.get(output)
-            found = NOTHING if plan is None else self._first_of(plan.groups, output)
-            self.outcomes[output] = found
-        return found
 
     # -- rules --------------------------------------------------------------------
 
@@ -130,10 +153,11 @@ class Evaluation:
         if rule.reference_date is None:
             reference: Any = self.on
         else:
-            reference = rule.reference_date.compiled(self)
+            expression = rule.reference_date
+            reference = (expression.closure or expression.compiled)(self)
         if reference is None or type(reference) is Unknown:
             # no version can be chosen: none applies, or it is unknown which one might
-            state = RuleState(rule.rule, reference, None, False if reference is None else reference)
+            state = new_state(RuleState, (rule.rule, reference, None, False if reference is None else reference))
         else:
             version = rule.version_at(reference)
             if version is None:
@@ -141,78 +165,146 @@ class Evaluation:
             elif version.condition is None:
                 applies = True
             else:
-                applies = version.condition.compiled(self.scope_on(reference))
+                condition = version.condition
+                applies = (condition.closure or condition.compiled)(self if reference == self.on else
+                                                                    DatedScope(self, reference))
                 if applies is None:
                     applies = False
-            state = RuleState(rule.rule, reference, version.version if version is not None else None, applies)
+            state = new_state(RuleState, (rule.rule, reference, version.version if version is not None else None,
+                                          applies))
         self.states[rule.id] = state
         return state
 
-    def own(self, rule: RulePlan, output: str) -> Outcome:
-        """What a rule itself says about ``output``, exceptions aside."""
-        state = self.states.get(rule.id) or self.probe(rule)
-        applies, version = state.applies, state.version
-        if applies is False:
-            return NOTHING
-        if version is None:  # the reference date is unknown: any version might apply
-            return Outcome({ANY: (applies, rule.id), EMPTY: (None, None)}, applies.missing)
-        if output in version.values:
-            if applies is True:  # the same for every person: shared (outcomes are never changed once made)
-                key = (id(version), output)
-                found = self.literals.get(key)
-                if found is None:
-                    value = version.values[output]
-                    found = self.literals[key] = Outcome({key_of(value): (value, rule.id)})
-                return found
-            value = version.values[output]
-        elif output in version.computed:
-            value = version.computed[output].compiled(self.scope_on(state.reference))
-        else:
-            return NOTHING
-        key = key_of(value)
-        missing = value.missing if type(value) is Unknown else frozenset()
-        if applies is True:
-            return Outcome({key: (value, rule.id)}, missing)
-        return Outcome({key: (value, rule.id), EMPTY: (None, None)}, missing | applies.missing)
+    # -- the walk -----------------------------------------------------------------
 
-    def _branch(self, branch: Branch, output: str) -> Outcome:
-        if branch.exceptions:
-            overriding = self._first_of(branch.exceptions, output)
-            if overriding is not NOTHING:
-                if EMPTY not in overriding.options:
-                    return overriding
-                return fall_back(overriding, self.own(branch.rule, output))
-        return self.own(branch.rule, output)
+    def _walk(self, steps: Steps, output: str, possible: Outcome, others: _Companions) -> bool:
+        """Add to ``possible`` what the rules of an exception tree may give for
+        ``output``, in the order of its ``steps`` (:func:`engine.evaluation.plan.steps_of`:
+        each rule after its exceptions, lower groups first), until one surely gives a
+        value: returns whether one did.
 
-    def _first_of(self, groups: tuple[Group, ...], output: str) -> Outcome:
-        result: Outcome | None = None
-        owned = False  # whether ``result`` was built here, and may be extended in place
-        for group in groups:
-            current = self._branch(group[0], output) if len(group) == 1 else self._siblings(group, output)
-            if current is NOTHING:
+        An exception overrides its rule and a lower group a higher one, so once a rule
+        surely gives a value nothing after it can matter. A rule that only may give one
+        (its condition, its reference date or its value unknown) adds that value as a
+        possibility, the facts it misses to ``possible.missing``, and the walk goes on;
+        a value already possible keeps the rule that gave it first.
+
+        ``others`` are companions of ``output`` decided in the same walk: every version
+        of every rule of the tree sets them too (plan.py), so the same rules give them
+        values and the walk stops at the same rule. A companion that a version computes
+        is dropped from ``others`` and left to a walk of its own: computing it here
+        could raise an error (or decide an output it reads) that deciding ``output``
+        alone would not."""
+        options, missing, states = possible.options, possible.missing, self.states
+        for rule in steps:
+            if isinstance(rule, tuple):  # rules of equal order
+                if self._siblings(rule, output, possible, others):
+                    return True
                 continue
-            if result is None or len(result.options) == 1:  # nothing yet, or only "nothing applies"
-                result, owned = current, False
-            elif owned:  # fall_back, in place
-                options = result.options
-                del options[EMPTY]
-                for key, option in current.options.items():
-                    if key not in options:
-                        options[key] = option
-                result.missing = result.missing | current.missing
-            else:
-                result, owned = fall_back(result, current), True
-            if EMPTY not in result.options:
-                return result
-        return result if result is not None else NOTHING
+            state = states.get(rule.id) or self.probe(rule)
+            applies = state.applies
+            if applies is False:
+                continue
+            version = state.version
+            if version is None:  # the reference date is unknown: any version might apply, or none
+                if ANY not in options:
+                    options[ANY] = (applies, rule.id)
+                unknown = applies.missing
+                missing |= unknown
+                for _, other in others:
+                    if ANY not in other.options:
+                        other.options[ANY] = (applies, rule.id)
+                    other.missing |= unknown
+                continue
+            if output in version.values:
+                value = version.values[output]
+            elif output in version.computed:
+                expression = version.computed[output]
+                reference = state.reference
+                value = (expression.closure or expression.compiled)(self if reference == self.on else
+                                                                    DatedScope(self, reference))
+                if type(value) is Unknown:
+                    missing |= value.missing
+            else:  # this version does not set the output
+                continue
+            key = value if type(value) in PLAIN else key_of(value)
+            if key not in options:
+                options[key] = (value, rule.id)
+            if others:
+                _companions_given(others, version, rule.id, applies)
+            if applies is True:
+                return True
+            missing |= applies.missing  # the rule may not apply: "nothing" stays possible
+        return False
 
-    def _siblings(self, group: Group, output: str) -> Outcome:
-        outcomes = [(branch.rule, self._branch(branch, output)) for branch in group]
-        definite = [(rule, o) for rule, o in outcomes if o.decided and not o.open]
-        for (first_rule, first), (second_rule, second) in zip(definite, definite[1:]):
-            if next(iter(first.options)) != next(iter(second.options)):
-                raise _conflict(output, first_rule, first, second_rule, second)
-        return either(o for _, o in outcomes)
+    def _siblings(self, group: tuple[Steps, ...], output: str, possible: Outcome, others: _Companions) -> bool:
+        """Rules of equal standing (each after its exceptions) must agree: two that
+        surely give different values are a conflict. Adds what each may give to
+        ``possible``; returns whether one surely gives a value. A companion on which
+        they conflict is dropped from ``others`` (its own walk reports the conflict)."""
+        found: list[tuple[RulePlan, Outcome, dict[str, Outcome]]] = []
+        for steps in group:
+            alone = Outcome()
+            if others:
+                theirs = [(name, Outcome()) for name, _ in others]
+                closed = alone.closed = self._walk(steps, output, alone, theirs)
+                for _, other in theirs:
+                    other.closed = closed
+                kept = dict(theirs)
+            else:
+                alone.closed = self._walk(steps, output, alone, _NONE)
+                kept = _NO_OUTCOMES
+            rule = steps[-1]  # the rule itself comes after its exceptions
+            assert isinstance(rule, RulePlan)
+            found.append((rule, alone, kept))
+        _agreeing(output, [(rule, alone) for rule, alone, _ in found])
+        for pair in list(others) if others else _NONE:
+            name, other = pair
+            mine = [(rule, theirs[name]) for rule, _, theirs in found if name in theirs]
+            if len(mine) < len(found):  # some sibling computes it
+                others.remove(pair)
+                continue
+            try:
+                _agreeing(name, mine)
+            except ConflictError:
+                others.remove(pair)
+                continue
+            for _, alone in mine:
+                other.include(alone)
+        closed = False
+        for _, alone, _ in found:
+            possible.include(alone)
+            closed = closed or alone.closed
+        return closed
+
+
+_Companions = list[tuple[str, Outcome]]  # companions decided in the same walk, with their outcomes
+_NONE: _Companions = []  # no companions (never extended: a walk only removes from its list)
+_NO_OUTCOMES: dict[str, Outcome] = {}  # never changed
+
+
+def _companions_given(others: _Companions, version: RuleVersion, rule_id: str, applies: Any) -> None:
+    """Add the values an applying (or possibly applying) version sets for companions;
+    drop those it computes."""
+    for pair in list(others):
+        name, other = pair
+        if name not in version.values:
+            others.remove(pair)
+            continue
+        value = version.values[name]
+        key = value if type(value) in PLAIN else key_of(value)
+        if key not in other.options:
+            other.options[key] = (value, rule_id)
+        if applies is not True:
+            other.missing |= applies.missing
+
+
+def _agreeing(output: str, outcomes: list[tuple[RulePlan, Outcome]]) -> None:
+    """Raise the conflict of two rules of equal standing that surely give different values."""
+    definite = [(rule, alone) for rule, alone in outcomes if alone.decided]
+    for (first_rule, first), (second_rule, second) in zip(definite, definite[1:]):
+        if next(iter(first.options)) != next(iter(second.options)):
+            raise _conflict(output, first_rule, first, second_rule, second)
 
 
 if TYPE_CHECKING:

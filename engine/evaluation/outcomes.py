@@ -3,10 +3,11 @@
 Two vocabularies meet here, and this module is the only place that defines either:
 
 - **Possible outcomes**, the general path's currency (:mod:`engine.evaluation.general`).
-  An :class:`Outcome` maps a *key* to ``(value, deciding rule)``: the values a rule or an
-  output may still take given the facts that are missing. :data:`EMPTY` is the key of
-  "no rule gives a value" (not applicable), :data:`ANY` the key of a value that is
-  itself unknown; :func:`key_of` turns a value into its key (lists as tuples).
+  An :class:`Outcome` maps a *key* to ``(value, deciding rule)``: the values an output
+  may still take given the facts that are missing, and whether "no rule gives a value"
+  (not applicable) is possible too (it is, until the walk meets a rule that surely
+  gives one). :data:`ANY` is the key of a value that is itself unknown; :func:`key_of`
+  turns a value into its key (lists as tuples; :data:`PLAIN` values are their own key).
 - **Decisions**, the public result for one output (:class:`Decision`): decided with a
   value and the rule that gave it, unknown with the facts that would decide it, or not
   applicable. :class:`Decisions` builds them for every backend, from the value an
@@ -18,14 +19,16 @@ walk that built it), so nothing here holds an evaluation.
 
 from __future__ import annotations
 
+from datetime import date
+from decimal import Decimal
 from typing import Any, Callable, Iterable, Mapping, NamedTuple
 
 from engine.values import Unknown
 
 ANY = ("<any value>",)  # the key of a value that is itself unknown
-EMPTY = ("<not applicable>",)  # the key of "no rule gives a value"
 
 Options = dict[Any, tuple[Any, "str | None"]]  # key -> (value, the rule that gives it)
+PLAIN = frozenset({bool, str, type(None), Decimal, date})  # types whose values are their own key
 
 
 def key_of(value: Any) -> Any:
@@ -42,74 +45,57 @@ def key_of(value: Any) -> Any:
 
 
 class Outcome:
-    """The possible results of a rule or an output: key -> (value, deciding rule), and
-    the facts whose absence leaves more than one possible."""
+    """The possible results of an output (or of one rule of a group of siblings), built
+    by one walk of its exception tree and extended by it in place:
 
-    __slots__ = ("options", "missing")
+    - ``options``: key -> (value, deciding rule), the values some rule may give, in the
+      order the walk met them (the first rule to give a value keeps it);
+    - ``missing``: the facts whose absence leaves more than one possible;
+    - ``closed``: whether some rule surely gives a value; while it is not, "no rule
+      applies" (not applicable) is possible as well.
 
-    def __init__(self, options: Options, missing: frozenset[str] = frozenset()) -> None:
-        self.options = options
-        self.missing = missing
+    Nothing possible and not closed is "not applicable, whatever the facts"."""
+
+    __slots__ = ("options", "missing", "closed")
+
+    def __init__(self) -> None:
+        self.options: Options = {}
+        self.missing: set[str] = set()
+        self.closed = False
 
     @property
     def decided(self) -> bool:
         """Whether one known value is the only possibility."""
-        return len(self.options) == 1 and ANY not in self.options
-
-    @property
-    def open(self) -> bool:
-        """Whether "no rule applies" is still possible."""
-        return EMPTY in self.options
+        return self.closed and len(self.options) == 1 and ANY not in self.options
 
     def single(self) -> tuple[Any, str | None]:
         return next(iter(self.options.values()))
+
+    def include(self, sibling: Outcome) -> None:
+        """Add the possibilities of a rule of equal standing that agrees with the others
+        (a disagreement between decided ones is a conflict, found by the caller); the
+        facts it misses count unless it is decided. Whether it closes this outcome is
+        the caller's to say."""
+        options = self.options
+        for key, option in sibling.options.items():
+            if key not in options:
+                options[key] = option
+        if not (sibling.closed and len(sibling.options) == 1 and ANY not in sibling.options):  # not decided
+            self.missing |= sibling.missing
 
     def value(self) -> tuple[Any, str | None]:
         """The output this outcome gives: ``(value, deciding rule)``; an unknown naming
         the missing facts when more than one value is possible. A value every
         possibility agrees on while facts are missing is decided by no single rule."""
         options = self.options
+        if not self.closed:
+            return (None, None) if not options else (Unknown(frozenset(self.missing)), None)
         if len(options) != 1:
-            return Unknown(self.missing), None
+            return Unknown(frozenset(self.missing)), None
         key, (value, rule_id) = next(iter(options.items()))
         if key is ANY:
-            return Unknown(self.missing), None
+            return Unknown(frozenset(self.missing)), None
         return value, (None if self.missing else rule_id)
-
-
-NOTHING = Outcome({EMPTY: (None, None)})  # no rule gives a value, whatever the facts
-
-
-def fall_back(first: Outcome, second: Outcome) -> Outcome:
-    """``first``, where "nothing applies" is replaced by the possibilities of ``second``."""
-    options = first.options
-    if EMPTY not in options:
-        return first
-    if len(options) == 1:  # nothing but "nothing applies"
-        return second
-    merged = {key: option for key, option in options.items() if key is not EMPTY}
-    for key, option in second.options.items():
-        if key not in merged:
-            merged[key] = option
-    return Outcome(merged, first.missing | second.missing)
-
-
-def either(outcomes: Iterable[Outcome]) -> Outcome:
-    """The possibilities of rules of equal standing that agree (a disagreement between
-    decided ones is a conflict, found by the caller)."""
-    options: Options = {}
-    missing: frozenset[str] = frozenset()
-    every_open = True
-    for outcome in outcomes:
-        for key, option in outcome.options.items():
-            if key is not EMPTY:
-                options.setdefault(key, option)
-        if not outcome.decided or outcome.open:
-            missing |= outcome.missing
-        every_open = every_open and outcome.open
-    if every_open:
-        options[EMPTY] = (None, None)
-    return Outcome(options, missing)
 
 
 class Decision(NamedTuple):

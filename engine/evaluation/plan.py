@@ -87,6 +87,25 @@ class Branch:
     exceptions: tuple[Group, ...] = ()
 
 
+# A tree as a sequence: each rule after its exceptions; a group of rules of equal order as
+# one step, a tuple holding the steps of each of them (with its own exceptions).
+Steps = tuple["RulePlan | tuple[Steps, ...]", ...]
+
+
+def steps_of(groups: tuple[Group, ...]) -> Steps:
+    """``groups`` in the order a walk visits them. Walking an exception tree is walking
+    this sequence until the first rule that gives a value: an exception overrides its
+    rule and a lower group a higher one, so what comes first wins."""
+    found: list[RulePlan | tuple[Steps, ...]] = []
+    for group in groups:
+        if len(group) == 1:
+            found.extend(steps_of(group[0].exceptions))
+            found.append(group[0].rule)
+        else:
+            found.append(tuple(steps_of(((branch,),)) for branch in group))
+    return tuple(found)
+
+
 @dataclass(frozen=True, slots=True)
 class OutputPlan:
     """How one output is decided: its exception tree, top groups lowest order first."""
@@ -97,6 +116,11 @@ class OutputPlan:
     # outputs of the same tree that every version of every rule of it sets: the rule that
     # decides this one decides those (a backend may record them together)
     companions: tuple[str, ...] = ()
+    # the tree in the order a walk visits it, derived from ``groups`` (see ``steps_of``)
+    steps: Steps = field(default=(), init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "steps", steps_of(self.groups))
 
     def branches(self) -> Iterator[Branch]:
         """Every branch of the tree, each rule's exceptions before the rule."""

@@ -65,17 +65,24 @@ def logic(op: str, operands: Iterable[Callable[[Any], Any]], scope: Any) -> Any:
     one decides (so the rest are not evaluated). ``none`` counts as false; an unknown
     operand leaves the result unknown unless a later one decides it, and the unknowns'
     missing facts are joined."""
-    decisive = op == "or"  # the value that decides: true for 'or', false for 'and'
     pending: Unknown | None = None
-    for operand in operands:
-        value = operand(scope)
-        if value is None:
-            value = False
-        if value is decisive:
-            return decisive
-        if value is not (not decisive):
+    if op == "and":  # false decides
+        for operand in operands:
+            value = operand(scope)
+            if value is True:
+                continue
+            if value is False or value is None:
+                return False
             pending = value if pending is None else pending | value
-    return (not decisive) if pending is None else pending
+        return True if pending is None else pending
+    for operand in operands:  # 'or': true decides
+        value = operand(scope)
+        if value is False or value is None:
+            continue
+        if value is True:
+            return True
+        pending = value if pending is None else pending | value
+    return False if pending is None else pending
 
 
 class DivisionByZero(ArithmeticError):
