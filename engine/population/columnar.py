@@ -47,7 +47,8 @@ from engine.errors import PolicyError
 from engine.evaluation.general import Evaluation
 from engine.evaluation.plan import Plan
 from engine.population.cells import MISSING, MISSING_VALUE, NONE, Codebook, Coder, CodedChunk, fact_column
-from engine.population.expressions import ON_COLUMN, OutputExpression, Translator, Unsupported, in_layers, value_column
+from engine.population.expressions import (ON_COLUMN, OutputExpression, Translator, Unsupported, collect, in_layers,
+                                          value_column)
 from engine.population.kleene import UnknownPass, fact_bits
 from engine.population.persons import Failure, PersonByPerson, output_column
 from engine.ruleset import Proposals, RuleSet
@@ -336,7 +337,7 @@ class ColumnarBackend:
     def _whole(self, frame: pl.DataFrame) -> tuple[pl.Series | None, pl.DataFrame | None]:
         """Every step as one query: which rows it settles, and their public codes."""
         lazy, every, public = self._query(self._inputs(frame))
-        result = lazy.select([every.alias("settled")] + [pl.col(self._column_of("output", o)) for o in public]).collect()
+        result = collect(lazy.select([every.alias("settled")] + [pl.col(self._column_of("output", o)) for o in public]))
         return result.get_column("settled"), self._codes(result, frame.height)
 
     def _codes(self, result: pl.DataFrame, height: int) -> pl.DataFrame:
@@ -366,9 +367,9 @@ class ColumnarBackend:
             return decided, pl.concat([chunk.frame.select("id"), after], how="horizontal")
         lazy, base_every, base_public = base._query(base._inputs(frame))
         lazy, every, public = self._query(lazy)
-        result = lazy.select([base_every.alias("base"), (base_every & every).alias("variant")]
+        result = collect(lazy.select([base_every.alias("base"), (base_every & every).alias("variant")]
                              + [pl.col(base._column_of("output", o)) for o in base_public]
-                             + [pl.col(self._column_of("output", o)) for o in public]).collect()
+                             + [pl.col(self._column_of("output", o)) for o in public]))
         before = base._codes(result, frame.height)
         after = self._variant_of(before, self._codes(result, frame.height))
         rest = (~result.get_column("variant")).arg_true()
@@ -410,9 +411,9 @@ class ColumnarBackend:
         lazy = typed.lazy()
         for name, expression in step.bindings:
             lazy = lazy.with_columns(expression.alias(name))
-        computed = lazy.select(
+        computed = collect(lazy.select(
             [e.value.alias(o) for o, e in expressions.items()]
-            + [pl.any_horizontal([e.escape for e in expressions.values()]).alias("escape")]).collect()
+            + [pl.any_horizontal([e.escape for e in expressions.values()]).alias("escape")]))
         settled = ~computed.get_column("escape")
         for ok in known:
             settled = settled & ok
