@@ -331,3 +331,22 @@ def _as_cell(value: Any) -> str | None:
     if value is None:
         return None
     return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def test_typed_boolean_columns_are_coded_by_truth(decree: RuleSet) -> None:
+    """A Parquet boolean column is coded by a gather from the codes of false and true
+    (cells.py): each cell's code stands for its own truth value, null is unknown, and a
+    ``FACT:none`` mark says known to have no value."""
+    from engine.population.cells import MISSING, NONE, Coder, fact_column
+
+    coder = Coder(decree.vocabulary, ON)
+    name = "situatie.werkt"
+    chunks = [[True, None, False, True], [None, False, False], [True]]
+    for first, cells in enumerate(chunks):
+        frame = pl.DataFrame({name: pl.Series(cells, dtype=pl.Boolean)})
+        codes = coder.from_columns(frame, first * 10).frame.get_column(fact_column(name)).to_list()
+        assert [None if code == MISSING else coder.books[name].values[code] for code in codes] == cells
+    marked = pl.DataFrame({name: pl.Series([None, True], dtype=pl.Boolean),
+                           f"{name}:none": pl.Series([True, False])})
+    codes = coder.from_columns(marked, 0).frame.get_column(fact_column(name)).to_list()
+    assert codes[0] == NONE and coder.books[name].values[codes[1]] is True
