@@ -350,3 +350,33 @@ def test_typed_boolean_columns_are_coded_by_truth(decree: RuleSet) -> None:
                            f"{name}:none": pl.Series([True, False])})
     codes = coder.from_columns(marked, 0).frame.get_column(fact_column(name)).to_list()
     assert codes[0] == NONE and coder.books[name].values[codes[1]] is True
+
+
+def test_chunks_read_ahead_come_in_order_whole_and_the_reader_is_closed() -> None:
+    """io.ahead reads the next chunk on a thread while the caller decides one: every
+    chunk comes, once, in order; a reader's error comes where its chunk would; a caller
+    that stops early closes the reader."""
+    from engine.population.io import ahead
+
+    closed: list[bool] = []
+
+    def chunks(count: int, failing: int | None = None) -> Any:
+        try:
+            for number in range(count):
+                if number == failing:
+                    raise ValueError(f"chunk {number}")
+                yield number
+        finally:
+            closed.append(True)
+
+    assert list(ahead(chunks(7))) == list(range(7))
+    seen = []
+    with pytest.raises(ValueError, match="chunk 3"):
+        for number in ahead(chunks(7, failing=3)):
+            seen.append(number)
+    assert seen == [0, 1, 2]
+    closed.clear()
+    early = ahead(chunks(7))
+    assert next(early) == 0
+    early.close()
+    assert closed == [True]

@@ -129,7 +129,7 @@ def run_batch(ruleset: RuleSet, source: str, on: date, proposals: Proposals, out
     with io.atomic(output) as temporary:
         writer = _Writer(temporary, out_fmt)
         try:
-            for chunk in io.read_chunks(source, fmt, coder, chunk_rows):
+            for chunk in io.ahead(io.read_chunks(source, fmt, coder, chunk_rows)):
                 decided = backend.run(chunk)
                 bad = _problems(chunk, decided, backend, source, fmt, header)
                 summary.problems.extend(p for problems in bad.values() for p in problems)

@@ -355,12 +355,13 @@ class ColumnarBackend:
         book = (self.coder.books if kind == "fact" else self.books)[name]
         cached = self._typed.get((kind, name))
         done = 0 if cached is None else cached[0]
-        if done == len(book) and cached is not None:
+        size = len(book)  # once: the reader of the next chunk may be adding to it (io.ahead)
+        if done == size and cached is not None:
             return cached[1], cached[2]
         type_name = self.ruleset.vocabulary.names[name].type.name
         values: list[Any] = []
         ok: list[bool] = []
-        for value in book.values[done:]:
+        for value in book.values[done:size]:
             converted, fits = _typed_value(value, type_name)
             values.append(converted)
             ok.append(fits)
@@ -368,7 +369,7 @@ class ColumnarBackend:
         known = pl.Series(ok, dtype=pl.Boolean)
         if cached is not None:
             series, known = cached[1].append(series), cached[2].append(known)
-        self._typed[(kind, name)] = (len(book), series, known)
+        self._typed[(kind, name)] = (size, series, known)
         return series, known
 
     def _encode(self, output: str, values: pl.Series) -> pl.Series:
