@@ -3,11 +3,14 @@
 The run reads the input in chunks (:mod:`engine.population.io`), codes each chunk
 (:mod:`engine.population.cells`), decides it on the columnar backend
 (:mod:`engine.population.columnar`) and appends its results to a temporary file that
-replaces the output only at the end. Bad rows (a wrong value, an impossible date, a
-conflict between rules for that person) are reported with their position and the
-message a facts file would get; with ``on_error="fail"`` every problem of the file is
-reported and nothing is written, with ``"skip"`` the bad rows are left out of the output
-and the rest is written.
+replaces the output only at the end. Reading and coding the next chunk
+(:func:`engine.population.io.ahead`) and writing the chunk before (:class:`_Writer`, for
+Parquet and CSV) run on threads of their own while a chunk is decided, one chunk ahead and
+one behind at most: on two cores the Arrow and Polars work of the three overlaps. Bad
+rows (a wrong value, an impossible date, a conflict between rules for that person) are
+reported with their position and the message a facts file would get; with
+``on_error="fail"`` every problem of the file is reported and nothing is written, with
+``"skip"`` the bad rows are left out of the output and the rest is written.
 """
 
 from __future__ import annotations
