@@ -304,3 +304,79 @@ def test_typed_date_columns_are_coded_by_day_across_chunks(decree: RuleSet) -> N
                 continue
             assert coder.books[name].values[code] == day
             assert seen.setdefault(day, code) == code
+
+
+@pytest.mark.parametrize("suffix", ["parquet", "csv"])
+def test_table_outputs_written_beside_the_next_chunk_hold_every_row_in_order(decree: RuleSet, tmp_path: Path,
+                                                                             suffix: str) -> None:
+    """Parquet and CSV results are written on a thread while the next chunk is decided
+    (batch._Writer): every chunk lands whole, once, in input order, as JSON Lines say."""
+    frame = generate(2_500, seed=5, missing=0.2)
+    source = tmp_path / "persons.parquet"
+    write_population(frame, str(source))
+    lines = tmp_path / "result.jsonl"
+    run_batch(decree, str(source), ON, {}, str(lines), chunk_rows=300)
+    expected = _lines(lines)
+    table = tmp_path / f"result.{suffix}"
+    run_batch(decree, str(source), ON, {}, str(table), chunk_rows=300)
+    written = pl.read_parquet(table) if suffix == "parquet" else pl.read_csv(table, infer_schema=False)
+    assert written.get_column("id").cast(pl.String).to_list() == [str(line["id"]) for line in expected]
+    for output in ("verplicht", "status", "aanmelding_uiterlijk"):
+        column = written.get_column(output).cast(pl.String).to_list()
+        assert column == [_as_cell(line["outputs"].get(output)) for line in expected]
+
+
+def _as_cell(value: Any) -> str | None:
+    """A JSON output value as a table's cell reads as text."""
+    if value is None:
+        return None
+    return str(value).lower() if isinstance(value, bool) else str(value)
+
+
+def test_typed_boolean_columns_are_coded_by_truth(decree: RuleSet) -> None:
+    """A Parquet boolean column is coded by a gather from the codes of false and true
+    (cells.py): each cell's code stands for its own truth value, null is unknown, and a
+    ``FACT:none`` mark says known to have no value."""
+    from engine.population.cells import MISSING, NONE, Coder, fact_column
+
+    coder = Coder(decree.vocabulary, ON)
+    name = "situatie.werkt"
+    chunks = [[True, None, False, True], [None, False, False], [True]]
+    for first, cells in enumerate(chunks):
+        frame = pl.DataFrame({name: pl.Series(cells, dtype=pl.Boolean)})
+        codes = coder.from_columns(frame, first * 10).frame.get_column(fact_column(name)).to_list()
+        assert [None if code == MISSING else coder.books[name].values[code] for code in codes] == cells
+    marked = pl.DataFrame({name: pl.Series([None, True], dtype=pl.Boolean),
+                           f"{name}:none": pl.Series([True, False])})
+    codes = coder.from_columns(marked, 0).frame.get_column(fact_column(name)).to_list()
+    assert codes[0] == NONE and coder.books[name].values[codes[1]] is True
+
+
+def test_chunks_read_ahead_come_in_order_whole_and_the_reader_is_closed() -> None:
+    """io.ahead reads the next chunk on a thread while the caller decides one: every
+    chunk comes, once, in order; a reader's error comes where its chunk would; a caller
+    that stops early closes the reader."""
+    from engine.population.io import ahead
+
+    closed: list[bool] = []
+
+    def chunks(count: int, failing: int | None = None) -> Any:
+        try:
+            for number in range(count):
+                if number == failing:
+                    raise ValueError(f"chunk {number}")
+                yield number
+        finally:
+            closed.append(True)
+
+    assert list(ahead(chunks(7))) == list(range(7))
+    seen = []
+    with pytest.raises(ValueError, match="chunk 3"):
+        for number in ahead(chunks(7, failing=3)):
+            seen.append(number)
+    assert seen == [0, 1, 2]
+    closed.clear()
+    early = ahead(chunks(7))
+    assert next(early) == 0
+    early.close()
+    assert closed == [True]

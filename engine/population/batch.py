@@ -3,15 +3,19 @@
 The run reads the input in chunks (:mod:`engine.population.io`), codes each chunk
 (:mod:`engine.population.cells`), decides it on the columnar backend
 (:mod:`engine.population.columnar`) and appends its results to a temporary file that
-replaces the output only at the end. Bad rows (a wrong value, an impossible date, a
-conflict between rules for that person) are reported with their position and the
-message a facts file would get; with ``on_error="fail"`` every problem of the file is
-reported and nothing is written, with ``"skip"`` the bad rows are left out of the output
-and the rest is written.
+replaces the output only at the end. Reading and coding the next chunk
+(:func:`engine.population.io.ahead`) and writing the chunk before (:class:`_Writer`, for
+Parquet and CSV) run on threads of their own while a chunk is decided, one chunk ahead and
+one behind at most: on two cores the Arrow and Polars work of the three overlaps. Bad
+rows (a wrong value, an impossible date, a conflict between rules for that person) are
+reported with their position and the message a facts file would get; with
+``on_error="fail"`` every problem of the file is reported and nothing is written, with
+``"skip"`` the bad rows are left out of the output and the rest is written.
 """
 
 from __future__ import annotations
 
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Callable, Iterator
@@ -127,29 +131,33 @@ def run_batch(ruleset: RuleSet, source: str, on: date, proposals: Proposals, out
     summary = BatchSummary()
     with io.atomic(output) as temporary:
         writer = _Writer(temporary, out_fmt)
-        for chunk in io.read_chunks(source, fmt, coder, chunk_rows):
-            decided = backend.run(chunk)
-            bad = _problems(chunk, decided, backend, source, fmt, header)
-            summary.problems.extend(p for problems in bad.values() for p in problems)
-            if any(row < 0 for row in bad):  # a problem of the whole file (an unknown column)
-                raise PolicyErrors(summary.problems)
-            keep = decided
-            days = chunk.frame.get_column("on")
-            if bad:
-                mask = pl.Series([i + chunk.first_row not in bad for i in range(decided.height)])
-                keep, days = decided.filter(mask), days.filter(mask)
-                summary.skipped += decided.height - keep.height
-            summary.persons += keep.height
+        try:
+            for chunk in io.ahead(io.read_chunks(source, fmt, coder, chunk_rows)):
+                decided = backend.run(chunk)
+                bad = _problems(chunk, decided, backend, source, fmt, header)
+                summary.problems.extend(p for problems in bad.values() for p in problems)
+                if any(row < 0 for row in bad):  # a problem of the whole file (an unknown column)
+                    raise PolicyErrors(summary.problems)
+                keep = decided
+                days = chunk.frame.get_column("on")
+                if bad:
+                    mask = pl.Series([i + chunk.first_row not in bad for i in range(decided.height)])
+                    keep, days = decided.filter(mask), days.filter(mask)
+                    summary.skipped += decided.height - keep.height
+                summary.persons += keep.height
+                if on_error == "fail" and summary.problems:
+                    continue  # read on, to report every problem of the file; write nothing
+                if out_fmt == "jsonl":
+                    writer.lines(results.lines(keep, days))
+                else:
+                    writer.table(results.table(keep, days))
+                if progress is not None:
+                    progress(decided.height)
             if on_error == "fail" and summary.problems:
-                continue  # read on, to report every problem of the file; write nothing
-            if out_fmt == "jsonl":
-                writer.lines(results.lines(keep, days))
-            else:
-                writer.table(results.table(keep, days))
-            if progress is not None:
-                progress(decided.height)
-        if on_error == "fail" and summary.problems:
-            raise PolicyErrors(summary.problems)
+                raise PolicyErrors(summary.problems)
+        except BaseException:
+            writer.abandon()
+            raise
         writer.close()
     summary.columnar, summary.by_combination = backend.columnar_rows, backend.combination_rows
     summary.evaluations, summary.with_unknowns = backend.evaluations, backend.unknown_rows
@@ -176,7 +184,12 @@ def _problems(chunk: CodedChunk, decided: pl.DataFrame, backend: ColumnarBackend
 
 
 class _Writer:
-    """Appends chunks of results to one file of one format."""
+    """Appends chunks of results to one file of one format.
+
+    A table chunk is written on a thread of its own (one at a time, in order) while the
+    next chunk is decided: Arrow and Polars write without the interpreter lock, so on
+    two cores the writing overlaps the next chunk's queries. Lines of JSON are written
+    where they are made (the work there is Python's)."""
 
     def __init__(self, path: str, fmt: str) -> None:
         self.path, self.fmt = path, fmt
@@ -185,16 +198,19 @@ class _Writer:
         if fmt in ("jsonl", "csv"):
             self._handle = open(path, "w", encoding="utf-8", newline="")
         self._header = True
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="decree-writer")
+        self._pending: Future[None] | None = None
 
     def lines(self, lines: Iterator[str]) -> None:
         self._handle.writelines(line + "\n" for line in lines)
 
     def table(self, frame: pl.DataFrame) -> None:
+        self._wait()  # at most one chunk in flight: memory stays bounded, order kept
         if self.fmt == "csv":
             lists = [c for c, t in frame.schema.items() if isinstance(t, pl.List)]
             flat = frame.with_columns([pl.col(c).list.join(";") for c in lists])
-            flat.write_csv(self._handle, include_header=self._header)
-            self._header = False
+            header, self._header = self._header, False
+            self._pending = self._thread.submit(flat.write_csv, self._handle, include_header=header)
             return
         import pyarrow.parquet as pq  # type: ignore[import-untyped]
 
@@ -204,11 +220,26 @@ class _Writer:
             # writing them took a third of the writer's time
             self._parquet = pq.ParquetWriter(self.path, table.schema, compression="lz4", use_dictionary=False,
                                              write_statistics=False)
-        self._parquet.write_table(table)
+        self._pending = self._thread.submit(self._parquet.write_table, table)
 
-    def close(self) -> None:
+    def _wait(self) -> None:
+        if self._pending is not None:
+            pending, self._pending = self._pending, None
+            pending.result()  # a failed write raises here
+
+    def abandon(self) -> None:
+        """Stop after the write in flight, if any; the temporary file is discarded."""
+        self._thread.shutdown(wait=True)
         if self._handle is not None:
             self._handle.close()
+
+    def close(self) -> None:
+        try:
+            self._wait()
+        finally:
+            self._thread.shutdown(wait=True)
+            if self._handle is not None:
+                self._handle.close()
         if self.fmt == "parquet" and self._parquet is None:
             pl.DataFrame().write_parquet(self.path)
         if self._parquet is not None:

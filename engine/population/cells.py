@@ -144,6 +144,8 @@ class Coder:
             by_day = self._day_codes(name, column)
             if by_day is not None:
                 return by_day
+        if declaration.type.name == "bool" and column.dtype == pl.Boolean:
+            return self._truth_codes(name, column)
         if isinstance(column.dtype, pl.List):
             column = column.cast(pl.List(pl.String)).list.join(_LIST_SEPARATOR)
             listed = True
@@ -174,6 +176,13 @@ class Coder:
         if not old:
             return pl.Series(name, [MISSING] * raw.height, dtype=pl.UInt32)
         return column.replace_strict(old, new, default=MISSING, return_dtype=pl.UInt32)
+
+    def _truth_codes(self, name: str, column: pl.Series) -> pl.Series:
+        """The codes of a typed boolean column: a gather from the codes of false and true
+        (at 0 and 1), where mapping values hashes every cell; null is unknown."""
+        book = self.books[name]
+        table = pl.Series([book.code(False), book.code(True)], dtype=pl.UInt32)
+        return table.gather(column.cast(pl.UInt32)).fill_null(MISSING)
 
     def _day_codes(self, name: str, column: pl.Series) -> pl.Series | None:
         """The codes of a typed date column through a table indexed by day: a gather,

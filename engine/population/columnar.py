@@ -36,105 +36,22 @@ fact go per combination.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from typing import Any, Iterable
+from typing import Any
 
 import polars as pl
 
 from engine.errors import PolicyError
 from engine.evaluation.general import Evaluation
-from engine.evaluation.plan import Plan
 from engine.population.cells import MISSING, MISSING_VALUE, NONE, Codebook, Coder, CodedChunk, fact_column
-from engine.population.expressions import ON_COLUMN, OutputExpression, Translator, Unsupported, in_layers, value_column
+from engine.population.expressions import (ON_COLUMN, OutputExpression, Translator, Unsupported, collect, in_layers,
+                                          value_column)
 from engine.population.kleene import UnknownPass, fact_bits
 from engine.population.persons import Failure, PersonByPerson, output_column
+from engine.population.steps import Step, steps_of, with_borrowed_bindings
 from engine.ruleset import Proposals, RuleSet
 from engine.values import Unknown
-
-
-@dataclass
-class Step:
-    """Outputs decided together, from the same input columns."""
-
-    outputs: tuple[str, ...]
-    facts: tuple[str, ...]
-    inputs: tuple[str, ...]  # outputs read
-    memo: dict[tuple[int, ...], tuple[int, ...]] = field(default_factory=dict)
-    # the outputs as Polars expressions for rows with known inputs (None: not translated)
-    expressions: dict[str, OutputExpression] | None = None
-    bindings: list[tuple[str, pl.Expr]] = field(default_factory=list)
-
-    @property
-    def keys(self) -> list[str]:
-        return [fact_column(f) for f in self.facts] + [output_column(o) for o in self.inputs] + ["on"]
-
-
-def steps_of(ruleset: RuleSet, plan: Plan, wanted: Iterable[str]) -> list[Step]:
-    """The outputs needed for ``wanted``, each with its inputs, in dependency order;
-    outputs of equal inputs that do not read each other share a step."""
-    vocabulary = ruleset.vocabulary
-    inputs: dict[str, tuple[frozenset[str], frozenset[str]]] = {}
-    for output in plan.order:
-        tree = plan.outputs.get(output)
-        if tree is None:
-            continue  # no rule sets it: not applicable, read as none
-        names: set[str] = set()
-        if tree is not None:
-            for rule in tree.rules():
-                if rule.reference_date is not None:
-                    names |= rule.reference_date.free_names
-                # each version's condition and what it computes for this output (not
-                # for the rule's other outputs)
-                for version in rule.versions:
-                    if version.condition is not None:
-                        names |= version.condition.free_names
-                    computed = version.computes.get(output)
-                    if computed is not None:
-                        names |= computed.free_names
-        kinds = {n: vocabulary.names[n].kind for n in names if n in vocabulary.names}
-        inputs[output] = (frozenset(n for n, k in kinds.items() if k == "fact"),
-                          frozenset(n for n, k in kinds.items() if k == "output"))
-    needed: set[str] = set()
-    stack = list(wanted)
-    while stack:
-        name = stack.pop()
-        if name not in needed:
-            needed.add(name)
-            stack.extend(inputs.get(name, (frozenset(), frozenset()))[1])
-    # each output after those it reads (an amendment's version may read an output the
-    # rule set's graph order puts later)
-    ordered: list[str] = []
-    placed: set[str] = set()
-
-    def place(output: str) -> None:
-        if output in placed:
-            return
-        placed.add(output)
-        for used in sorted(inputs.get(output, (frozenset(), frozenset()))[1]):
-            place(used)
-        ordered.append(output)
-
-    for output in plan.order:
-        if output in needed:
-            place(output)
-    steps: list[Step] = []
-    ready: set[str] = set()
-    by_inputs: dict[tuple[frozenset[str], frozenset[str]], Step] = {}
-    for output in ordered:
-        if output not in inputs:
-            continue  # read, but set by no rule
-        facts, outputs = inputs[output]
-        shared = by_inputs.get((facts, outputs))
-        if shared is not None and outputs <= ready - set(shared.outputs):
-            shared.outputs += (output,)
-        else:
-            step = Step((output,), tuple(sorted(facts)), tuple(sorted(outputs)))
-            steps.append(step)
-            by_inputs[(facts, outputs)] = step
-        ready.add(output)
-    return steps
 
 
 class ColumnarBackend:
@@ -199,7 +116,7 @@ class ColumnarBackend:
                     step.expressions = None
                     self.translated = False
                     translator.bound = bound  # what this step bound is dropped with it
-            _with_borrowed_bindings(self.steps)
+            with_borrowed_bindings(self.steps)
         # the rows with missing facts, settled in Polars too (engine.population.kleene)
         # built when a chunk first needs it (a population with every fact, the base of an
         # impact: never); one bit per fact in its masks
@@ -336,7 +253,7 @@ class ColumnarBackend:
     def _whole(self, frame: pl.DataFrame) -> tuple[pl.Series | None, pl.DataFrame | None]:
         """Every step as one query: which rows it settles, and their public codes."""
         lazy, every, public = self._query(self._inputs(frame))
-        result = lazy.select([every.alias("settled")] + [pl.col(self._column_of("output", o)) for o in public]).collect()
+        result = collect(lazy.select([every.alias("settled")] + [pl.col(self._column_of("output", o)) for o in public]))
         return result.get_column("settled"), self._codes(result, frame.height)
 
     def _codes(self, result: pl.DataFrame, height: int) -> pl.DataFrame:
@@ -366,9 +283,9 @@ class ColumnarBackend:
             return decided, pl.concat([chunk.frame.select("id"), after], how="horizontal")
         lazy, base_every, base_public = base._query(base._inputs(frame))
         lazy, every, public = self._query(lazy)
-        result = lazy.select([base_every.alias("base"), (base_every & every).alias("variant")]
+        result = collect(lazy.select([base_every.alias("base"), (base_every & every).alias("variant")]
                              + [pl.col(base._column_of("output", o)) for o in base_public]
-                             + [pl.col(self._column_of("output", o)) for o in public]).collect()
+                             + [pl.col(self._column_of("output", o)) for o in public]))
         before = base._codes(result, frame.height)
         after = self._variant_of(before, self._codes(result, frame.height))
         rest = (~result.get_column("variant")).arg_true()
@@ -410,9 +327,9 @@ class ColumnarBackend:
         lazy = typed.lazy()
         for name, expression in step.bindings:
             lazy = lazy.with_columns(expression.alias(name))
-        computed = lazy.select(
+        computed = collect(lazy.select(
             [e.value.alias(o) for o, e in expressions.items()]
-            + [pl.any_horizontal([e.escape for e in expressions.values()]).alias("escape")]).collect()
+            + [pl.any_horizontal([e.escape for e in expressions.values()]).alias("escape")]))
         settled = ~computed.get_column("escape")
         for ok in known:
             settled = settled & ok
@@ -438,12 +355,13 @@ class ColumnarBackend:
         book = (self.coder.books if kind == "fact" else self.books)[name]
         cached = self._typed.get((kind, name))
         done = 0 if cached is None else cached[0]
-        if done == len(book) and cached is not None:
+        size = len(book)  # once: the reader of the next chunk may be adding to it (io.ahead)
+        if done == size and cached is not None:
             return cached[1], cached[2]
         type_name = self.ruleset.vocabulary.names[name].type.name
         values: list[Any] = []
         ok: list[bool] = []
-        for value in book.values[done:]:
+        for value in book.values[done:size]:
             converted, fits = _typed_value(value, type_name)
             values.append(converted)
             ok.append(fits)
@@ -451,7 +369,7 @@ class ColumnarBackend:
         known = pl.Series(ok, dtype=pl.Boolean)
         if cached is not None:
             series, known = cached[1].append(series), cached[2].append(known)
-        self._typed[(kind, name)] = (len(book), series, known)
+        self._typed[(kind, name)] = (size, series, known)
         return series, known
 
     def _encode(self, output: str, values: pl.Series) -> pl.Series:
@@ -459,6 +377,9 @@ class ColumnarBackend:
         book = self.books[output]
         as_set = self.plan.outputs[output].as_set or self.ruleset.vocabulary.names[output].type.name == "set"
         number = self.ruleset.vocabulary.names[output].type.name == "number"
+        if values.dtype == pl.Boolean and not number:  # a gather by truth: no hashing of every cell
+            table = pl.Series([book.code(False), book.code(True)], dtype=pl.UInt32)
+            return table.gather(values.cast(pl.UInt32)).fill_null(NONE)
         if isinstance(values.dtype, pl.List):
             keys = values.list.join(_SEPARATOR)
             distinct = keys.drop_nulls().unique().to_list()
@@ -538,26 +459,6 @@ class ColumnarBackend:
                     code = decided.get_column(output_column(output))[row]
                     found.setdefault(row, book[code].message)
         return found
-
-
-def _with_borrowed_bindings(steps: list[Step]) -> None:
-    """Give each step the bindings of earlier steps it reads (a shared condition or age
-    is bound once, by the first step that needs it), so a step can run on its own."""
-    defined: dict[str, pl.Expr] = {}
-    for step in steps:
-        defined.update(step.bindings)
-    for step in steps:
-        if step.expressions is None:
-            continue
-        needed: set[str] = set()
-        stack = [e.value for e in step.expressions.values()] + [e.escape for e in step.expressions.values()]
-        stack += [expression for _, expression in step.bindings]
-        while stack:
-            for used in stack.pop().meta.root_names():
-                if used in defined and used not in needed:
-                    needed.add(used)
-                    stack.append(defined[used])
-        step.bindings = [(name, expression) for name, expression in defined.items() if name in needed]
 
 
 _SEPARATOR = "\u241f"

@@ -163,11 +163,13 @@ def _side(ruleset: RuleSet, backend: ColumnarBackend) -> dict[str, Any]:
 
 def _chunks(source: str, fmt: str, base: Coder, variant: Coder,
             chunk_rows: int) -> Iterator[tuple[CodedChunk, CodedChunk]]:
+    # each side's next chunk read and coded on a thread while this one is decided
     if variant is base:
-        for chunk in io.read_chunks(source, fmt, base, chunk_rows):
+        for chunk in io.ahead(io.read_chunks(source, fmt, base, chunk_rows)):
             yield chunk, chunk
         return
-    yield from zip(io.read_chunks(source, fmt, base, chunk_rows), io.read_chunks(source, fmt, variant, chunk_rows))
+    yield from zip(io.ahead(io.read_chunks(source, fmt, base, chunk_rows)),
+                   io.ahead(io.read_chunks(source, fmt, variant, chunk_rows)))
 
 
 class ChangedWriter:

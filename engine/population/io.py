@@ -24,6 +24,7 @@ import csv
 import json
 import os
 import tempfile
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
@@ -73,6 +74,27 @@ class FileLines(Source):
 
 
 # -- reading -----------------------------------------------------------------------
+
+
+def ahead(chunks: Iterator[CodedChunk]) -> Iterator[CodedChunk]:
+    """The chunks of ``chunks`` in order, the next one read and coded on a thread of its
+    own while the caller decides the one before: Arrow reads and most Polars work run
+    without the interpreter lock, so on two cores reading overlaps deciding. One chunk
+    is read ahead, no more (memory stays bounded). Only that thread codes cells, so only
+    it adds to the codebooks; a reader of a codebook takes the values its chunk's codes
+    name (codebooks only grow). An error of the reader is raised here, in order."""
+    thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="decree-reader")
+    try:
+        pending = thread.submit(next, chunks, None)
+        while (chunk := pending.result()) is not None:
+            pending = thread.submit(next, chunks, None)
+            yield chunk
+    finally:
+        thread.shutdown(wait=True)  # the chunk in flight, if the caller stopped early
+        close = getattr(chunks, "close", None)
+        if close is not None:
+            close()
+
 
 def read_chunks(path: str, fmt: str, coder: Coder, chunk_rows: int = CHUNK_ROWS) -> Iterator[CodedChunk]:
     """The persons of ``path`` as coded chunks, in order."""

@@ -41,7 +41,7 @@ from engine.evaluation.plan import Branch, Group, RulePlan
 from engine.language import nodes as n
 from engine.language.semantics import kind_of_name
 from engine.population.cells import MISSING, NONE, fact_column
-from engine.population.expressions import (ON_COLUMN, Translator, Unsupported, _literal, _truth, in_layers,
+from engine.population.expressions import (ON_COLUMN, Translator, Unsupported, collect, _literal, _truth, in_layers,
                                            value_column)
 from engine.population.persons import output_column
 from engine.values import Unknown
@@ -338,9 +338,9 @@ class UnknownPass:
             lazy = lazy.with_columns(absent)
         for layer in self.layers:
             lazy = lazy.with_columns(layer)
-        result = lazy.select([self.every.alias("settled")]
+        result = collect(lazy.select([self.every.alias("settled")]
                              + [pl.col(value_column("output", o)) for o in self.outputs]
-                             + [pl.col(mask_column("output", o)) for o in self.outputs]).collect()
+                             + [pl.col(mask_column("output", o)) for o in self.outputs]))
         found = []
         for output in backend.public:
             if output not in self.outputs:
