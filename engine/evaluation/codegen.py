@@ -181,6 +181,10 @@ def write_inlined(source: Source, depth: int, target: str, expression: Expressio
     is the code of the expression's reference date, ``scope`` the code of its scope
     (assigned to the local ``scope`` only when the code needs it)."""
     inline = Inline(source, expression, plan, decide, reference)
+    carried = inline.carried(expression.node)
+    if carried is not None:  # its value, an unknown included: nothing to fall back to
+        source.line(depth, f"{target} = {carried}")
+        return
     inlined = inline.expr(expression.node)
     if inline.reads_scope:
         source.line(depth, f"scope = {scope}")

@@ -26,6 +26,7 @@ from engine.language import nodes as n
 from engine.language import semantics as sem
 from engine.language.closures import compile_node
 from engine.language.types import Vocabulary
+from engine.values import Unknown
 
 if TYPE_CHECKING:
     from engine.evaluation.plan import Plan
@@ -126,6 +127,26 @@ class Inline:
         decide, u = self.source.bind(self.decide(name), f"the function that decides {name!r}"), self.source.temp()
         return (f"({t} if type({t} := ({u} if ({u} := values.get({key}, GONE)) is not GONE else {decide}(ev))) "
                 f"is not Unknown else bail())")
+
+    def carried(self, node: n.Node) -> str | None:
+        """``node`` as code that gives its value as the closure would, an unknown
+        included, without bailing; None for shapes that have no such form. Only a bare
+        fact or output: the shape of almost every reference date, where a missing fact
+        made the inlined code raise and the closure run again for every rule that reads
+        it. A missing fact reads as the unknown the closure gives
+        (:meth:`engine.language.closures._Compiler.build_Name`): unknown on that fact."""
+        if type(node) is not n.Name or self.outputs is not None:
+            return None
+        name = node.name
+        kind = Vocabulary.kind_of_name(name)
+        if kind == "fact":
+            missing = self.source.bind(Unknown(frozenset({name})), f"unknown on {name!r}")
+            return f"facts.get({self.source.bind(name)}, {missing})"
+        if kind == "output":
+            key, t = self.source.bind(name), self.source.temp()
+            decide = self.source.bind(self.decide(name), f"the function that decides {name!r}")
+            return f"({t} if ({t} := values.get({key}, GONE)) is not GONE else {decide}(ev))"
+        return None
 
     def inline_At(self, node: n.At) -> str:
         t = self.source.temp()
