@@ -279,6 +279,7 @@ class OutputWriter:
         self.output = output
         self.name = name
         self.capture: list[int] = []  # the levels of the sibling blocks being written (see _siblings)
+        self.maybe = False  # whether code that may set ``u`` is written (see _branch)
 
     def write(self) -> None:
         source = self.source
@@ -286,8 +287,10 @@ class OutputWriter:
         source.line(0, "def decide(ev):")
         for text in _PREAMBLE:
             source.line(1, text)
+        source.line(1, "u = False  # a rule met so far may give a value: the general path answers")
         if self.output is not None:
             self._groups(1, self.output.groups)
+        self._handed_over_if_maybe(1)
         source.line(1, f"values[{name}] = None  # no rule gives a value: not applicable")
         source.line(1, "return None")
 
@@ -300,9 +303,16 @@ class OutputWriter:
             line(depth, "break")
         else:
             name = self.source.bind(self.name)
+            self._handed_over_if_maybe(depth)
             line(depth, f"values[{name}] = {value}")
             line(depth, f"deciders[{name}] = {rule}")
             line(depth, f"return {value}")
+
+    def _handed_over_if_maybe(self, depth: int) -> None:
+        """Where the walk would record a result outside any group of siblings: a rule met
+        before may have given a value (``u``), so the output goes to the general path."""
+        if self.maybe:
+            self.source.line(depth, f"if u: return ev.resolve({self.source.bind(self.name)})")
 
     def _undecided(self, depth: int) -> None:
         if self.capture:
@@ -331,16 +341,21 @@ class OutputWriter:
         line(depth, "if a is not False:")
         line(depth + 1, "if a is not True:")
         if not self._last(branch) or not self._last_may_apply(depth + 2, rule):
-            self._undecided(depth + 2)
+            self._may_apply(depth + 2, rule)
+        line(depth + 1, "else:")
         versions = [v for v in rule.versions if v.gives(self.name)]
+        if not versions:
+            line(depth + 2, "pass")
         for index, version in enumerate(versions):
-            inner = depth + 1
+            inner = depth + 2
             if len(rule.versions) > 1:  # when it applies, a rule of one version is in that version
                 loaded = source.bind(version.version, f"version of {rule.id!r} from {version.start}")
                 line(inner, f"{'if' if index == 0 else 'elif'} s.version is {loaded}:")
                 inner += 1
             if self.name in version.sets:
-                if not self.capture:  # the same rule decides the companions; literal ones cost nothing
+                if not self.capture and self.output.companions:
+                    self._handed_over_if_maybe(inner)
+                    # the same rule decides the companions; literal ones cost nothing
                     for companion in self.output.companions:
                         if companion in version.sets:
                             kept = source.bind(companion)
@@ -357,6 +372,23 @@ class OutputWriter:
             self._unknown_value(inner + 1)
             self._found(inner, "v", rule_id)
 
+    def _may_apply(self, depth: int, rule: RulePlan) -> None:
+        """The rule may apply (``a`` is unknown). The general path adds what it may give
+        and walks on, so the code walks on too, probing the rules the general path would
+        probe next (in the same order: the walk's), and notes in ``u`` that the output
+        is the general path's to answer when the walk ends; the general path then finds
+        those rules probed. Where the version in force computes the output, the general
+        path would compute that value first (which may read other outputs, or fail): the
+        output is handed over here, as before."""
+        line = self.source.line
+        if any(self.name in version.computes for version in rule.versions):
+            versions = [self.source.bind(v.version, f"version of {rule.id!r} from {v.start}")
+                        for v in rule.versions if self.name in v.computes]
+            line(depth, f"if {' or '.join(f's.version is {v}' for v in versions)}:")
+            self._undecided(depth + 1)
+        line(depth, "u = True")
+        self.maybe = True
+
     def _last(self, branch: Branch) -> bool:
         """Whether ``branch`` is the tree's last step outside any group of siblings:
         when the walk gets there, every rule before it surely gave nothing."""
@@ -371,6 +403,7 @@ class OutputWriter:
         ``a`` itself, unknown on what the probe misses. Recorded here, without the walk;
         returns whether it always is (every version sets the output literally)."""
         name = self.source.bind(self.name)
+        self._handed_over_if_maybe(depth)
         always = all(self.name in version.sets for version in rule.versions)
         if not always:
             self.source.line(depth, "if s.version is None:  # no version known: what the general path would say")
@@ -388,6 +421,7 @@ class OutputWriter:
             self._undecided(depth)
             return
         name = self.source.bind(self.name)
+        self._handed_over_if_maybe(depth)
         self.source.line(depth, f"values[{name}] = v  # what the general path would say")
         self.source.line(depth, "return v")
 
