@@ -10,10 +10,13 @@ technique of ``dataclasses``, ``attrs`` and ``fastjsonschema``); functions of th
 text share one code object.
 
 The function records the output in the evaluation's memo (value and deciding rule) and
-each probed rule as a :class:`engine.evaluation.runtime.RuleState`; at the first unknown
-on its way it hands the output to the general path (``ev.resolve``), which reuses those
-states, unless that unknown is the value of an applying rule outside a group of siblings,
-which is then the answer. What generated code may touch is listed in :mod:`engine.evaluation.runtime`;
+each probed rule as a :class:`engine.evaluation.runtime.RuleState`. Past a rule that may
+apply (its condition or reference date unknown) and sets the output literally, it walks
+on as the general path does, joining what such rules miss: if no rule surely gives a
+value, the output is unknown on exactly that, as the general path would say. Otherwise,
+at an unknown it hands the output to the general path (``ev.resolve``), which reuses the
+states found, unless that unknown is the value of an applying rule outside a group of
+siblings, which is then the answer. What generated code may touch is listed in :mod:`engine.evaluation.runtime`;
 the generator decides what to write from the plan alone. :func:`generated_source` prints
 the code of an output (``python -m tools.codegen``).
 
@@ -279,7 +282,7 @@ class OutputWriter:
         self.output = output
         self.name = name
         self.capture: list[int] = []  # the levels of the sibling blocks being written (see _siblings)
-        self.maybe = False  # whether code that may set ``u`` is written (see _branch)
+        self.maybe = False  # whether code that may set ``m`` is written (see _may_apply)
 
     def write(self) -> None:
         source = self.source
@@ -287,10 +290,16 @@ class OutputWriter:
         source.line(0, "def decide(ev):")
         for text in _PREAMBLE:
             source.line(1, text)
-        source.line(1, "u = False  # a rule met so far may give a value: the general path answers")
+        source.line(1, "m = None  # what the rules that may give a value miss (see _may_apply)")
         if self.output is not None:
             self._groups(1, self.output.groups)
-        self._handed_over_if_maybe(1)
+        if self.maybe:
+            # no rule surely gave a value, some may: unknown on what they miss, as the
+            # general path says (engine.evaluation.outcomes.Outcome.value). Companions
+            # are left to their own functions, whose walks meet the same rules.
+            source.line(1, "if m is not None:")
+            source.line(2, f"values[{name}] = m")
+            source.line(2, "return m")
         source.line(1, f"values[{name}] = None  # no rule gives a value: not applicable")
         source.line(1, "return None")
 
@@ -312,7 +321,7 @@ class OutputWriter:
         """Where the walk would record a result outside any group of siblings: a rule met
         before may have given a value (``u``), so the output goes to the general path."""
         if self.maybe:
-            self.source.line(depth, f"if u: return ev.resolve({self.source.bind(self.name)})")
+            self.source.line(depth, f"if m is not None: return ev.resolve({self.source.bind(self.name)})")
 
     def _undecided(self, depth: int) -> None:
         if self.capture:
@@ -373,20 +382,28 @@ class OutputWriter:
             self._found(inner, "v", rule_id)
 
     def _may_apply(self, depth: int, rule: RulePlan) -> None:
-        """The rule may apply (``a`` is unknown). The general path adds what it may give
-        and walks on, so the code walks on too, probing the rules the general path would
-        probe next (in the same order: the walk's), and notes in ``u`` that the output
-        is the general path's to answer when the walk ends; the general path then finds
-        those rules probed. Where the version in force computes the output, the general
-        path would compute that value first (which may read other outputs, or fail): the
-        output is handed over here, as before."""
-        line = self.source.line
+        """The rule may apply (``a`` is unknown). The general path (``Evaluation._walk``)
+        then adds what it may give, and the facts ``a`` misses, and walks on; so does this
+        code, probing the rules the general path would probe next, in the same order,
+        and joining in ``m`` what the rules that may give a value miss. If a later rule
+        surely gives a value, the general path answers (finding those rules probed); if
+        none does, the output is unknown on ``m``. A version in force that does not set
+        the output adds nothing. Where the version in force computes the output, the
+        general path would compute that value first (which may read other outputs, or
+        fail): the output is handed over here."""
+        line, bind = self.source.line, self.source.bind
         if any(self.name in version.computes for version in rule.versions):
-            versions = [self.source.bind(v.version, f"version of {rule.id!r} from {v.start}")
+            versions = [bind(v.version, f"version of {rule.id!r} from {v.start}")
                         for v in rule.versions if self.name in v.computes]
             line(depth, f"if {' or '.join(f's.version is {v}' for v in versions)}:")
             self._undecided(depth + 1)
-        line(depth, "u = True")
+        if not all(self.name in version.sets for version in rule.versions):
+            # no version known (the reference date is unknown), or one that sets it
+            giving = [f"s.version is {bind(v.version, f'version of {rule.id!r} from {v.start}')}"
+                      for v in rule.versions if self.name in v.sets]
+            line(depth, f"if {' or '.join(['s.version is None'] + giving)}:")
+            depth += 1
+        line(depth, "m = a if m is None else m | a")
         self.maybe = True
 
     def _last(self, branch: Branch) -> bool:
@@ -401,13 +418,15 @@ class OutputWriter:
         surely gave nothing: where its value needs no fact (no version is known, or the
         version in force sets the output literally), the general path would answer
         ``a`` itself, unknown on what the probe misses. Recorded here, without the walk;
-        returns whether it always is (every version sets the output literally)."""
+        returns whether it always is (every version sets the output literally). Where
+        rules before it may give a value (``m``), the facts they miss are joined in."""
         name = self.source.bind(self.name)
-        self._handed_over_if_maybe(depth)
         always = all(self.name in version.sets for version in rule.versions)
         if not always:
             self.source.line(depth, "if s.version is None:  # no version known: what the general path would say")
             depth += 1
+        if self.maybe:  # rules before it may give a value too
+            self.source.line(depth, "if m is not None: a = m | a")
         self.source.line(depth, f"values[{name}] = a")
         self.source.line(depth, "return a")
         return always
