@@ -33,7 +33,7 @@ from types import CodeType
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from engine.evaluation import runtime
-from engine.evaluation.inline import Inline, Source
+from engine.evaluation.inline import Carry, Source
 from engine.errors import PolicyError
 from engine.evaluation.outcomes import Decision, key_of
 from engine.evaluation.person import PersonWriter, needed
@@ -180,45 +180,14 @@ def _printed(source: Source) -> str:
 
 def write_inlined(source: Source, depth: int, target: str, expression: Expression, plan: Plan,
                   decide: Callable[[str], Decide], reference: str, scope: str) -> None:
-    """``target = expression`` inlined, with the closure as the fallback. ``reference``
-    is the code of the expression's reference date, ``scope`` the code of its scope
-    (assigned to the local ``scope`` only when the code needs it)."""
-    inline = Inline(source, expression, plan, decide, reference)
-    carried = inline.carried(expression.node)
-    if carried is not None:  # its value, an unknown included: nothing to fall back to
-        source.line(depth, f"{target} = {carried}")
-        return
-    inlined = inline.expr(expression.node)
-    if inline.reads_scope:
+    """``target = expression``, carrying unknowns (:class:`engine.evaluation.inline.Carry`).
+    ``reference`` is the code of the expression's reference date, ``scope`` the code of
+    its scope (assigned to the local ``scope`` only when the code needs it)."""
+    carry = Carry(source, expression, plan, decide, reference)
+    carried = carry.expr(expression.node)
+    if carry.reads_scope:
         source.line(depth, f"scope = {scope}")
-        scope = "scope"
-    source.line(depth, "try:")
-    source.line(depth + 1, f"{target} = {inlined}")
-    source.line(depth, "except Bail:")
-    fallback = _CompiledOnFirstCall(expression, source.namespace)
-    closure = fallback.name = source.bind(fallback, f"closure of {' '.join(expression.text.split())!r}")
-    source.line(depth + 1, f"{target} = {closure}({scope})")
-
-
-class _CompiledOnFirstCall:
-    """The closure an inlined expression falls back to, compiled when the fallback first
-    runs, which then puts the closure in its own place in the function's namespace (later
-    calls go to the closure directly). Most fallbacks never run, and a closure is a
-    function and cells per node: built for every output of a 10,000-rule set they were
-    half the objects in the process, and the cyclic collector's passes over them most of
-    the first evaluation's time."""
-
-    __slots__ = ("expression", "namespace", "name")
-
-    def __init__(self, expression: Expression, namespace: dict[str, Any]) -> None:
-        self.expression = expression
-        self.namespace = namespace
-        self.name = ""
-
-    def __call__(self, scope: Any) -> Any:
-        closure = self.expression.compiled
-        self.namespace[self.name] = closure
-        return closure(scope)
+    source.line(depth, f"{target} = {carried}")
 
 
 def write_probe(source: Source, depth: int, rule: RulePlan, plan: Plan, decide: Callable[[str], Decide]) -> None:

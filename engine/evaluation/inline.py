@@ -1,13 +1,14 @@
 """Write a condition-language expression as one Python expression, for generated code.
 
-An inlined expression assumes the values it reads are known: at the first unknown (a
-missing fact, an unknown output) or arithmetic failure it raises
-:class:`engine.evaluation.runtime.Bail`, and the code around it
-(:mod:`engine.evaluation.codegen`) evaluates the expression again by its closure
-(:mod:`engine.language.closures`), which has the full semantics of unknowns and reports
-errors with their place. For known values the inlined operators keep the closures'
-semantics, ``none`` included: a comparison with ``none`` is false, ``and`` and ``or``
-treat ``none`` as false. Shapes without an inlined form run their closure in place.
+Two forms. :class:`Inline`, for the function of a whole person
+(:mod:`engine.evaluation.person`), assumes the values it reads are known: at the first
+unknown (a missing fact, an unknown output) or arithmetic failure it raises
+:class:`engine.evaluation.runtime.Bail`, which ends that function. :class:`Carry`, for
+the per-output functions (:mod:`engine.evaluation.codegen`), which run when facts are
+missing, carries unknowns by the closures' rules (:mod:`engine.language.closures`) and
+runs the closure in place for shapes it has no form for. For known values both keep the
+closures' semantics, ``none`` included: a comparison with ``none`` is false, ``and`` and
+``or`` treat ``none`` as false.
 
 **Nothing from a rule file becomes source text.** The code consists of fixed templates,
 generated names (``k12``, ``t3``) and the literals ``True``, ``False`` and ``None``;
@@ -221,3 +222,72 @@ class Inline:
 
 def _part(text: str, node: n.Node) -> str:
     return text[node.start:node.end]
+
+
+class Carry(Inline):
+    """Like :class:`Inline`, but the code carries unknowns instead of bailing: it gives
+    the value the expression's closure would give, an unknown included, by the rules of
+    :mod:`engine.language.semantics` (``and``/``or`` as :func:`engine.language.semantics.logic`,
+    ``not``, comparisons and membership as the closures build them). A missing fact no
+    longer costs a raise and a second evaluation by the closure. Shapes without a carried
+    form run their closure in place (it has the full semantics and reports errors with
+    their place); nothing is ever evaluated twice. Used by the per-output functions
+    (:mod:`engine.evaluation.codegen`), which run when facts are missing."""
+
+    def expr(self, node: n.Node) -> str:
+        method: Callable[[Any], str] | None = getattr(self, "carry_" + type(node).__name__, None)
+        return method(node) if method is not None else self.in_place(node)
+
+    def in_place(self, node: n.Node) -> str:
+        """The node through its compiled closure, whatever it gives."""
+        self.reads_scope = True
+        closure = self.source.bind(compile_node(node, self.origin), f"closure of {_part(self.origin.text, node)!r}")
+        return f"{closure}(scope)"
+
+    def carry_Name(self, node: n.Name) -> str:
+        if Vocabulary.kind_of_name(node.name) == "set":
+            return self._constant_on(node.name, self.reference)
+        found = self.carried(node)
+        assert found is not None
+        return found
+
+    def carry_Literal(self, node: n.Literal) -> str:
+        return self.inline_Literal(node)
+
+    def carry_Special(self, node: n.Special) -> str:
+        return self.inline_Special(node)
+
+    def carry_Not(self, node: n.Not) -> str:
+        t = self.source.temp()
+        return f"(False if ({t} := {self.expr(node.operand)}) is True else True if {t} is False or {t} is None else {t})"
+
+    def carry_Logic(self, node: n.Logic) -> str:
+        # operands in order until one decides (false for 'and', true for 'or'); an
+        # unknown one leaves the result unknown unless a later one decides
+        temps = [self.source.temp() for _ in node.operands]
+        unknown = self.source.bind(sem.unknown_of, "unknown_of (engine.language.semantics)")
+        pending = " or ".join(f"type({t}) is Unknown" for t in temps)
+        if node.op == "and":
+            code = f"({unknown}({', '.join(temps)}) if {pending} else True)"
+            for t, operand in reversed(list(zip(temps, node.operands))):
+                code = f"(False if ({t} := {self.expr(operand)}) is False or {t} is None else {code})"
+        else:
+            code = f"({unknown}({', '.join(temps)}) if {pending} else False)"
+            for t, operand in reversed(list(zip(temps, node.operands))):
+                code = f"(True if ({t} := {self.expr(operand)}) is True else {code})"
+        return code
+
+    def carry_Binary(self, node: n.Binary) -> str:
+        op, right, t = node.op, node.right, self.source.temp()
+        if op in sem.ORDERING and isinstance(right, n.Literal) and right.value is not None:
+            return (f"(False if ({t} := {self.expr(node.left)}) is None else {t} if type({t}) is Unknown "
+                    f"else {t} {op} {self.inline_Literal(right)})")
+        if op in ("==", "!=") and isinstance(right, n.Literal) and isinstance(right.value, (str, bool)):
+            return f"({t} if type({t} := {self.expr(node.left)}) is Unknown else {t} {op} {self.inline_Literal(right)})"
+        if op in ("in", "not_in") and isinstance(right, n.ListLiteral) \
+                and all(isinstance(item, n.Literal) and item.value is not None for item in right.items):
+            members = self.source.bind(tuple(item.value for item in right.items))  # type: ignore[union-attr]
+            test = "in" if op == "in" else "not in"
+            return (f"({t} if type({t} := {self.expr(node.left)}) is Unknown else None if {t} is None "
+                    f"else {t} {test} {members})")
+        return self.in_place(node)
