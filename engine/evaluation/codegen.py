@@ -372,7 +372,7 @@ class OutputWriter:
                       for v in rule.versions if self.name in v.sets]
             line(depth, f"if {' or '.join(['s.version is None'] + giving)}:")
             depth += 1
-        line(depth, "m = a if m is None else m | a")
+        line(depth, "m = a if m is None else m if a is m else m | a")  # rules of one reference date share a
         self.maybe = True
 
     def _last(self, branch: Branch) -> bool:

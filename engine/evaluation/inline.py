@@ -267,12 +267,18 @@ class Carry(Inline):
         temps = [self.source.temp() for _ in node.operands]
         unknown = self.source.bind(sem.unknown_of, "unknown_of (engine.language.semantics)")
         pending = " or ".join(f"type({t}) is Unknown" for t in temps)
-        if node.op == "and":
-            code = f"({unknown}({', '.join(temps)}) if {pending} else True)"
+        if len(temps) == 2:  # the common case, without a call: join the unknown ones
+            a, b = temps
+            joined = (f"({b} if {a} is True else {a} if {b} is True else {a} | {b})" if node.op == "and" else
+                      f"({b} if {a} is False or {a} is None else {a} if {b} is False or {b} is None else {a} | {b})")
+        else:
+            joined = f"{unknown}({', '.join(temps)})"
+        if node.op == "and":  # each operand left is true or unknown
+            code = f"({joined} if {pending} else True)"
             for t, operand in reversed(list(zip(temps, node.operands))):
                 code = f"(False if ({t} := {self.expr(operand)}) is False or {t} is None else {code})"
-        else:
-            code = f"({unknown}({', '.join(temps)}) if {pending} else False)"
+        else:  # each operand left is false, none or unknown
+            code = f"({joined} if {pending} else False)"
             for t, operand in reversed(list(zip(temps, node.operands))):
                 code = f"(True if ({t} := {self.expr(operand)}) is True else {code})"
         return code
