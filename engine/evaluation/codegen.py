@@ -260,6 +260,7 @@ class OutputWriter:
         for text in _PREAMBLE:
             source.line(1, text)
         source.line(1, "m = None  # what the rules that may give a value miss (see _may_apply)")
+        source.line(1, "y = False  # one of them may give any value: its reference date is unknown")
         if self.output is not None:
             self._groups(1, self.output.groups)
         if self.maybe:
@@ -331,6 +332,7 @@ class OutputWriter:
                 line(inner, f"{'if' if index == 0 else 'elif'} s.version is {loaded}:")
                 inner += 1
             if self.name in version.sets:
+                self._any_value(inner)
                 if not self.capture and self.output.companions:
                     self._handed_over_if_maybe(inner)
                     # the same rule decides the companions; literal ones cost nothing
@@ -348,6 +350,7 @@ class OutputWriter:
                 line(inner, "v = as_set(v)")
             line(inner, "if type(v) is Unknown:")
             self._unknown_value(inner + 1)
+            self._any_value(inner)
             self._found(inner, "v", rule_id)
 
     def _may_apply(self, depth: int, rule: RulePlan) -> None:
@@ -372,8 +375,21 @@ class OutputWriter:
                       for v in rule.versions if self.name in v.sets]
             line(depth, f"if {' or '.join(['s.version is None'] + giving)}:")
             depth += 1
-        line(depth, "m = a if m is None else m if a is m else m | a")  # rules of one reference date share a
+        line(depth, "m = a if m is None else m if a is m else m | a")
+        line(depth, "if s.version is None: y = True")  # rules of one reference date share a
         self.maybe = True
+
+    def _any_value(self, depth: int) -> None:
+        """The rule surely gives a known value, outside any group of siblings, and a rule
+        before it may give any value (``y``: its reference date is unknown): the general
+        path's possibilities then hold an unknown value, so the output is unknown on
+        what the rules that may give a value miss (``m``), whatever this one gives."""
+        if self.capture or not self.maybe:
+            return
+        name = self.source.bind(self.name)
+        self.source.line(depth, "if y:")
+        self.source.line(depth + 1, f"values[{name}] = m")
+        self.source.line(depth + 1, "return m")
 
     def _last(self, branch: Branch) -> bool:
         """Whether ``branch`` is the tree's last step outside any group of siblings:
@@ -409,7 +425,8 @@ class OutputWriter:
             self._undecided(depth)
             return
         name = self.source.bind(self.name)
-        self._handed_over_if_maybe(depth)
+        if self.maybe:  # rules before it may give a value: unknown on what they miss too
+            self.source.line(depth, "if m is not None: v = m | v")
         self.source.line(depth, f"values[{name}] = v  # what the general path would say")
         self.source.line(depth, "return v")
 
