@@ -59,8 +59,8 @@ class _Constant:
 
 def generated_value(expression: Expression, scope: TestScope) -> Any:
     """``expression`` evaluated as production evaluates a rule's value: a one-rule plan
-    whose generated function inlines it (falling back to its closure, and to the general
-    path on an unknown). The scope's outputs are decided ones in the memo."""
+    whose generated function inlines it (carrying unknowns, and handing the output to the
+    general path where it must). The scope's outputs are decided ones in the memo."""
     constants = {name: _Constant(scope, name) for name in scope.constants}
     plan = one_rule_plan(expression, _REFERENCE_EXPRESSION, constants)
     program = Program(plan)

@@ -10,10 +10,13 @@ technique of ``dataclasses``, ``attrs`` and ``fastjsonschema``); functions of th
 text share one code object.
 
 The function records the output in the evaluation's memo (value and deciding rule) and
-each probed rule as a :class:`engine.evaluation.runtime.RuleState`; at the first unknown
-on its way it hands the output to the general path (``ev.resolve``), which reuses those
-states, unless that unknown is the value of an applying rule outside a group of siblings,
-which is then the answer. What generated code may touch is listed in :mod:`engine.evaluation.runtime`;
+each probed rule as a :class:`engine.evaluation.runtime.RuleState`. Past a rule that may
+apply (its condition or reference date unknown) and sets the output literally, it walks
+on as the general path does, joining what such rules miss: if no rule surely gives a
+value, the output is unknown on exactly that, as the general path would say. Otherwise,
+at an unknown it hands the output to the general path (``ev.resolve``), which reuses the
+states found, unless that unknown is the value of an applying rule outside a group of
+siblings, which is then the answer. What generated code may touch is listed in :mod:`engine.evaluation.runtime`;
 the generator decides what to write from the plan alone. :func:`generated_source` prints
 the code of an output (``python -m tools.codegen``).
 
@@ -30,7 +33,7 @@ from types import CodeType
 from typing import TYPE_CHECKING, Any, Callable, Iterable
 
 from engine.evaluation import runtime
-from engine.evaluation.inline import Inline, Source
+from engine.evaluation.inline import Carry, Source
 from engine.errors import PolicyError
 from engine.evaluation.outcomes import Decision, key_of
 from engine.evaluation.person import PersonWriter, needed
@@ -177,41 +180,14 @@ def _printed(source: Source) -> str:
 
 def write_inlined(source: Source, depth: int, target: str, expression: Expression, plan: Plan,
                   decide: Callable[[str], Decide], reference: str, scope: str) -> None:
-    """``target = expression`` inlined, with the closure as the fallback. ``reference``
-    is the code of the expression's reference date, ``scope`` the code of its scope
-    (assigned to the local ``scope`` only when the code needs it)."""
-    inline = Inline(source, expression, plan, decide, reference)
-    inlined = inline.expr(expression.node)
-    if inline.reads_scope:
+    """``target = expression``, carrying unknowns (:class:`engine.evaluation.inline.Carry`).
+    ``reference`` is the code of the expression's reference date, ``scope`` the code of
+    its scope (assigned to the local ``scope`` only when the code needs it)."""
+    carry = Carry(source, expression, plan, decide, reference)
+    carried = carry.expr(expression.node)
+    if carry.reads_scope:
         source.line(depth, f"scope = {scope}")
-        scope = "scope"
-    source.line(depth, "try:")
-    source.line(depth + 1, f"{target} = {inlined}")
-    source.line(depth, "except Bail:")
-    fallback = _CompiledOnFirstCall(expression, source.namespace)
-    closure = fallback.name = source.bind(fallback, f"closure of {' '.join(expression.text.split())!r}")
-    source.line(depth + 1, f"{target} = {closure}({scope})")
-
-
-class _CompiledOnFirstCall:
-    """The closure an inlined expression falls back to, compiled when the fallback first
-    runs, which then puts the closure in its own place in the function's namespace (later
-    calls go to the closure directly). Most fallbacks never run, and a closure is a
-    function and cells per node: built for every output of a 10,000-rule set they were
-    half the objects in the process, and the cyclic collector's passes over them most of
-    the first evaluation's time."""
-
-    __slots__ = ("expression", "namespace", "name")
-
-    def __init__(self, expression: Expression, namespace: dict[str, Any]) -> None:
-        self.expression = expression
-        self.namespace = namespace
-        self.name = ""
-
-    def __call__(self, scope: Any) -> Any:
-        closure = self.expression.compiled
-        self.namespace[self.name] = closure
-        return closure(scope)
+    source.line(depth, f"{target} = {carried}")
 
 
 def write_probe(source: Source, depth: int, rule: RulePlan, plan: Plan, decide: Callable[[str], Decide]) -> None:
@@ -275,6 +251,7 @@ class OutputWriter:
         self.output = output
         self.name = name
         self.capture: list[int] = []  # the levels of the sibling blocks being written (see _siblings)
+        self.maybe = False  # whether code that may set ``m`` is written (see _may_apply)
 
     def write(self) -> None:
         source = self.source
@@ -282,8 +259,17 @@ class OutputWriter:
         source.line(0, "def decide(ev):")
         for text in _PREAMBLE:
             source.line(1, text)
+        source.line(1, "m = None  # what the rules that may give a value miss (see _may_apply)")
+        source.line(1, "y = False  # one of them may give any value: its reference date is unknown")
         if self.output is not None:
             self._groups(1, self.output.groups)
+        if self.maybe:
+            # no rule surely gave a value, some may: unknown on what they miss, as the
+            # general path says (engine.evaluation.outcomes.Outcome.value). Companions
+            # are left to their own functions, whose walks meet the same rules.
+            source.line(1, "if m is not None:")
+            source.line(2, f"values[{name}] = m")
+            source.line(2, "return m")
         source.line(1, f"values[{name}] = None  # no rule gives a value: not applicable")
         source.line(1, "return None")
 
@@ -296,9 +282,16 @@ class OutputWriter:
             line(depth, "break")
         else:
             name = self.source.bind(self.name)
+            self._handed_over_if_maybe(depth)
             line(depth, f"values[{name}] = {value}")
             line(depth, f"deciders[{name}] = {rule}")
             line(depth, f"return {value}")
+
+    def _handed_over_if_maybe(self, depth: int) -> None:
+        """Where the walk would record a result outside any group of siblings: a rule met
+        before may have given a value (``u``), so the output goes to the general path."""
+        if self.maybe:
+            self.source.line(depth, f"if m is not None: return ev.resolve({self.source.bind(self.name)})")
 
     def _undecided(self, depth: int) -> None:
         if self.capture:
@@ -327,16 +320,22 @@ class OutputWriter:
         line(depth, "if a is not False:")
         line(depth + 1, "if a is not True:")
         if not self._last(branch) or not self._last_may_apply(depth + 2, rule):
-            self._undecided(depth + 2)
+            self._may_apply(depth + 2, rule)
+        line(depth + 1, "else:")
         versions = [v for v in rule.versions if v.gives(self.name)]
+        if not versions:
+            line(depth + 2, "pass")
         for index, version in enumerate(versions):
-            inner = depth + 1
+            inner = depth + 2
             if len(rule.versions) > 1:  # when it applies, a rule of one version is in that version
                 loaded = source.bind(version.version, f"version of {rule.id!r} from {version.start}")
                 line(inner, f"{'if' if index == 0 else 'elif'} s.version is {loaded}:")
                 inner += 1
             if self.name in version.sets:
-                if not self.capture:  # the same rule decides the companions; literal ones cost nothing
+                self._any_value(inner)
+                if not self.capture and self.output.companions:
+                    self._handed_over_if_maybe(inner)
+                    # the same rule decides the companions; literal ones cost nothing
                     for companion in self.output.companions:
                         if companion in version.sets:
                             kept = source.bind(companion)
@@ -351,7 +350,46 @@ class OutputWriter:
                 line(inner, "v = as_set(v)")
             line(inner, "if type(v) is Unknown:")
             self._unknown_value(inner + 1)
+            self._any_value(inner)
             self._found(inner, "v", rule_id)
+
+    def _may_apply(self, depth: int, rule: RulePlan) -> None:
+        """The rule may apply (``a`` is unknown). The general path (``Evaluation._walk``)
+        then adds what it may give, and the facts ``a`` misses, and walks on; so does this
+        code, probing the rules the general path would probe next, in the same order,
+        and joining in ``m`` what the rules that may give a value miss. If a later rule
+        surely gives a value, the general path answers (finding those rules probed); if
+        none does, the output is unknown on ``m``. A version in force that does not set
+        the output adds nothing. Where the version in force computes the output, the
+        general path would compute that value first (which may read other outputs, or
+        fail): the output is handed over here."""
+        line, bind = self.source.line, self.source.bind
+        if any(self.name in version.computes for version in rule.versions):
+            versions = [bind(v.version, f"version of {rule.id!r} from {v.start}")
+                        for v in rule.versions if self.name in v.computes]
+            line(depth, f"if {' or '.join(f's.version is {v}' for v in versions)}:")
+            self._undecided(depth + 1)
+        if not all(self.name in version.sets for version in rule.versions):
+            # no version known (the reference date is unknown), or one that sets it
+            giving = [f"s.version is {bind(v.version, f'version of {rule.id!r} from {v.start}')}"
+                      for v in rule.versions if self.name in v.sets]
+            line(depth, f"if {' or '.join(['s.version is None'] + giving)}:")
+            depth += 1
+        line(depth, "m = a if m is None else m if a is m else m | a")
+        line(depth, "if s.version is None: y = True")  # rules of one reference date share a
+        self.maybe = True
+
+    def _any_value(self, depth: int) -> None:
+        """The rule surely gives a known value, outside any group of siblings, and a rule
+        before it may give any value (``y``: its reference date is unknown): the general
+        path's possibilities then hold an unknown value, so the output is unknown on
+        what the rules that may give a value miss (``m``), whatever this one gives."""
+        if self.capture or not self.maybe:
+            return
+        name = self.source.bind(self.name)
+        self.source.line(depth, "if y:")
+        self.source.line(depth + 1, f"values[{name}] = m")
+        self.source.line(depth + 1, "return m")
 
     def _last(self, branch: Branch) -> bool:
         """Whether ``branch`` is the tree's last step outside any group of siblings:
@@ -365,12 +403,15 @@ class OutputWriter:
         surely gave nothing: where its value needs no fact (no version is known, or the
         version in force sets the output literally), the general path would answer
         ``a`` itself, unknown on what the probe misses. Recorded here, without the walk;
-        returns whether it always is (every version sets the output literally)."""
+        returns whether it always is (every version sets the output literally). Where
+        rules before it may give a value (``m``), the facts they miss are joined in."""
         name = self.source.bind(self.name)
         always = all(self.name in version.sets for version in rule.versions)
         if not always:
             self.source.line(depth, "if s.version is None:  # no version known: what the general path would say")
             depth += 1
+        if self.maybe:  # rules before it may give a value too
+            self.source.line(depth, "if m is not None: a = m | a")
         self.source.line(depth, f"values[{name}] = a")
         self.source.line(depth, "return a")
         return always
@@ -384,6 +425,8 @@ class OutputWriter:
             self._undecided(depth)
             return
         name = self.source.bind(self.name)
+        if self.maybe:  # rules before it may give a value: unknown on what they miss too
+            self.source.line(depth, "if m is not None: v = m | v")
         self.source.line(depth, f"values[{name}] = v  # what the general path would say")
         self.source.line(depth, "return v")
 

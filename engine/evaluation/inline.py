@@ -1,13 +1,14 @@
 """Write a condition-language expression as one Python expression, for generated code.
 
-An inlined expression assumes the values it reads are known: at the first unknown (a
-missing fact, an unknown output) or arithmetic failure it raises
-:class:`engine.evaluation.runtime.Bail`, and the code around it
-(:mod:`engine.evaluation.codegen`) evaluates the expression again by its closure
-(:mod:`engine.language.closures`), which has the full semantics of unknowns and reports
-errors with their place. For known values the inlined operators keep the closures'
-semantics, ``none`` included: a comparison with ``none`` is false, ``and`` and ``or``
-treat ``none`` as false. Shapes without an inlined form run their closure in place.
+Two forms. :class:`Inline`, for the function of a whole person
+(:mod:`engine.evaluation.person`), assumes the values it reads are known: at the first
+unknown (a missing fact, an unknown output) or arithmetic failure it raises
+:class:`engine.evaluation.runtime.Bail`, which ends that function. :class:`Carry`, for
+the per-output functions (:mod:`engine.evaluation.codegen`), which run when facts are
+missing, carries unknowns by the closures' rules (:mod:`engine.language.closures`) and
+runs the closure in place for shapes it has no form for. For known values both keep the
+closures' semantics, ``none`` included: a comparison with ``none`` is false, ``and`` and
+``or`` treat ``none`` as false.
 
 **Nothing from a rule file becomes source text.** The code consists of fixed templates,
 generated names (``k12``, ``t3``) and the literals ``True``, ``False`` and ``None``;
@@ -21,11 +22,13 @@ from __future__ import annotations
 import itertools
 from typing import TYPE_CHECKING, Any, Callable, Mapping
 
+from engine.errors import Origin
 from engine.evaluation import runtime
 from engine.language import nodes as n
 from engine.language import semantics as sem
 from engine.language.closures import compile_node
 from engine.language.types import Vocabulary
+from engine.values import Unknown
 
 if TYPE_CHECKING:
     from engine.evaluation.plan import Plan
@@ -127,6 +130,26 @@ class Inline:
         return (f"({t} if type({t} := ({u} if ({u} := values.get({key}, GONE)) is not GONE else {decide}(ev))) "
                 f"is not Unknown else bail())")
 
+    def carried(self, node: n.Node) -> str | None:
+        """``node`` as code that gives its value as the closure would, an unknown
+        included, without bailing; None for shapes that have no such form. Only a bare
+        fact or output: the shape of almost every reference date, where a missing fact
+        made the inlined code raise and the closure run again for every rule that reads
+        it. A missing fact reads as the unknown the closure gives
+        (:meth:`engine.language.closures._Compiler.build_Name`): unknown on that fact."""
+        if type(node) is not n.Name or self.outputs is not None:
+            return None
+        name = node.name
+        kind = Vocabulary.kind_of_name(name)
+        if kind == "fact":
+            missing = self.source.bind(Unknown(frozenset({name})), f"unknown on {name!r}")
+            return f"facts.get({self.source.bind(name)}, {missing})"
+        if kind == "output":
+            key, t = self.source.bind(name), self.source.temp()
+            decide = self.source.bind(self.decide(name), f"the function that decides {name!r}")
+            return f"({t} if ({t} := values.get({key}, GONE)) is not GONE else {decide}(ev))"
+        return None
+
     def inline_At(self, node: n.At) -> str:
         t = self.source.temp()
         return f"(None if ({t} := {self.expr(node.when)}) is None else {self._constant_on(node.name.name, t)})"
@@ -200,3 +223,102 @@ class Inline:
 
 def _part(text: str, node: n.Node) -> str:
     return text[node.start:node.end]
+
+
+class Carry(Inline):
+    """Like :class:`Inline`, but the code carries unknowns instead of bailing: it gives
+    the value the expression's closure would give, an unknown included, by the rules of
+    :mod:`engine.language.semantics` (``and``/``or`` as :func:`engine.language.semantics.logic`,
+    ``not``, comparisons and membership as the closures build them). A missing fact no
+    longer costs a raise and a second evaluation by the closure. Shapes without a carried
+    form run their closure in place (it has the full semantics and reports errors with
+    their place); nothing is ever evaluated twice. Used by the per-output functions
+    (:mod:`engine.evaluation.codegen`), which run when facts are missing."""
+
+    def expr(self, node: n.Node) -> str:
+        method: Callable[[Any], str] | None = getattr(self, "carry_" + type(node).__name__, None)
+        return method(node) if method is not None else self.in_place(node)
+
+    def in_place(self, node: n.Node) -> str:
+        """The node through its closure, whatever it gives; compiled when it first runs
+        (:class:`CompiledOnFirstCall`)."""
+        self.reads_scope = True
+        stand_in = CompiledOnFirstCall(node, self.origin, self.source.namespace)
+        stand_in.name = self.source.bind(stand_in, f"closure of {_part(self.origin.text, node)!r}")
+        return f"{stand_in.name}(scope)"
+
+    def carry_Name(self, node: n.Name) -> str:
+        if Vocabulary.kind_of_name(node.name) == "set":
+            return self._constant_on(node.name, self.reference)
+        found = self.carried(node)
+        assert found is not None
+        return found
+
+    def carry_Literal(self, node: n.Literal) -> str:
+        return self.inline_Literal(node)
+
+    def carry_Special(self, node: n.Special) -> str:
+        return self.inline_Special(node)
+
+    def carry_Not(self, node: n.Not) -> str:
+        t = self.source.temp()
+        return f"(False if ({t} := {self.expr(node.operand)}) is True else True if {t} is False or {t} is None else {t})"
+
+    def carry_Logic(self, node: n.Logic) -> str:
+        # operands in order until one decides (false for 'and', true for 'or'); an
+        # unknown one leaves the result unknown unless a later one decides
+        temps = [self.source.temp() for _ in node.operands]
+        unknown = self.source.bind(sem.unknown_of, "unknown_of (engine.language.semantics)")
+        pending = " or ".join(f"type({t}) is Unknown" for t in temps)
+        if len(temps) == 2:  # the common case, without a call: join the unknown ones
+            a, b = temps
+            joined = (f"({b} if {a} is True else {a} if {b} is True else {a} | {b})" if node.op == "and" else
+                      f"({b} if {a} is False or {a} is None else {a} if {b} is False or {b} is None else {a} | {b})")
+        else:
+            joined = f"{unknown}({', '.join(temps)})"
+        if node.op == "and":  # each operand left is true or unknown
+            code = f"({joined} if {pending} else True)"
+            for t, operand in reversed(list(zip(temps, node.operands))):
+                code = f"(False if ({t} := {self.expr(operand)}) is False or {t} is None else {code})"
+        else:  # each operand left is false, none or unknown
+            code = f"({joined} if {pending} else False)"
+            for t, operand in reversed(list(zip(temps, node.operands))):
+                code = f"(True if ({t} := {self.expr(operand)}) is True else {code})"
+        return code
+
+    def carry_Binary(self, node: n.Binary) -> str:
+        op, right, t = node.op, node.right, self.source.temp()
+        if op in sem.ORDERING and isinstance(right, n.Literal) and right.value is not None:
+            return (f"(False if ({t} := {self.expr(node.left)}) is None else {t} if type({t}) is Unknown "
+                    f"else {t} {op} {self.inline_Literal(right)})")
+        if op in ("==", "!=") and isinstance(right, n.Literal) and isinstance(right.value, (str, bool)):
+            return f"({t} if type({t} := {self.expr(node.left)}) is Unknown else {t} {op} {self.inline_Literal(right)})"
+        if op in ("in", "not_in") and isinstance(right, n.ListLiteral) \
+                and all(isinstance(item, n.Literal) and item.value is not None for item in right.items):
+            members = self.source.bind(tuple(item.value for item in right.items))  # type: ignore[union-attr]
+            test = "in" if op == "in" else "not in"
+            return (f"({t} if type({t} := {self.expr(node.left)}) is Unknown else None if {t} is None "
+                    f"else {t} {test} {members})")
+        return self.in_place(node)
+
+
+class CompiledOnFirstCall:
+    """The closure of a node that carried code runs in place, compiled when it first
+    runs, which then puts the closure in its own place in the function's namespace
+    (later calls go to the closure directly). Most never run where facts are known, and
+    a closure is a function and cells per node: built for every output of a 10,000-rule
+    set they were half the objects in the process, and the cyclic collector's passes
+    over them most of the first evaluation's time."""
+
+    __slots__ = ("node", "origin", "namespace", "name")
+
+    def __init__(self, node: n.Node, origin: Origin, namespace: dict[str, Any]) -> None:
+        self.node = node
+        self.origin = origin
+        self.namespace = namespace
+        self.name = ""
+
+    def __call__(self, scope: Any) -> Any:
+        closure = compile_node(self.node, self.origin)
+        self.namespace[self.name] = closure
+        return closure(scope)

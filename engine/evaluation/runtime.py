@@ -58,8 +58,8 @@ EVALUATION_ATTRIBUTES = ("on", "facts", "values", "deciders", "states", "resolve
 
 
 class Bail(Exception):
-    """Inlined code met an unknown (or an arithmetic error): evaluate the expression
-    again by its closure, which has the full semantics and reports errors with places."""
+    """Inlined code of a person's function met an unknown (or an arithmetic error): the
+    function stops, and the per-output functions decide (and report any error)."""
 
 
 def bail() -> Any:
