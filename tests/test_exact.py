@@ -175,3 +175,32 @@ def test_the_explanation_of_an_exactly_decided_output_says_so(decree: RuleSet) -
         "verplicht = false",
         "  decided although facts are missing: every value they can take gives this outcome, though the rules "
         "below, read without them, do not show it"]
+
+
+def test_max_of_two_dates_compares_them_so_both_are_named(tmp_path: Path) -> None:
+    """``max(f.d1, f.d2)`` gives one date or the other by comparing them: found by the
+    brute-force property test, where the exact layer tried no date of ``f.d2`` below a
+    described event ``f.d1`` and named ``f.d1`` as not deciding."""
+    (tmp_path / "rules.yaml").write_text("""
+vocabulary:
+  facts:
+    f.b: {type: bool}
+    f.t: {type: text, values: [x, y], event_of: f.d1}
+    f.d1: {type: date, event: true}
+    f.d2: {type: date}
+  outputs:
+    o3: {type: date}
+rules:
+  - id: o3.basis
+    title: o3.basis
+    source: {instrument: test}
+    versions:
+      - from: 2019-12-25
+        when: "not f.b"
+        compute: {o3: "max(f.d1, f.d2)"}
+""")
+    ruleset = RuleSet.load(tmp_path)
+    on = date(2020, 1, 2)
+    assert ruleset.evaluate({"f.t": "x"}, on).unknown == {"o3": ("f.b", "f.d1", "f.d2")}
+    # and with f.d2 given below every day the event can have happened on, f.d1 alone decides
+    assert ruleset.evaluate({"f.t": "x", "f.b": False, "f.d2": date(2019, 1, 1)}, on).unknown == {"o3": ("f.d1",)}

@@ -244,6 +244,11 @@ class Domains:
                 self._boundaries(node.name.name, self._date_terms(node.when, rule), reading)
             elif isinstance(node, n.Binary) and node.op in ("<", "<=", ">", ">=", "==", "!="):
                 reading.atoms |= self._comparison(node, rule)
+            elif isinstance(node, n.Call) and node.function in ("min", "max") and self._is_date(node):
+                # min and max compare their arguments: which one they give turns on that comparison
+                terms = [self._date_terms(argument, rule) for argument in node.args]
+                reading.atoms |= {(a, b) for i, left in enumerate(terms) for right in terms[i + 1:]
+                                  for a in left for b in right}
             elif isinstance(node, n.Call) and node.function == "count":
                 raise _Opaque(node)
             elif isinstance(node, n.Binary) and node.op in ("==", "!=") and any(

@@ -16,7 +16,7 @@ checked ASTs of the consolidation (never from the evaluators' internals):
   opaque);
 - a date: the **date terms** the conditions compare (a fact, the evaluation date or a
   literal, shifted by durations: ``persoon.geboortedatum + 18 years``, ``age(a, b) >= 18``
-  read as ``a + 18 years <= b``), against each other and against the window boundaries of
+  read as ``a + 18 years <= b``; ``min`` and ``max`` compare their arguments), against each other and against the window boundaries of
   the versions a term selects (a rule's ``reference_date``, a set or parameter ``at`` a
   date). Every outcome is fixed by which side of each comparison the terms fall, and each
   such region holds its greatest point, which is built from the upper bounds alone: a
