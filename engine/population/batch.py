@@ -83,21 +83,22 @@ class Results:
     def table(self, decided: pl.DataFrame, days: pl.Series) -> pl.DataFrame:
         """``id``, ``on`` and per output its value and ``NAME:unknown`` columns."""
         day_table = pl.Series("on", self.coder.days.values[1:], dtype=pl.Date)
-        columns: list[pl.Series] = [decided.get_column("id"), _gather(day_table, days - 1).alias("on")]
+        # every gather is an expression of one select: Polars runs them side by side
+        columns: list[pl.Expr] = [pl.col("id"), _gather(day_table, pl.lit(days) - 1).alias("on")]
         for name in self.public:
             book = self.backend.books[name].values
             dtype = _dtype(self.types[name].name)
             shown = [None if i == 0 else _cell(value, dtype) for i, value in enumerate(book)]
             missing = [sorted(v.missing) if type(v) is Unknown else None for v in book]
-            codes = decided.get_column(output_column(name))
+            codes = pl.col(output_column(name))
             columns.append(_gather(pl.Series(name, shown, dtype=dtype), codes).alias(name))
             columns.append(_gather(pl.Series(f"{name}:unknown", missing, dtype=pl.List(pl.String)), codes)
                            .alias(f"{name}:unknown"))
-        return pl.DataFrame(columns)
+        return decided.select(columns)
 
 
-def _gather(table: pl.Series, codes: pl.Series) -> pl.Series:
-    return table.gather(codes.cast(pl.UInt32))
+def _gather(table: pl.Series, codes: pl.Expr) -> pl.Expr:
+    return pl.lit(table).gather(codes.cast(pl.UInt32))
 
 
 def _dtype(type_name: str) -> Any:

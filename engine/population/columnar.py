@@ -226,20 +226,24 @@ class ColumnarBackend:
 
     def _inputs(self, frame: pl.DataFrame) -> pl.LazyFrame:
         """The typed fact columns, their known flags and the dates of a chunk."""
-        columns: list[pl.Series] = []
-        known: dict[str, pl.Series] = {}
+        # the gathers are expressions of the query itself: Polars runs them side by side,
+        # where gathering one Series at a time ran each alone, with a plan of its own
+        gathers: list[pl.Expr] = []
+        known: list[pl.Expr] = []
         for name in self.coder.facts:
-            codes = frame.get_column(fact_column(name))
+            codes = pl.col(fact_column(name))
             values, ok = self._typed_table("fact", name)
-            columns.append(values.gather(codes).alias(value_column("fact", name)))
-            known[name] = ok.gather(codes).alias(f"known:{name}")
+            gathers.append(pl.lit(values).gather(codes).alias(value_column("fact", name)))
+            known.append(pl.lit(ok).gather(codes).alias(f"known:{name}"))
         days = pl.Series(ON_COLUMN, [None] + self.coder.days.values[1:], dtype=pl.Date)
-        columns.append(days.gather(frame.get_column("on")).alias(ON_COLUMN))
+        gathers.append(pl.lit(days).gather(pl.col("on")).alias(ON_COLUMN))
+        absent: list[pl.Series] = []
         for output in self.absent:  # read, but set by no rule: none, and settled
             dtype = _DTYPES.get(self.ruleset.vocabulary.names[output].type.name, pl.Object)
-            columns.append(pl.Series(self._column_of("output", output), [None] * frame.height, dtype=dtype))
-            columns.append(pl.Series(self._settled(output), [True] * frame.height, dtype=pl.Boolean))
-        return pl.DataFrame(columns + list(known.values())).lazy()
+            absent.append(pl.Series(self._column_of("output", output), [None] * frame.height, dtype=dtype))
+            absent.append(pl.Series(self._settled(output), [True] * frame.height, dtype=pl.Boolean))
+        lazy = frame.lazy().select(gathers + known)
+        return lazy.with_columns(absent) if absent else lazy
 
     def _query(self, lazy: pl.LazyFrame) -> tuple[pl.LazyFrame, pl.Expr, list[str]]:
         """``lazy`` with this backend's layers; whether a row is settled; the public
