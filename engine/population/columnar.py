@@ -263,13 +263,20 @@ class ColumnarBackend:
     def _codes(self, result: pl.DataFrame, height: int) -> pl.DataFrame:
         """The public outputs' codes from a query's typed columns (not applicable where
         no rule of this plan sets one)."""
-        columns = []
+        present: dict[str, str] = {}
         for output in self.public:
             if self.base is not None and output not in self.changed:
                 continue  # the base's codes
             name = self._column_of("output", output)
             if name in result.columns:
-                columns.append(self._encode(output, result.get_column(name)).alias(output_column(output)))
+                present[output] = name
+        encoded = self._encoded(result, present)
+        columns = []
+        for output in self.public:
+            if self.base is not None and output not in self.changed:
+                continue
+            if output in present:
+                columns.append(encoded.get_column(output_column(output)))
             else:
                 columns.append(pl.Series(output_column(output), [NONE] * height, dtype=pl.UInt32))
         return pl.DataFrame(columns)
@@ -378,27 +385,44 @@ class ColumnarBackend:
 
     def _encode(self, output: str, values: pl.Series) -> pl.Series:
         """Polars values of an output as codes of its codebook."""
-        book = self.books[output]
-        as_set = self.plan.outputs[output].as_set or self.ruleset.vocabulary.names[output].type.name == "set"
-        number = self.ruleset.vocabulary.names[output].type.name == "number"
-        if values.dtype == pl.Boolean and not number:  # a gather by truth: no hashing of every cell
+        return self._encoded(values.alias("values").to_frame(), {output: "values"}).to_series()
+
+    def _encoded(self, frame: pl.DataFrame, columns: dict[str, str]) -> pl.DataFrame:
+        """The codes of outputs (output -> its column of ``frame``), named by
+        :func:`output_column`: the distinct values of every column in one select, then
+        every column coded in another (one query each, run side by side, rather than a
+        few Series operations per output)."""
+        keys: dict[str, pl.Expr] = {}
+        truth: dict[str, pl.Expr] = {}
+        for output, column in columns.items():
+            dtype = frame.schema[column]
+            if dtype == pl.Boolean and self.ruleset.vocabulary.names[output].type.name != "number":
+                truth[output] = pl.col(column)  # a gather by truth: no hashing of every cell
+            else:
+                keys[output] = pl.col(column).list.join(_SEPARATOR) if isinstance(dtype, pl.List) else pl.col(column)
+        distinct = frame.select([key.drop_nulls().unique().implode().alias(o) for o, key in keys.items()]).row(0) \
+            if keys else ()
+        coded: list[pl.Expr] = []
+        for output, values in truth.items():
+            book = self.books[output]
             table = pl.Series([book.code(False), book.code(True)], dtype=pl.UInt32)
-            return table.gather(values.cast(pl.UInt32)).fill_null(NONE)
-        if isinstance(values.dtype, pl.List):
-            keys = values.list.join(_SEPARATOR)
-            distinct = keys.drop_nulls().unique().to_list()
-            new = []
-            for key in distinct:
-                items = tuple(key.split(_SEPARATOR)) if key else ()
-                new.append(book.code(frozenset(items) if as_set else items))
-            if not distinct:
-                return pl.Series([NONE] * len(values), dtype=pl.UInt32)
-            return keys.replace_strict(distinct, new, default=None, return_dtype=pl.UInt32).fill_null(NONE)
-        distinct = values.drop_nulls().unique().to_list()
-        if not distinct:
-            return pl.Series([NONE] * len(values), dtype=pl.UInt32)
-        new = [book.code(Decimal(v) if number else v) for v in distinct]
-        return values.replace_strict(distinct, new, default=None, return_dtype=pl.UInt32).fill_null(NONE)
+            coded.append(pl.lit(table).gather(values.cast(pl.UInt32)).fill_null(NONE).alias(output_column(output)))
+        for (output, key), found in zip(keys.items(), distinct):
+            if not found:
+                coded.append(pl.repeat(NONE, frame.height, dtype=pl.UInt32).alias(output_column(output)))
+                continue
+            book = self.books[output]
+            as_set = self.plan.outputs[output].as_set or self.ruleset.vocabulary.names[output].type.name == "set"
+            if isinstance(frame.schema[columns[output]], pl.List):
+                new = [book.code(frozenset(items) if as_set else items)
+                       for items in (tuple(k.split(_SEPARATOR)) if k else () for k in found)]
+            elif self.ruleset.vocabulary.names[output].type.name == "number":
+                new = [book.code(Decimal(v)) for v in found]
+            else:
+                new = [book.code(v) for v in found]
+            coded.append(key.replace_strict(found, new, default=None, return_dtype=pl.UInt32).fill_null(NONE)
+                         .alias(output_column(output)))
+        return frame.select(coded) if coded else pl.DataFrame()
 
     def _by_combination(self, step: Step, frame: pl.DataFrame) -> pl.DataFrame:
         # a variant beside its base finds the base's codes for the outputs it redecides
