@@ -263,22 +263,11 @@ class ColumnarBackend:
     def _codes(self, result: pl.DataFrame, height: int) -> pl.DataFrame:
         """The public outputs' codes from a query's typed columns (not applicable where
         no rule of this plan sets one)."""
-        present: dict[str, str] = {}
-        for output in self.public:
-            if self.base is not None and output not in self.changed:
-                continue  # the base's codes
-            name = self._column_of("output", output)
-            if name in result.columns:
-                present[output] = name
+        wanted = [o for o in self.public if self.base is None or o in self.changed]  # else the base's codes
+        present = {o: self._column_of("output", o) for o in wanted if self._column_of("output", o) in result.columns}
         encoded = self._encoded(result, present)
-        columns = []
-        for output in self.public:
-            if self.base is not None and output not in self.changed:
-                continue
-            if output in present:
-                columns.append(encoded.get_column(output_column(output)))
-            else:
-                columns.append(pl.Series(output_column(output), [NONE] * height, dtype=pl.UInt32))
+        columns = [encoded.get_column(output_column(o)) if o in present
+                   else pl.Series(output_column(o), [NONE] * height, dtype=pl.UInt32) for o in wanted]
         return pl.DataFrame(columns)
 
     def run_beside(self, chunk: CodedChunk) -> tuple[pl.DataFrame, pl.DataFrame]:
@@ -344,7 +333,8 @@ class ColumnarBackend:
         settled = ~computed.get_column("escape")
         for ok in known:
             settled = settled & ok
-        decided = {o: self._encode(o, computed.get_column(o)) for o in step.outputs}
+        encoded = self._encoded(computed, {o: o for o in step.outputs})
+        decided = {o: encoded.get_column(output_column(o)) for o in step.outputs}
         rest = (~settled).arg_true()
         self.columnar_rows += frame.height - len(rest)
         self.combination_rows += len(rest)
