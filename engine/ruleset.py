@@ -350,12 +350,18 @@ class RuleSet:
         if found is not None:
             return Result(on, dict(plan.proposals), self.content_hash, dict(zip(wanted, found)), None,
                           (program, given, ordered))
-        evaluation = Evaluation(plan, given, on, program)  # a fresh memo: as if the above had not run
-        program.run(evaluation, ordered)
-        decisions = self._decisions.of(wanted, evaluation.values, evaluation.deciders)
+        found = program.carry_all(evaluation, wanted)  # facts missing: at once too, carrying unknowns
+        replay: tuple[Program, Mapping[str, Any], tuple[str, ...]] | None = None
+        if found is not None:
+            decisions, replay = dict(zip(wanted, found)), (program, given, ordered)
+            kept: Evaluation | None = None
+        else:
+            kept = Evaluation(plan, given, on, program)  # a fresh memo: as if the above had not run
+            program.run(kept, ordered)
+            decisions = self._decisions.of(wanted, kept.values, kept.deciders)
         if exact and any(d.status == "unknown" for d in decisions.values()):
             decisions = self._exactly(plan, given, on, proposals or {}, decisions)
-        return Result(on, dict(plan.proposals), self.content_hash, decisions, evaluation)
+        return Result(on, dict(plan.proposals), self.content_hash, decisions, kept, replay)
 
     def _exactly(self, plan: Plan, given: Mapping[str, Any], on: date, proposals: Proposals,
                  decisions: dict[str, Decision]) -> dict[str, Decision]:

@@ -47,10 +47,27 @@ class Unknown:
             return self
         if not self.missing:
             return other
-        return Unknown(self.missing | other.missing)
+        return unknown_on(self.missing | other.missing)
 
     def __repr__(self) -> str:
         return f"Unknown({sorted(self.missing)})"
+
+
+_INTERNED: dict[frozenset[str], Unknown] = {}
+_INTERNED_AT_MOST = 4096  # distinct sets of missing facts kept; past that, new objects
+
+
+def unknown_on(missing: frozenset[str]) -> Unknown:
+    """The unknown naming ``missing``: one object per set of facts (up to
+    :data:`_INTERNED_AT_MOST` sets), so that code joining unknowns finds the same set by
+    identity (``a is m``) instead of calling :meth:`Unknown.__or__`. Equal unknowns are
+    equal whether interned or not; interning saves work, it decides nothing."""
+    found = _INTERNED.get(missing)
+    if found is None:
+        found = Unknown(missing)
+        if len(_INTERNED) < _INTERNED_AT_MOST:
+            found = _INTERNED.setdefault(missing, found)
+    return found
 
 
 @dataclass(frozen=True, slots=True)

@@ -15,6 +15,7 @@ from hypothesis import settings
 
 from engine.evaluation.codegen import Program
 from engine.evaluation.general import Evaluation
+from engine.values import Unknown
 from engine.evaluation.plan import one_rule_plan
 from engine.language.expression import Expression, TestScope, Vocabulary
 from engine.ruleset import RuleSet
@@ -71,9 +72,10 @@ def generated_value(expression: Expression, scope: TestScope) -> Any:
 
 
 def person_value(expression: Expression, scope: TestScope) -> Any:
-    """``expression`` as production evaluates it for a person with every value known: the
-    one-rule plan's function of a whole person (engine.evaluation.person), which answers
-    or stops; where it stops, :func:`generated_value` answers, as in production. A scope
+    """``expression`` as production evaluates it for a person: the one-rule plan's
+    function of a whole person (engine.evaluation.person), and where a value is not
+    known, the one that carries unknowns; each answers or stops, and where both stop,
+    :func:`generated_value` answers, as in production. A scope
     that gives outputs is left to :func:`generated_value` (a person's function decides
     the outputs it reads itself)."""
     if scope.outputs:
@@ -84,8 +86,8 @@ def person_value(expression: Expression, scope: TestScope) -> Any:
     assert program.person(("result",), now=True) is not None
     evaluation = Evaluation(plan, {**scope.facts, _REFERENCE: scope.reference_date}, scope.evaluation_date,
                             program)
-    found = program.decide_all(evaluation, ("result",))
+    found = program.decide_all(evaluation, ("result",)) or program.carry_all(evaluation, ("result",))
     if found is None:
         return generated_value(expression, scope)
     (decision,) = found
-    return decision.value
+    return Unknown(frozenset(decision.missing)) if decision.status == "unknown" else decision.value

@@ -193,7 +193,9 @@ def _production(ruleset: RuleSet, facts: dict[str, Any], on: date, proposals: di
     except ConflictError as error:
         return ("conflict", str(error))
     if record:
-        event(f"answered by a person's function: {result._evaluation is None}")
+        carried = any(d.status == "unknown" for d in result.decisions.values())
+        event(f"answered by a person's function: {result._evaluation is None}"
+              f"{' (the one that carries unknowns)' if result._evaluation is None and carried else ''}")
     found = {}
     for name, decision in result.decisions.items():
         if decision.status == "unknown":

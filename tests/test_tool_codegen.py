@@ -30,6 +30,16 @@ def test_it_prints_the_function_of_a_whole_person(capsys: pytest.CaptureFixture[
     assert [node.name for node in tree.body if isinstance(node, ast.FunctionDef)] == ["decide_all"]
 
 
+def test_it_prints_the_function_that_carries_unknowns(capsys: pytest.CaptureFixture[str]) -> None:
+    assert codegen.main(["--person", "--carry", "verplicht", "--rules", str(RULESETS / "exceptions")]) == 0
+    printed = capsys.readouterr().out
+    tree = ast.parse(printed)
+    assert [node.name for node in tree.body if isinstance(node, ast.FunctionDef)] == ["decide_all"]
+    assert "# unknown: it may apply" in printed  # a rule that may apply is walked past, as the general path does
+    with pytest.raises(SystemExit):
+        codegen.main(["--carry", "verplicht", "--rules", str(RULESETS / "exceptions")])
+
+
 def test_an_unknown_output_is_an_error(capsys: pytest.CaptureFixture[str]) -> None:
     assert codegen.main(["verplight", "--rules", str(RULESETS / "exceptions")]) == 2
     assert "unknown output 'verplight'" in capsys.readouterr().err

@@ -5,13 +5,15 @@
     python -m tools.codegen status --proposal arbeidsmigranten
     python -m tools.codegen --person                     # every public output of a person at once
     python -m tools.codegen --person status regime
+    python -m tools.codegen --person --carry             # the same, carrying unknowns
 
 Like Jinja's ``Environment.compile(raw=True)``: the first line imports the runtime names
 the code may use (engine.evaluation.runtime.exported), comments list the objects bound
 to generated names (``k12``), then the function ``decide(ev)`` follows. Outputs that it
 reads are decided by functions of their own: print those by their names. With
 ``--person``, the one function ``decide_all(ev)`` that decides the outputs named (default:
-every public output) at once for a person with every value known.
+every public output) at once for a person with every value known; with ``--carry`` as
+well, the one that decides them when facts are missing, carrying unknowns.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("outputs", nargs="*", metavar="output", help="the output whose function to print")
     parser.add_argument("--person", action="store_true",
                         help="print the function that decides these outputs (default: all public) at once")
+    parser.add_argument("--carry", action="store_true",
+                        help="with --person: the function that carries unknowns (facts missing)")
     parser.add_argument("--rules", default="rules", help="the rule set (default: rules)")
     parser.add_argument("--proposal", action="append", default=[], metavar="NAME",
                         help="switch a proposal on (on its assumed date); may be repeated")
@@ -42,6 +46,8 @@ def main(argv: list[str] | None = None) -> int:
         print(error.render(), file=sys.stderr)
         return 1
     outputs = arguments.outputs or (ruleset.public_outputs if arguments.person else [])
+    if arguments.carry and not arguments.person:
+        parser.error("--carry prints a person's function: add --person")
     if len(outputs) != 1 and not arguments.person:
         parser.error("name one output (or several with --person)")
     for output in outputs:
@@ -49,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"error: unknown output '{output}'; outputs: {', '.join(sorted(plan.outputs))}", file=sys.stderr)
             return 2
     if arguments.person:
-        print(generated_person_source(plan, tuple(outputs)), end="")
+        print(generated_person_source(plan, tuple(outputs), carry=arguments.carry), end="")
     else:
         print(generated_source(plan, outputs[0]), end="")
     return 0

@@ -22,8 +22,9 @@ the code of an output (``python -m tools.codegen``).
 
 :class:`Program` also holds, per tuple of wanted outputs, the function that decides them
 all at once for a person whose values are all known (:mod:`engine.evaluation.person`),
-written when the same outputs are asked for the second time; where it stops (an unknown,
-a conflict, an error), these per-output functions decide.
+written when the same outputs are asked for the second time, and the one that decides
+them when facts are missing, carrying unknowns; where both stop (an unknown they cannot
+settle in hand, a conflict, an error), these per-output functions decide.
 """
 
 from __future__ import annotations
@@ -77,9 +78,12 @@ class Program:
         # see person), and how often each tuple was asked before its function was written
         self.persons: dict[tuple[str, ...], DecideAll | None] = {}
         self.asked: dict[tuple[str, ...], int] = {}
+        # wanted outputs -> the function that decides them at once carrying unknowns,
+        # written when the person's function first stops (see decide_all)
+        self.carriers: dict[tuple[str, ...], DecideAll | None] = {}
 
     def __getstate__(self) -> dict[str, Any]:  # written again where needed
-        return {"plan": self.plan, "functions": {}, "persons": {}, "asked": {}}
+        return {"plan": self.plan, "functions": {}, "persons": {}, "asked": {}, "carriers": {}}
 
     def decide_all(self, evaluation: Evaluation, wanted: tuple[str, ...]) -> tuple[Decision, ...] | None:
         """The decisions on ``wanted`` (in that order) when every value on the way is
@@ -93,6 +97,26 @@ class Program:
                 return None
         try:
             return function(evaluation)
+        except _LEFT:
+            return None
+
+    def carry_all(self, evaluation: Evaluation, wanted: tuple[str, ...]) -> tuple[Decision, ...] | None:
+        """The decisions on ``wanted`` by the function that carries unknowns, once
+        :meth:`decide_all` stopped (a fact missing, a value unknown); written the first
+        time it is needed. None where it stops too, or where the person's function is
+        not written (then neither is this one): decide anew with :meth:`run`."""
+        if self.persons.get(wanted) is None:
+            return None
+        if wanted in self.carriers:
+            carrier = self.carriers[wanted]
+        else:
+            carrier = self._written(PersonWriter(Source(), self.plan, wanted, carry=self.decide))
+            if len(self.carriers) < 256:
+                self.carriers[wanted] = carrier
+        if carrier is None:
+            return None
+        try:
+            return carrier(evaluation)
         except _LEFT:
             return None
 
@@ -110,25 +134,31 @@ class Program:
             asked = self.asked[wanted] = self.asked.get(wanted, 0) + 1
             if asked < PERSON_AFTER:
                 return None
-        function: DecideAll | None = None
-        if sum(len(self.plan.outputs[name].rules()) for name in needed(self.plan, wanted)
-               if name in self.plan.outputs) <= PERSON_RULES:
-            source = self.person_source(wanted)
-            try:  # one text per tuple of outputs: not kept in _compiled's cache
-                code = compile(source.text, "<decree generated>", "exec")
-            except (SyntaxError, RecursionError, MemoryError):  # nested past Python's limits: per output then
-                code = None
-            if code is not None:
-                exec(code, source.namespace)
-                function = source.namespace["decide_all"]
+        function = self._written(PersonWriter(Source(), self.plan, wanted))
         if len(self.persons) < 256:  # a service asking ever other outputs does not grow this
             self.persons[wanted] = function
         return function
 
-    def person_source(self, wanted: tuple[str, ...]) -> Source:
+    def _written(self, writer: PersonWriter) -> DecideAll | None:
+        """The function ``writer`` writes, compiled; None for trees of over
+        :data:`PERSON_RULES` rules, or code nested past Python's limits."""
+        if sum(len(self.plan.outputs[name].rules()) for name in needed(self.plan, writer.wanted)
+               if name in self.plan.outputs) > PERSON_RULES:
+            return None
+        writer.write()
+        source = writer.source
+        try:  # one text per tuple of outputs: not kept in _compiled's cache
+            code = compile(source.text, "<decree generated>", "exec")
+        except (SyntaxError, RecursionError, MemoryError):
+            return None
+        exec(code, source.namespace)
+        function: DecideAll = source.namespace["decide_all"]
+        return function
+
+    def person_source(self, wanted: tuple[str, ...], carry: bool = False) -> Source:
         """The source of the function that decides ``wanted`` at once."""
         source = Source()
-        PersonWriter(source, self.plan, wanted).write()
+        PersonWriter(source, self.plan, wanted, self.decide if carry else None).write()
         return source
 
     def decide(self, output: str) -> Decide:
@@ -166,10 +196,11 @@ def generated_source(plan: Plan, output: str) -> str:
     return _printed(Program(plan).source(output))
 
 
-def generated_person_source(plan: Plan, wanted: tuple[str, ...]) -> str:
+def generated_person_source(plan: Plan, wanted: tuple[str, ...], carry: bool = False) -> str:
     """The Python that decides ``wanted`` at once for a person with every value known
-    (:mod:`engine.evaluation.person`), printed as :func:`generated_source` prints."""
-    return _printed(Program(plan).person_source(wanted))
+    (:mod:`engine.evaluation.person`), or with ``carry`` when facts are missing, printed
+    as :func:`generated_source` prints."""
+    return _printed(Program(plan).person_source(wanted, carry))
 
 
 def _printed(source: Source) -> str:

@@ -28,7 +28,7 @@ from engine.language import nodes as n
 from engine.language import semantics as sem
 from engine.language.closures import compile_node
 from engine.language.types import Vocabulary
-from engine.values import Unknown
+from engine.values import Unknown, unknown_on
 
 if TYPE_CHECKING:
     from engine.evaluation.plan import Plan
@@ -142,13 +142,17 @@ class Inline:
         name = node.name
         kind = Vocabulary.kind_of_name(name)
         if kind == "fact":
-            missing = self.source.bind(Unknown(frozenset({name})), f"unknown on {name!r}")
-            return f"facts.get({self.source.bind(name)}, {missing})"
+            return self._fact_or_unknown(name)
         if kind == "output":
             key, t = self.source.bind(name), self.source.temp()
             decide = self.source.bind(self.decide(name), f"the function that decides {name!r}")
             return f"({t} if ({t} := values.get({key}, GONE)) is not GONE else {decide}(ev))"
         return None
+
+    def _fact_or_unknown(self, name: str) -> str:
+        """A fact's value, or where it is missing the unknown on it (one object per fact)."""
+        missing = self.source.bind(unknown_on(frozenset({name})), f"unknown on {name!r}")
+        return f"facts.get({self.source.bind(name)}, {missing})"
 
     def inline_At(self, node: n.At) -> str:
         t = self.source.temp()
@@ -248,8 +252,11 @@ class Carry(Inline):
         return f"{stand_in.name}(scope)"
 
     def carry_Name(self, node: n.Name) -> str:
-        if Vocabulary.kind_of_name(node.name) == "set":
+        kind = Vocabulary.kind_of_name(node.name)
+        if kind == "set":
             return self._constant_on(node.name, self.reference)
+        if self.outputs is not None:  # a person's function that carries unknowns: outputs in locals
+            return self.outputs[node.name] if kind == "output" else self._fact_or_unknown(node.name)
         found = self.carried(node)
         assert found is not None
         return found

@@ -23,7 +23,7 @@ from datetime import date
 from decimal import Decimal
 from typing import Any, Callable, Iterable, Mapping, NamedTuple
 
-from engine.values import Unknown
+from engine.values import Unknown, unknown_on
 
 ANY = ("<any value>",)  # the key of a value that is itself unknown
 
@@ -89,12 +89,12 @@ class Outcome:
         possibility agrees on while facts are missing is decided by no single rule."""
         options = self.options
         if not self.closed:
-            return (None, None) if not options else (Unknown(frozenset(self.missing)), None)
+            return (None, None) if not options else (unknown_on(frozenset(self.missing)), None)
         if len(options) != 1:
-            return Unknown(frozenset(self.missing)), None
+            return unknown_on(frozenset(self.missing)), None
         key, (value, rule_id) = next(iter(options.items()))
         if key is ANY:
-            return Unknown(frozenset(self.missing)), None
+            return unknown_on(frozenset(self.missing)), None
         return value, (None if self.missing else rule_id)
 
 
@@ -118,12 +118,33 @@ def decision(name: str, value: Any, rule: str | None) -> Decision:
     return _new(Decision, (name, "decided" if value is not None else "not_applicable", value, (), rule))
 
 
+_UNKNOWN: dict[tuple[str, frozenset[str]], Decision] = {}
+
+
+def unknown_decision(name: str, value: Unknown) -> Decision:
+    """The decision on ``name`` whose value is the unknown ``value``; shared, as the
+    decisions :class:`Decisions` keeps."""
+    key = (name, value.missing)
+    found = _UNKNOWN.get(key)
+    if found is None:
+        found = _new(Decision, (name, "unknown", None, tuple(sorted(value.missing)), None))
+        if len(_UNKNOWN) < _SHARED:
+            _UNKNOWN[key] = found
+    return found
+
+
+def decision_of(name: str, value: Any, rule: str | None) -> Decision:
+    """The decision on ``name`` from its value (known, None or unknown) and deciding rule."""
+    return unknown_decision(name, value) if type(value) is Unknown else decision(name, value, rule)
+
+
 class Decisions:
     """Builds the :class:`Decision` of an output from its value and deciding rule: the
     one place that does, for every backend.
 
-    The decisions on outputs whose values are few (booleans, texts, not applicable) are
-    kept and shared between results, as they are immutable; a race between threads
+    The decisions on outputs whose values are few (booleans, texts, not applicable), and
+    unknown decisions (by the facts they name), are kept and shared between results, as
+    they are immutable; a race between threads
     builds one twice and keeps either."""
 
     def __init__(self, sharable: Iterable[str]) -> None:
@@ -146,7 +167,7 @@ class Decisions:
         for name in names:
             value = values[name]
             if type(value) is Unknown:
-                found[name] = _new(Decision, (name, "unknown", None, tuple(sorted(value.missing)), None))
+                found[name] = unknown_decision(name, value)
             elif value is None or name in sharable:
                 rule = deciders.get(name)
                 key = (name, value, rule)

@@ -17,6 +17,14 @@ whole tuple of wanted outputs as one function ``decide_all(ev)``, for that case 
   by the per-output functions and the general path, which give the answer and its
   explanation as they always do (:meth:`engine.evaluation.codegen.Program.person`).
 
+When a fact is missing, that function stops at once, and a second one, written the first
+time that happens (``carry``), decides the person instead: the same walk, with the
+expressions carrying unknowns (:class:`engine.evaluation.inline.Carry`) and each output's
+walk joining what the rules that may give a value miss, step for step as the per-output
+functions do (:class:`engine.evaluation.codegen.OutputWriter`: ``m``, ``y``). Where they
+would hand an output to the general path (a value unknown inside a group of siblings, a
+value that rules before it may also give, a conflict), it bails, and they decide.
+
 It returns the wanted outputs' decisions (:class:`engine.evaluation.outcomes.Decision`)
 as a tuple, in the order asked; a decision on a literal value is made once, when the
 function is written, and shared by every answer. The result is the same as the per-output functions', which the differential
@@ -28,10 +36,10 @@ evaluation by the per-output functions, rebuilt when asked for
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Iterable
+from typing import TYPE_CHECKING, Any, Callable, Iterable
 
-from engine.evaluation.inline import Inline, Source
-from engine.evaluation.outcomes import decision, key_of
+from engine.evaluation.inline import Carry, Inline, Source
+from engine.evaluation.outcomes import decision, decision_of, key_of, unknown_decision
 from engine.evaluation.plan import Branch, Group, OutputPlan, Plan, RulePlan, VersionPlan
 from engine.language.types import Vocabulary
 
@@ -89,10 +97,15 @@ class PersonWriter:
     rules of equal standing are walked each in a block of its own, as in
     :class:`engine.evaluation.codegen.OutputWriter`."""
 
-    def __init__(self, source: Source, plan: Plan, wanted: tuple[str, ...]) -> None:
+    def __init__(self, source: Source, plan: Plan, wanted: tuple[str, ...],
+                 carry: Callable[[str], Callable[..., Any]] | None = None) -> None:
         self.source = source
         self.plan = plan
         self.wanted = wanted
+        # the function that carries unknowns is written with ``carry``: output -> the
+        # per-output function that decides it (engine.evaluation.codegen.Program.decide)
+        self.carry = carry
+        self.maybe = False  # carry: this output's walk has written code that may set ``m``
         self.values: dict[str, str] = {}  # output -> the local that holds its value
         self.deciders: dict[str, str] = {}  # wanted output -> the local that holds its deciding rule
         self.rules: dict[str, str] = {}  # rule id -> its number in the names of its locals
@@ -138,7 +151,7 @@ class PersonWriter:
             self.values[name] = f"o{index}"
         for name in self.wanted:
             self.deciders[name] = f"r{self.values[name][1:]}"  # its decision
-        together = _decided_together(self.plan, order)
+        together = {} if self.carry else _decided_together(self.plan, order)
         self.line(0, "def decide_all(ev):")
         self.line(1, "facts = ev.facts")
         self.line(1, "on = ev.on")
@@ -160,12 +173,40 @@ class PersonWriter:
             self.line(depth, f"{self.values[self.name]} = None")
             self._decision(depth, self.name, None)
             return
+        outer = depth
+        if self.carry:  # where OutputWriter hands the output on, bail() hands it to its function
+            self.line(outer, "try:")
+            depth += 1
+        start, self.maybe = len(self.source.lines), False
         self._loop(depth)
         self._groups(depth + 1, self.output.groups)
-        for name in (self.name,) + self.companions:
-            self.line(depth + 1, f"{self.values[name]} = None  # no rule gives a value: not applicable")
-            self._decision(depth + 1, name, None)
+        if self.maybe:
+            # no rule surely gave a value, some may: unknown on what they miss (or, m
+            # being None, not applicable), as the general path says (Outcome.value)
+            self.source.lines[start:start] = ["    " * depth + "m = None", "    " * depth + "y = False"]
+            self._settled(depth + 1, "m")
+        else:
+            for name in (self.name,) + self.companions:
+                self.line(depth + 1, f"{self.values[name]} = None  # no rule gives a value: not applicable")
+                self._decision(depth + 1, name, None)
         self._break(depth + 1)
+        if self.carry:
+            self._handed_over(outer)
+
+    def _handed_over(self, depth: int) -> None:
+        """``except Bail:`` the output decided by its per-output function, which hands it
+        to the general path where it must (nothing after the block counts on a rule
+        probed in it: a bail may have left it before)."""
+        assert self.carry is not None
+        bind, name = self.source.bind, self.name
+        self.line(depth, "except Bail:")
+        key, decide = bind(name), bind(self.carry, "the per-output function of an output")
+        local, t = self.values[name], self.source.temp()
+        self.line(depth + 1, f"{local} = {t} if ({t} := ev.values.get({key}, GONE)) is not GONE else {decide}({key})(ev)")
+        decision_local = self.deciders.get(name)
+        if decision_local is not None:
+            made = bind(decision_of, "decision_of (engine.evaluation.outcomes)")
+            self.line(depth + 1, f"{decision_local} = {made}({key}, {local}, ev.deciders.get({key}))")
 
     # -- values --------------------------------------------------------------------
 
@@ -177,6 +218,8 @@ class PersonWriter:
             self.line(depth, f"f{level} = {value}")
             self.line(depth, f"g{level} = {rule}")
         else:
+            if self.maybe:  # a rule before it may give a value: the general path tells
+                self.line(depth, "if m is not None: bail()")
             self.line(depth, f"{self.values[self.name]} = {value}")
             self._decision(depth, self.name, given or rule)
         self._break(depth)
@@ -204,7 +247,8 @@ class PersonWriter:
         """``expression`` as Python over the locals; ``reference`` is the code of its
         reference date, ``scope`` the code of its scope (assigned to ``scope`` first
         when the code runs a closure in place)."""
-        inline = Inline(self.source, expression, self.plan, _no_function, reference, self.values)
+        kind = Carry if self.carry else Inline
+        inline = kind(self.source, expression, self.plan, _no_function, reference, self.values)
         code = inline.expr(expression.node)
         if inline.reads_scope:
             self.line(depth, f"scope = {scope}")
@@ -225,7 +269,7 @@ class PersonWriter:
         self._groups(depth, branch.exceptions)
         number = self._probe(depth, rule)
         rule_id = source.bind(rule.id)
-        self.line(depth, f"if a{number}:")
+        self.line(depth, f"if a{number} is True:" if self.carry else f"if a{number}:")
         versions = [v for v in rule.versions if v.gives(self.name)]
         for index, version in enumerate(versions):
             inner = depth + 1
@@ -239,9 +283,20 @@ class PersonWriter:
                     self._decision(inner, name, (rule, version))
                 self._break(inner)
                 continue
-            self._found(inner, self._value(inner, version, self.name, number), rule_id, (rule, version))
+            value = self._value(inner, version, self.name, number)
+            if self.carry and self.name not in version.sets:
+                self.line(inner, f"v = {value}")
+                self.line(inner, "if type(v) is Unknown:")
+                self._unknown_value(inner + 1)
+                value = "v"
+            self._any_value(inner)
+            self._found(inner, value, rule_id, (rule, version))
         if not versions:
             self.line(depth + 1, "pass")
+        if self.carry:
+            self.line(depth, f"elif a{number} is not False and a{number} is not None:  # unknown: it may apply")
+            if not self._last(branch) or not self._last_may_apply(depth + 1, rule, number):
+                self._may_apply(depth + 1, rule, number)
 
     def _value(self, depth: int, version: VersionPlan, name: str, number: str) -> str:
         """The code of the value ``version`` gives ``name``, its rule's locals numbered ``number``."""
@@ -276,6 +331,75 @@ class PersonWriter:
         self.line(depth, f"if {found} is not GONE:")
         self._found(depth + 1, found, by, None)
 
+    # -- unknowns (the function that carries them) ---------------------------------
+    # As engine.evaluation.codegen.OutputWriter, whose walk these follow step by step:
+    # ``m`` joins what the rules that may give a value miss, ``y`` says one of them may
+    # give any value; where OutputWriter hands the output to the general path, this
+    # function bails, and the per-output functions decide the person.
+
+    def _settled(self, depth: int, value: str) -> None:
+        """The output's value is ``value``: an unknown, or None (not applicable)."""
+        local = self.values[self.name]
+        self.line(depth, f"{local} = {value}")
+        decision_local = self.deciders.get(self.name)
+        if decision_local is not None:
+            bind = self.source.bind
+            absent = bind(decision(self.name, None, None), f"decision: {self.name!r} not applicable")
+            unknown = bind(unknown_decision, "unknown_decision (engine.evaluation.outcomes)")
+            self.line(depth, f"{decision_local} = {absent} if {local} is None else {unknown}({bind(self.name)}, {local})")
+
+    def _may_apply(self, depth: int, rule: RulePlan, number: str) -> None:
+        """The rule may apply (``a<n>`` is unknown): see OutputWriter._may_apply."""
+        applies, version, bind = f"a{number}", f"v{number}", self.source.bind
+
+        def loaded(plan: VersionPlan) -> str:
+            return bind(plan.version, f"version of {rule.id!r} from {plan.start}")
+
+        computing = [f"{version} is {loaded(v)}" for v in rule.versions if self.name in v.computes]
+        if computing:  # the general path would compute that value first
+            self.line(depth, f"if {' or '.join(computing)}:")
+            self.line(depth + 1, "bail()")
+        if not all(self.name in v.sets for v in rule.versions):
+            giving = [f"{version} is {loaded(v)}" for v in rule.versions if self.name in v.sets]
+            self.line(depth, f"if {' or '.join([f'{version} is None'] + giving)}:")
+            depth += 1
+        self.line(depth, f"m = {applies} if m is None else m if {applies} is m else m | {applies}")
+        self.line(depth, f"if {version} is None: y = True")
+        self.maybe = True
+
+    def _last(self, branch: Branch) -> bool:
+        """Whether ``branch`` is the tree's last step outside any group of siblings."""
+        assert self.output is not None
+        groups = self.output.groups
+        return not self.capture and bool(groups) and len(groups[-1]) == 1 and groups[-1][0] is branch
+
+    def _last_may_apply(self, depth: int, rule: RulePlan, number: str) -> bool:
+        """The tree's last rule may apply: see OutputWriter._last_may_apply."""
+        always = all(self.name in version.sets for version in rule.versions)
+        if not always:
+            self.line(depth, f"if v{number} is None:  # no version known: what the general path would say")
+            depth += 1
+        applies = f"a{number}"
+        self._settled(depth, f"(m | {applies} if m is not None else {applies})" if self.maybe else applies)
+        self._break(depth)
+        return always
+
+    def _unknown_value(self, depth: int) -> None:
+        """The rule applies and its value ``v`` is unknown: see OutputWriter._unknown_value."""
+        if self.capture:
+            self.line(depth, "bail()")
+            return
+        self._settled(depth, "(m | v if m is not None else v)" if self.maybe else "v")
+        self._break(depth)
+
+    def _any_value(self, depth: int) -> None:
+        """A rule before this one may give any value: see OutputWriter._any_value."""
+        if not self.carry or self.capture or not self.maybe:
+            return
+        self.line(depth, "if y:")
+        self._settled(depth + 1, "m")
+        self._break(depth + 1)
+
     # -- rules ---------------------------------------------------------------------
 
     def _probe(self, depth: int, rule: RulePlan) -> str:
@@ -301,6 +425,10 @@ class PersonWriter:
             self.line(depth, f"{reference} = {self._inline(depth, rule.reference_date, 'on', 'ev')}")
             self.line(depth, f"if {reference} is None:  # no version can be chosen")
             self.line(depth + 1, f"{applies} = False")
+            if self.carry:  # unknown: so is which version is in force, and whether it applies
+                self.line(depth, f"elif type({reference}) is Unknown:")
+                self.line(depth + 1, f"{applies} = {reference}")
+                self.line(depth + 1, f"{version} = None")
             self.line(depth, "else:")
             depth += 1
         scope = "ev" if rule.reference_date is None else f"ev.scope_on({reference})"
@@ -314,7 +442,7 @@ class PersonWriter:
                 body = depth + 2
             condition = "True" if plan.condition is None else self._inline(body, plan.condition, reference, scope)
             self.line(body, f"{applies} = {condition}")
-            if len(rule.versions) > 1:
+            if len(rule.versions) > 1 or self.carry:
                 loaded = self.source.bind(plan.version, f"version of {rule.id!r} from {plan.start}")
                 self.line(body, f"{version} = {loaded}")
             if plan.until is not None:

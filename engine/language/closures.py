@@ -19,7 +19,7 @@ from engine.language import nodes as n
 from engine.language import semantics as sem
 from engine.errors import EvaluationError
 from engine.errors import Origin
-from engine.values import Unknown, age_on
+from engine.values import Unknown, age_on, unknown_on
 
 Compiled = Callable[[sem.Scope], Any]
 _MISSING = object()
@@ -61,7 +61,7 @@ class _Compiler:
         name = node.name
         kind = sem.kind_of_name(name)
         if kind == "fact":
-            unknown = Unknown(frozenset({name}))
+            unknown = unknown_on(frozenset({name}))
 
             def fact(scope: sem.Scope) -> Any:
                 value = scope.facts.get(name, _MISSING)
