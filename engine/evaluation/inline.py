@@ -306,7 +306,62 @@ class Carry(Inline):
             test = "in" if op == "in" else "not in"
             return (f"({t} if type({t} := {self.expr(node.left)}) is Unknown else None if {t} is None "
                     f"else {t} {test} {members})")
+        if op in sem.ARITHMETIC and self.outputs is not None:
+            # semantics.arithmetic carries unknowns; a failure bails, and the person's
+            # function hands the output to its per-output function, whose closure
+            # reports the error with its place (there, arithmetic runs in place)
+            return f"arithmetic({self.source.bind(op)}, {self.expr(node.left)}, {self.expr(node.right)})"
+        if op in sem.ORDERING:
+            return self._both(node, "False", f"{{a}} {op} {{b}}")
+        if op in ("in", "not_in"):
+            return self._both(node, "None", f"{{a}} {'in' if op == 'in' else 'not in'} {{b}}")
+        if op in ("==", "!="):
+            equal = self.source.bind(sem.equal, "equal (engine.language.semantics)")
+            return self._both(node, None, f"{equal}({{a}}, {{b}}) is {'True' if op == '==' else 'False'}")
         return self.in_place(node)
+
+    def _both(self, node: n.Binary | n.Call, if_none: str | None, known: str) -> str:
+        """Both operands read (in order, neither skipped), then: an unknown one makes the
+        result unknown on what both miss; a none one gives ``if_none`` (unless None);
+        else ``known``, with ``{a}`` and ``{b}`` for the operands."""
+        left, right = (node.left, node.right) if isinstance(node, n.Binary) else node.args
+        a, b = self.source.temp(), self.source.temp()
+        unknown = self.source.bind(sem.unknown_of, "unknown_of (engine.language.semantics)")
+        test = f"(type({a} := {self.expr(left)}) is Unknown) | (type({b} := {self.expr(right)}) is Unknown)"
+        value = known.format(a=a, b=b)
+        if if_none is not None:
+            value = f"{if_none} if {a} is None or {b} is None else {value}"
+        return f"({unknown}({a}, {b}) if {test} else {value})"
+
+    def carry_Call(self, node: n.Call) -> str:
+        if node.function != "age":
+            return self.in_place(node)
+        return self._both(node, "None", "age_on({a}, {b})")
+
+    def carry_IsTest(self, node: n.IsTest) -> str:
+        operand, t = self.expr(node.operand), self.source.temp()
+        if node.test == "known":
+            return f"(type({operand}) is not Unknown)"
+        if node.test == "unknown":
+            return f"(type({operand}) is Unknown)"
+        return f"({t} if type({t} := {operand}) is Unknown else {t} is {'None' if node.test == 'none' else 'not None'})"
+
+    def carry_If(self, node: n.If) -> str:
+        t = self.source.temp()
+        either = self.source.bind(_either, "either (an if whose test is unknown)")
+        then, otherwise = self.expr(node.then), self.expr(node.otherwise)
+        if len(then) + len(otherwise) > 400:  # each branch is written twice: nested ifs would grow apace
+            return self.in_place(node)
+        return (f"({then} if ({t} := {self.expr(node.condition)}) is True else {otherwise} if {t} is False "
+                f"or {t} is None else {either}({t}, {then}, {otherwise}))")
+
+
+def _either(test: Unknown, first: Any, second: Any) -> Any:
+    """``if`` with an unknown test: known when both branches are known and equal (as
+    :meth:`engine.language.closures._Compiler.build_If`)."""
+    if type(first) is not Unknown and type(second) is not Unknown and sem.equal(first, second):
+        return first
+    return sem.unknown_of(test, first, second)
 
 
 class CompiledOnFirstCall:

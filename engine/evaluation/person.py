@@ -106,6 +106,8 @@ class PersonWriter:
         # per-output function that decides it (engine.evaluation.codegen.Program.decide)
         self.carry = carry
         self.maybe = False  # carry: this output's walk has written code that may set ``m``
+        self.tracked = False  # and code that keeps the literals rules that may apply give (w)
+        self.vague = False  # and code in a sibling's block that may set ``m``
         self.values: dict[str, str] = {}  # output -> the local that holds its value
         self.deciders: dict[str, str] = {}  # wanted output -> the local that holds its deciding rule
         self.rules: dict[str, str] = {}  # rule id -> its number in the names of its locals
@@ -177,13 +179,14 @@ class PersonWriter:
         if self.carry:  # where OutputWriter hands the output on, bail() hands it to its function
             self.line(outer, "try:")
             depth += 1
-        start, self.maybe = len(self.source.lines), False
+        start, self.maybe, self.vague, self.tracked = len(self.source.lines), False, False, False
         self._loop(depth)
         self._groups(depth + 1, self.output.groups)
         if self.maybe:
             # no rule surely gave a value, some may: unknown on what they miss (or, m
             # being None, not applicable), as the general path says (Outcome.value)
-            self.source.lines[start:start] = ["    " * depth + "m = None", "    " * depth + "y = False"]
+            first = ["m = None", "y = False"] + (["w = GONE", "q = False"] if self.tracked else [])
+            self.source.lines[start:start] = ["    " * depth + text for text in first]
             self._settled(depth + 1, "m")
         else:
             for name in (self.name,) + self.companions:
@@ -218,11 +221,35 @@ class PersonWriter:
             self.line(depth, f"f{level} = {value}")
             self.line(depth, f"g{level} = {rule}")
         else:
-            if self.maybe:  # a rule before it may give a value: the general path tells
-                self.line(depth, "if m is not None: bail()")
+            if self.maybe:  # a rule before it may give a value
+                self._weighed(depth, value, given)
             self.line(depth, f"{self.values[self.name]} = {value}")
             self._decision(depth, self.name, given or rule)
         self._break(depth)
+
+    def _weighed(self, depth: int, value: str, given: tuple[RulePlan, VersionPlan] | None) -> None:
+        """A rule surely gives ``value`` after rules that may give one (``m``): as the
+        general path's options, the output is the first value if every one has its key
+        (decided by no single rule, unless no fact is missing), and otherwise unknown on
+        ``m``. Past what siblings may give (``vague``) it bails: the general path weighs."""
+        if self.vague or not self.tracked:
+            self.line(depth, "if m is not None: bail()")
+            return
+        bind = self.source.bind
+        if given is not None and self.name in given[1].sets:
+            key = bind(key_of(given[1].sets[self.name]), "its key")
+        else:
+            key = f"{bind(key_of, 'key_of (engine.evaluation.outcomes)')}({value})"
+        self.line(depth, "if m is not None:")
+        self.line(depth + 1, "if w is GONE: bail()")
+        self.line(depth + 1, f"if q or w != {key}:")
+        self._settled(depth + 2, "m")
+        self._break(depth + 2)
+        self.line(depth + 1, f"{self.values[self.name]} = wv")
+        local = self.deciders.get(self.name)
+        if local is not None:
+            self.line(depth + 1, f"{local} = decided({bind(self.name)}, wv, None if m.missing else wr)")
+        self._break(depth + 1)
 
     def _decision(self, depth: int, name: str, given: tuple[RulePlan, VersionPlan] | str | None) -> None:
         """The decision on ``name`` (if wanted), after its value: not applicable (None),
@@ -355,17 +382,43 @@ class PersonWriter:
         def loaded(plan: VersionPlan) -> str:
             return bind(plan.version, f"version of {rule.id!r} from {plan.start}")
 
-        computing = [f"{version} is {loaded(v)}" for v in rule.versions if self.name in v.computes]
-        if computing:  # the general path would compute that value first
-            self.line(depth, f"if {' or '.join(computing)}:")
+        join = f"m = {applies} if m is None else m if {applies} is m else m | {applies}"
+        computing = [v for v in rule.versions if self.name in v.computes]
+        if computing and self.capture:  # the general path weighs what siblings may compute
+            self.line(depth, f"if {' or '.join(f'{version} is {loaded(v)}' for v in computing)}:")
             self.line(depth + 1, "bail()")
+        elif computing:  # its value, computed as the general path computes it, may be given
+            key = bind(key_of, "key_of (engine.evaluation.outcomes)")
+            self.tracked = True
+            for plan in computing:
+                self.line(depth, f"if {version} is {loaded(plan)}:")
+                self.line(depth + 1, f"u = {self._value(depth + 1, plan, self.name, number)}")
+                self.line(depth + 1, join)
+                self.line(depth + 1, "if type(u) is Unknown:  # any value may be given")
+                self.line(depth + 2, "m = m | u")
+                self.line(depth + 2, "y = True")
+                self.line(depth + 1, f"elif w is GONE: w, wv, wr = {key}(u), u, {bind(rule.id)}")
+                self.line(depth + 1, f"elif w != {key}(u): q = True")
         if not all(self.name in v.sets for v in rule.versions):
             giving = [f"{version} is {loaded(v)}" for v in rule.versions if self.name in v.sets]
             self.line(depth, f"if {' or '.join([f'{version} is None'] + giving)}:")
             depth += 1
-        self.line(depth, f"m = {applies} if m is None else m if {applies} is m else m | {applies}")
+        self.line(depth, join)
         self.line(depth, f"if {version} is None: y = True")
         self.maybe = True
+        if self.capture:  # what siblings may give is the general path's to weigh (_found hands it over)
+            self.vague = True
+            return
+        # the literal it may give: the first one kept (``w`` its key, ``wv`` it, ``wr`` the
+        # rule), ``q`` set when another one differs, as the general path's options
+        self.tracked = True
+        for plan in rule.versions:
+            if self.name in plan.sets:
+                value = plan.sets[self.name]
+                key = bind(key_of(value), f"key of {value!r}")
+                test = f"{version} is {loaded(plan)}"
+                self.line(depth, f"if {test} and w is GONE: w, wv, wr = {key}, {bind(value)}, {bind(rule.id)}")
+                self.line(depth, f"elif {test} and w != {key}: q = True")
 
     def _last(self, branch: Branch) -> bool:
         """Whether ``branch`` is the tree's last step outside any group of siblings."""
