@@ -350,7 +350,7 @@ class OutputWriter:
         line(depth, "a = s.applies")
         line(depth, "if a is not False:")
         line(depth + 1, "if a is not True:")
-        if not self._last(branch) or not self._last_may_apply(depth + 2, rule):
+        if self.capture or not self.output.ends_with(branch) or not self._last_may_apply(depth + 2, rule):
             self._may_apply(depth + 2, rule)
         line(depth + 1, "else:")
         versions = [v for v in rule.versions if v.gives(self.name)]
@@ -421,13 +421,6 @@ class OutputWriter:
         self.source.line(depth, "if y:")
         self.source.line(depth + 1, f"values[{name}] = m")
         self.source.line(depth + 1, "return m")
-
-    def _last(self, branch: Branch) -> bool:
-        """Whether ``branch`` is the tree's last step outside any group of siblings:
-        when the walk gets there, every rule before it surely gave nothing."""
-        assert self.output is not None
-        groups = self.output.groups
-        return not self.capture and bool(groups) and len(groups[-1]) == 1 and groups[-1][0] is branch
 
     def _last_may_apply(self, depth: int, rule: RulePlan) -> bool:
         """The tree's last rule may apply (``a`` is unknown) and every rule before it

@@ -20,10 +20,12 @@ whole tuple of wanted outputs as one function ``decide_all(ev)``, for that case 
 When a fact is missing, that function stops at once, and a second one, written the first
 time that happens (``carry``), decides the person instead: the same walk, with the
 expressions carrying unknowns (:class:`engine.evaluation.inline.Carry`) and each output's
-walk joining what the rules that may give a value miss, step for step as the per-output
-functions do (:class:`engine.evaluation.codegen.OutputWriter`: ``m``, ``y``). Where they
-would hand an output to the general path (a value unknown inside a group of siblings, a
-value that rules before it may also give, a conflict), it bails, and they decide.
+walk joining what the rules that may give a value miss (``m``, ``y``, as the per-output
+functions of :class:`engine.evaluation.codegen.OutputWriter` do) and weighing the values
+they may give as the general path's possible outcomes do (``w``, ``q``). An output that
+depends on what rules of equal standing may give is handed, alone, to its per-output
+function (``bail()`` inside that output's ``try``); a conflict or an error stops the
+function, and the per-output functions decide the person.
 
 It returns the wanted outputs' decisions (:class:`engine.evaluation.outcomes.Decision`)
 as a tuple, in the order asked; a decision on a literal value is made once, when the
@@ -322,7 +324,8 @@ class PersonWriter:
             self.line(depth + 1, "pass")
         if self.carry:
             self.line(depth, f"elif a{number} is not False and a{number} is not None:  # unknown: it may apply")
-            if not self._last(branch) or not self._last_may_apply(depth + 1, rule, number):
+            if self.capture or not self.output.ends_with(branch) \
+                    or not self._last_may_apply(depth + 1, rule, number):
                 self._may_apply(depth + 1, rule, number)
 
     def _value(self, depth: int, version: VersionPlan, name: str, number: str) -> str:
@@ -361,8 +364,9 @@ class PersonWriter:
     # -- unknowns (the function that carries them) ---------------------------------
     # As engine.evaluation.codegen.OutputWriter, whose walk these follow step by step:
     # ``m`` joins what the rules that may give a value miss, ``y`` says one of them may
-    # give any value; where OutputWriter hands the output to the general path, this
-    # function bails, and the per-output functions decide the person.
+    # give any value; ``w``/``wv``/``wr``/``q`` keep the values they may give (_weighed).
+    # Where this function cannot settle an output, bail() hands that output alone to its
+    # per-output function (_handed_over).
 
     def _settled(self, depth: int, value: str) -> None:
         """The output's value is ``value``: an unknown, or None (not applicable)."""
@@ -419,12 +423,6 @@ class PersonWriter:
                 test = f"{version} is {loaded(plan)}"
                 self.line(depth, f"if {test} and w is GONE: w, wv, wr = {key}, {bind(value)}, {bind(rule.id)}")
                 self.line(depth, f"elif {test} and w != {key}: q = True")
-
-    def _last(self, branch: Branch) -> bool:
-        """Whether ``branch`` is the tree's last step outside any group of siblings."""
-        assert self.output is not None
-        groups = self.output.groups
-        return not self.capture and bool(groups) and len(groups[-1]) == 1 and groups[-1][0] is branch
 
     def _last_may_apply(self, depth: int, rule: RulePlan, number: str) -> bool:
         """The tree's last rule may apply: see OutputWriter._last_may_apply."""

@@ -132,6 +132,12 @@ class OutputPlan:
 
         return walk(self.groups)
 
+    def ends_with(self, branch: Branch) -> bool:
+        """Whether ``branch`` is the tree's last step, outside any group of siblings: when
+        a walk gets there, every rule before it surely gave nothing or may give a value."""
+        groups = self.groups
+        return bool(groups) and len(groups[-1]) == 1 and groups[-1][0] is branch
+
     def rules(self) -> list[RulePlan]:
         """Every rule of the tree, once each."""
         found: dict[str, RulePlan] = {}
