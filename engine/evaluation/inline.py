@@ -311,6 +311,8 @@ class Carry(Inline):
             # function hands the output to its per-output function, whose closure
             # reports the error with its place (there, arithmetic runs in place)
             return f"arithmetic({self.source.bind(op)}, {self.expr(node.left)}, {self.expr(node.right)})"
+        if op == "any_in":  # semantics.overlap carries unknowns and none
+            return f"overlap({self.expr(node.left)}, {self.expr(node.right)})"
         if op in sem.ORDERING:
             return self._both(node, "False", f"{{a}} {op} {{b}}")
         if op in ("in", "not_in"):
@@ -333,6 +335,17 @@ class Carry(Inline):
             value = f"{if_none} if {a} is None or {b} is None else {value}"
         return f"({unknown}({a}, {b}) if {test} else {value})"
 
+    def carry_At(self, node: n.At) -> str:
+        t = self.source.temp()
+        return (f"({t} if ({t} := {self.expr(node.when)}) is None or type({t}) is Unknown "
+                f"else {self._constant_on(node.name.name, t)})")
+
+    def carry_ListLiteral(self, node: n.ListLiteral) -> str:
+        if all(isinstance(item, n.Literal) for item in node.items):
+            return self.inline_ListLiteral(node)
+        listed = self.source.bind(_listed, "listed (a list whose items may be unknown)")
+        return f"{listed}({', '.join(self.expr(item) for item in node.items)})"
+
     def carry_Call(self, node: n.Call) -> str:
         if node.function != "age":
             return self.in_place(node)
@@ -354,6 +367,14 @@ class Carry(Inline):
             return self.in_place(node)
         return (f"({then} if ({t} := {self.expr(node.condition)}) is True else {otherwise} if {t} is False "
                 f"or {t} is None else {either}({t}, {then}, {otherwise}))")
+
+
+def _listed(*items: Any) -> Any:
+    """A list of items, unknown when one is (as the closure of a list)."""
+    for item in items:
+        if type(item) is Unknown:
+            return sem.unknown_of(*items)
+    return items
 
 
 def _either(test: Unknown, first: Any, second: Any) -> Any:

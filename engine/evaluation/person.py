@@ -206,6 +206,10 @@ class PersonWriter:
         bind, name = self.source.bind, self.name
         self.line(depth, "except Bail:")
         key, decide = bind(name), bind(self.carry, "the per-output function of an output")
+        # the outputs it reads are decided (needed() orders them first): into the memo,
+        # so that its function and the general path read them, not decide them again
+        for read in sorted(reads(self.output)):
+            self.line(depth + 1, f"ev.values[{bind(read)}] = {self.values[read]}")
         local, t = self.values[name], self.source.temp()
         self.line(depth + 1, f"{local} = {t} if ({t} := ev.values.get({key}, GONE)) is not GONE else {decide}({key})(ev)")
         decision_local = self.deciders.get(name)
