@@ -124,14 +124,22 @@ class ColumnarBackend:
         self._unknown_pass: UnknownPass | None = None
         self.unknown_rows = 0  # rows settled by it
 
-    def _unknown_query(self) -> UnknownPass | None:
-        if self._unknown_pass is None and self.unknowns:
+    def _unknown_query(self, lacking: frozenset[str]) -> UnknownPass | None:
+        """The query over values and unknowns for rows that may lack the facts of
+        ``lacking`` (and no other): built for the facts any chunk so far lacked, so that
+        the masks of the facts no row lacks are left out of it."""
+        if not self.unknowns:
+            return None
+        built = self._unknown_pass
+        before = frozenset() if built is None or built.lacking is None else built.lacking
+        if built is None or not lacking <= before:
             bits = fact_bits(list(self.coder.facts))
             assert bits is not None
             try:
-                self._unknown_pass = UnknownPass(self, bits)
+                self._unknown_pass = UnknownPass(self, bits, lacking | before)
             except Unsupported:
                 self.unknowns = False
+                self._unknown_pass = None
         return self._unknown_pass
 
     def run(self, chunk: CodedChunk) -> pl.DataFrame:
@@ -146,11 +154,11 @@ class ColumnarBackend:
         assert self.base is None, "a variant beside a base runs with run_beside"
         frame = self.coder.as_of(chunk.frame, self.ruleset.events)
         wanted = [output_column(o) for o in self.public]
-        settled, decided = self._first_query(frame)
+        settled, decided, lacking = self._first_query(frame)
         if settled is not None and decided is not None:
             rest = (~settled).arg_true()
             self.columnar_rows += (frame.height - len(rest)) * len(self.steps)
-            unknown = self._unknown_query() if len(rest) else None
+            unknown = self._unknown_query(lacking) if len(rest) else None
             if unknown is not None:
                 known, found = unknown.run(frame[rest])
                 decided = decided.with_columns([decided.get_column(c).scatter(rest, found.get_column(c))
@@ -167,18 +175,21 @@ class ColumnarBackend:
         decided = self.persons.redecide_unknown(chunk.frame, decided.select(wanted))
         return pl.concat([frame.select("id"), decided], how="horizontal")
 
-    def _first_query(self, frame: pl.DataFrame) -> tuple[pl.Series | None, pl.DataFrame | None]:
-        """Which rows the query over known inputs settles, and their codes. A row lacking
-        a fact some step reads is never settled there, so when the query over unknowns
-        follows, such rows skip the first (their codes here are placeholders)."""
+    def _first_query(self, frame: pl.DataFrame) -> tuple[pl.Series | None, pl.DataFrame | None, frozenset[str]]:
+        """Which rows the query over known inputs settles, their codes, and the facts
+        some row lacks. A row lacking a fact some step reads is never settled there, so
+        when the query over unknowns follows, such rows skip the first (their codes
+        here are placeholders)."""
         if not self.translated:
-            return None, None
+            return None, None, frozenset()
         read = sorted({f for step in self.steps for f in step.facts})
         if not self.unknowns or not read:
-            return self._whole(frame)
-        lacking = frame.select(pl.any_horizontal([pl.col(fact_column(f)) == MISSING for f in read])).to_series()
-        if not lacking.any() or self._unknown_query() is None:
-            return self._whole(frame)
+            return (*self._whole(frame), frozenset())
+        missing = frame.select([pl.col(fact_column(f)) == MISSING for f in read])
+        lacking = missing.select(pl.any_horizontal(pl.all())).to_series()
+        facts = frozenset(f for f, some in zip(read, missing.select(pl.all().any()).row(0)) if some)
+        if not facts or self._unknown_query(facts) is None:
+            return (*self._whole(frame), facts)
         rows = (~lacking).arg_true()
         settled = pl.repeat(False, frame.height, dtype=pl.Boolean, eager=True)
         decided = pl.DataFrame([pl.repeat(NONE, frame.height, dtype=pl.UInt32, eager=True).alias(output_column(o))
@@ -189,7 +200,7 @@ class ColumnarBackend:
             settled = settled.scatter(rows, some)
             decided = decided.with_columns([decided.get_column(c).scatter(rows, codes.get_column(c))
                                             for c in decided.columns])
-        return settled, decided
+        return settled, decided, facts
 
     def _stepwise(self, frame: pl.DataFrame) -> pl.DataFrame:
         # outputs that rules read but no rule of this plan sets: not applicable
