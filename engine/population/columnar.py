@@ -384,10 +384,6 @@ class ColumnarBackend:
         self._typed[(kind, name)] = (size, series, known)
         return series, known
 
-    def _encode(self, output: str, values: pl.Series) -> pl.Series:
-        """Polars values of an output as codes of its codebook."""
-        return self._encoded(values.alias("values").to_frame(), {output: "values"}).to_series()
-
     def _encoded(self, frame: pl.DataFrame, columns: dict[str, str]) -> pl.DataFrame:
         """The codes of outputs (output -> its column of ``frame``), named by
         :func:`output_column`: the distinct values of every column in one select, then

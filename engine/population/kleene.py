@@ -402,24 +402,24 @@ class UnknownPass:
         result = collect(lazy.select([self.every.alias("settled")]
                              + [pl.col(value_column("output", o)) for o in self.outputs]
                              + [pl.col(mask_column("output", o)) for o in self.outputs if o not in self.certain]))
-        found = []
-        for output in backend.public:
-            if output not in self.outputs:
-                found.append(pl.Series(output_column(output), [NONE] * frame.height, dtype=pl.UInt32))
-                continue
-            codes = backend._encode(output, result.get_column(value_column("output", output)))
-            if output in self.certain:
-                found.append(codes.alias(output_column(output)))
-                continue
-            masks = result.get_column(mask_column("output", output))
-            distinct = masks.filter(masks != 0).unique().to_list()
-            if distinct:
+        # every output coded in one select, then the unknowns' codes over them in another
+        encoded = backend._encoded(result, {o: value_column("output", o) for o in self.outputs})
+        masked = [o for o in self.outputs if o not in self.certain]
+        distinct = result.select([pl.col(mask_column("output", o)).filter(pl.col(mask_column("output", o)) != 0)
+                                  .unique().implode().alias(o) for o in masked]).row(0) if masked else ()
+        unknowns: list[pl.Expr] = []
+        for output, masks in zip(masked, distinct):
+            if masks:
                 book = backend.books[output]
-                unknown = [book.code(Unknown(missing_of(m, self.bits))) for m in distinct]
-                codes = pl.select(pl.when(masks != 0).then(masks.replace_strict(distinct, unknown, default=0,
-                                                                                return_dtype=pl.UInt32))
-                                  .otherwise(codes)).to_series()
-            found.append(codes.alias(output_column(output)))
+                coded = [book.code(Unknown(missing_of(m, self.bits))) for m in masks]
+                mask = pl.col(mask_column("output", output))
+                unknowns.append(pl.when(mask != 0).then(mask.replace_strict(masks, coded, default=0, return_dtype=pl.UInt32))
+                                .otherwise(pl.col(output_column(output))).alias(output_column(output)))
+        if unknowns:
+            encoded = pl.concat([encoded, result.select([mask_column("output", o) for o in masked])], how="horizontal") \
+                .with_columns(unknowns)
+        found = [encoded.get_column(output_column(o)) if o in self.outputs
+                 else pl.Series(output_column(o), [NONE] * frame.height, dtype=pl.UInt32) for o in backend.public]
         return result.get_column("settled"), pl.DataFrame(found)
 
 
