@@ -376,6 +376,10 @@ class UnknownPass:
     def run(self, frame: pl.DataFrame) -> tuple[pl.Series, pl.DataFrame]:
         """Which rows of ``frame`` (fact codes as of the date) are settled, and the
         ``output:NAME`` codes of every public output (meaningless where not settled)."""
+        return self.decoded(collect(self.query(frame)), frame.height)
+
+    def query(self, frame: pl.DataFrame) -> pl.LazyFrame:
+        """The query over ``frame``'s rows: ``settled``, each output's value and mask."""
         backend = self.backend
         columns: list[pl.Series] = []
         for name in backend.coder.facts:
@@ -399,9 +403,13 @@ class UnknownPass:
             lazy = lazy.with_columns(absent)
         for layer in self.layers:
             lazy = lazy.with_columns(layer)
-        result = collect(lazy.select([self.every.alias("settled")]
-                             + [pl.col(value_column("output", o)) for o in self.outputs]
-                             + [pl.col(mask_column("output", o)) for o in self.outputs if o not in self.certain]))
+        return lazy.select([self.every.alias("settled")]
+                           + [pl.col(value_column("output", o)) for o in self.outputs]
+                           + [pl.col(mask_column("output", o)) for o in self.outputs if o not in self.certain])
+
+    def decoded(self, result: pl.DataFrame, height: int) -> tuple[pl.Series, pl.DataFrame]:
+        """What :meth:`run` returns, from the result of :meth:`query`."""
+        backend = self.backend
         # every output coded in one select, then the unknowns' codes over them in another
         encoded = backend._encoded(result, {o: value_column("output", o) for o in self.outputs})
         masked = [o for o in self.outputs if o not in self.certain]
@@ -419,7 +427,7 @@ class UnknownPass:
             encoded = pl.concat([encoded, result.select([mask_column("output", o) for o in masked])], how="horizontal") \
                 .with_columns(unknowns)
         found = [encoded.get_column(output_column(o)) if o in self.outputs
-                 else pl.Series(output_column(o), [NONE] * frame.height, dtype=pl.UInt32) for o in backend.public]
+                 else pl.Series(output_column(o), [NONE] * height, dtype=pl.UInt32) for o in backend.public]
         return result.get_column("settled"), pl.DataFrame(found)
 
 
