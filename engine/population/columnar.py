@@ -121,26 +121,29 @@ class ColumnarBackend:
         # the rows with missing facts, settled in Polars too (engine.population.kleene)
         # built when a chunk first needs it (a population with every fact, the base of an
         # impact: never); one bit per fact in its masks
-        self.unknowns = self.translated and base is None and unknowns and fact_bits(list(coder.facts)) is not None
+        self.unknowns = self.translated and base is None and unknowns
         self._unknown_pass: UnknownPass | None = None
         self.unknown_rows = 0  # rows settled by it
 
     def _unknown_query(self, lacking: frozenset[str]) -> UnknownPass | None:
         """The query over values and unknowns for rows that may lack the facts of
         ``lacking`` (and no other): built for the facts any chunk so far lacked, so that
-        the masks of the facts no row lacks are left out of it."""
+        the masks of the facts no row lacks are left out of it, and a mask has a bit
+        for each fact that is lacked, not for each of the vocabulary. None where more
+        facts are lacked than a mask has bits (those rows go step by step)."""
         if not self.unknowns:
             return None
         built = self._unknown_pass
-        before = frozenset() if built is None or built.lacking is None else built.lacking
-        if built is None or not lacking <= before:
-            bits = fact_bits(list(self.coder.facts))
-            assert bits is not None
-            try:
-                self._unknown_pass = UnknownPass(self, bits, lacking | before)
-            except Unsupported:
-                self.unknowns = False
-                self._unknown_pass = None
+        if built is not None and lacking <= built.lacking:
+            return built
+        bits = fact_bits(sorted(lacking | (built.lacking if built is not None else frozenset())))
+        if bits is None:
+            return None
+        try:
+            self._unknown_pass = UnknownPass(self, bits)
+        except Unsupported:
+            self.unknowns = False
+            self._unknown_pass = None
         return self._unknown_pass
 
     def run(self, chunk: CodedChunk) -> pl.DataFrame:

@@ -4,7 +4,8 @@
 module settles, in the same columnar way, the rows where facts are missing, so that a
 population in which many persons lack a fact or two is not decided person by person.
 Each expression becomes a pair of columns: its value (null for none) and a *mask*, a
-``UInt64`` with one bit per fact of the vocabulary (:func:`fact_bits`), zero when the
+``UInt64`` with one bit per fact that some row of the run lacks (:func:`fact_bits`;
+a fact no row lacks has no mask: zero, left out of the query), zero when the
 value is known and otherwise the missing facts an :class:`engine.values.Unknown` would
 name. It follows :mod:`engine.language.closures` and :mod:`engine.evaluation.general`
 exactly:
@@ -25,8 +26,8 @@ What it cannot settle exactly it leaves: the rows flagged in an output's *escape
 (a conflict between definite siblings, a birth after the date of an age, an unknown
 that would name no fact) and the rows whose inputs are neither known values nor
 missing facts (an evaluation error upstream, a fractional number) go to the
-per-combination path of :mod:`engine.population.columnar`. A vocabulary of more than
-64 facts has no masks: every unknown row then takes that path.
+per-combination path of :mod:`engine.population.columnar`. A run whose rows lack more
+than 64 distinct facts has no masks: its rows with a missing fact then take that path.
 """
 
 from __future__ import annotations
@@ -58,7 +59,8 @@ def mask_column(kind: str, name: str) -> str:
 
 
 def fact_bits(facts: list[str]) -> dict[str, int] | None:
-    """Each fact's bit in a mask, or None when the facts do not fit in one."""
+    """Each fact's bit in a mask, or None when the facts do not fit in one (the facts
+    some row of a run lacks, not the vocabulary's)."""
     if len(facts) > MASK_BITS:
         return None
     return {name: 1 << index for index, name in enumerate(facts)}
@@ -345,12 +347,13 @@ class KleeneTranslator(Translator):
 class UnknownPass:
     """Every step of a backend as one query over values and masks: which rows it
     settles (every output, unknowns included), and their public outputs' codes. Only
-    the facts of ``lacking`` may be missing in the rows it runs on (None: any fact)."""
+    the facts of ``bits`` (each with its bit in a mask) may be missing in the rows it
+    runs on."""
 
-    def __init__(self, backend: ColumnarBackend, bits: dict[str, int], lacking: frozenset[str] | None = None) -> None:
+    def __init__(self, backend: ColumnarBackend, bits: dict[str, int]) -> None:
         self.backend = backend
         self.bits = bits
-        self.lacking = lacking
+        self.lacking = lacking = frozenset(bits)
         translator = KleeneTranslator(backend.plan, backend.ruleset.vocabulary, lacking=lacking,
                                       certain=set(backend.absent))
         named: list[tuple[str, pl.Expr]] = []
@@ -387,7 +390,7 @@ class UnknownPass:
             values, ok = backend._typed_table("fact", name)
             columns.append(values.gather(codes).alias(value_column("fact", name)))
             columns.append((ok.gather(codes) | (codes == MISSING)).alias(f"ok:{name}"))
-            if self.lacking is None or name in self.lacking:
+            if name in self.lacking:
                 given = (codes != MISSING).cast(pl.UInt32)
                 columns.append(pl.Series([self.bits[name], 0], dtype=pl.UInt64).gather(given)
                                .alias(mask_column("fact", name)))
