@@ -9,7 +9,7 @@ same inputs), and decides each row in one of two ways:
   The whole plan runs as one query (:meth:`ColumnarBackend.run`) over the rows that lack
   no fact a step reads;
 - **Polars expressions over values and unknowns** (:mod:`engine.population.kleene`): the
-  rows that lack one run through a second query (run beside the first) in which
+  rows that lack one run through a second query (collected beside the first) in which
   every value has a mask of the facts it misses, and rules and outputs are the general
   path's sets of possible outcomes: unknowns with their missing facts, and outputs
   decided because every possibility agrees, come out as ``RuleSet.evaluate`` gives them;
@@ -188,24 +188,22 @@ class ColumnarBackend:
                       unknown: UnknownPass) -> tuple[pl.DataFrame, pl.Series]:
         """The public codes of every row of ``frame``, and the rows left unsettled: the
         rows with every fact through the query over known inputs, the others through
-        the query over values and unknowns. The two queries run side by side (the two
-        cores of a machine), and the first's results are coded while the second runs."""
+        the query over values and unknowns. The two queries run side by side in one
+        ``collect_all`` (the two cores of a machine, and one call into Polars)."""
         complete, lacks = (~lacking).arg_true(), lacking.arg_true()
-        # the query over unknowns on a thread of Polars' own while the first runs and its
-        # results are coded here (the coding, in Python, then overlaps the second query)
-        pending = unknown.query(frame[lacks]).collect(background=True, engine="in-memory")
-        parts = []
-        settled = pl.repeat(False, frame.height, dtype=pl.Boolean, eager=True)
+        queries = [unknown.query(frame[lacks])]
         if len(complete):
-            first = collect(self._whole_query(frame[complete]))
-            settled = settled.scatter(complete, first.get_column("settled"))
-            parts.append((complete, self._codes(first, len(complete))))
-        known, found = unknown.decoded(pending.fetch_blocking(), len(lacks))
+            queries.append(self._whole_query(frame[complete]))
+        results = pl.collect_all(queries, engine="in-memory")
+        known, found = unknown.decoded(results[0], len(lacks))
         self.unknown_rows += int(known.sum())
-        settled = settled.scatter(lacks, known)
-        parts.append((lacks, found))
         decided = pl.DataFrame([pl.repeat(NONE, frame.height, dtype=pl.UInt32, eager=True).alias(output_column(o))
                                 for o in self.public])
+        settled = pl.repeat(False, frame.height, dtype=pl.Boolean, eager=True).scatter(lacks, known)
+        parts = [(lacks, found)]
+        if len(complete):
+            settled = settled.scatter(complete, results[1].get_column("settled"))
+            parts.append((complete, self._codes(results[1], len(complete))))
         for rows, codes in parts:
             decided = decided.with_columns([decided.get_column(c).scatter(rows, codes.get_column(c))
                                             for c in decided.columns])
