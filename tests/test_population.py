@@ -100,6 +100,65 @@ def test_batch_equals_per_person_evaluation_on_10000_generated_persons(decree: R
     assert mismatches == 0
 
 
+def test_chunks_that_lack_other_facts_are_settled_as_the_facade_does(decree: RuleSet) -> None:
+    """The query over values and unknowns leaves out the masks of the facts no row lacks
+    (engine.population.kleene): a later chunk lacking facts an earlier one did not needs
+    them back. Chunks of 600 rows: none lacking, then each lacking its own facts (the
+    third two at once, and one of those again with another)."""
+    backend, settled = _run_lacking(decree, [(), ("persoon.alfa",), ("persoon.geboortedatum",),
+                                             ("inschrijving.gewest", "verblijf.grond"),
+                                             ("verblijf.grond", "traject.contract_datum")])
+    assert all(later > before for before, later in zip(settled, settled[1:]))  # each took the pass
+    assert backend._unknown_pass is not None and len(backend._unknown_pass.bits) == 5
+
+
+def test_a_mask_has_a_bit_per_fact_lacked_not_per_fact_of_the_vocabulary(decree: RuleSet,
+                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    """With masks of two bits (the vocabulary has 37 facts): the rows of chunks lacking
+    two facts between them are settled by the pass over unknowns; a chunk lacking a third
+    goes step by step, as does every row when masks could not name even one fact."""
+    monkeypatch.setattr("engine.population.kleene.MASK_BITS", 2)
+    blocks = [("persoon.alfa",), ("persoon.geboortedatum", "persoon.alfa"), ("verblijf.grond",)]
+    _, settled = _run_lacking(decree, blocks)
+    assert 0 < settled[0] < settled[1] == settled[2]
+    monkeypatch.setattr("engine.population.kleene.MASK_BITS", 0)
+    _, settled = _run_lacking(decree, blocks)
+    assert settled == [0, 0, 0]
+
+
+def _run_lacking(decree: RuleSet, blocks: list[tuple[str, ...]]) -> tuple[Any, list[int]]:
+    """Chunks of 600 generated persons, two in three of chunk ``i`` lacking the facts of
+    ``blocks[i]``, through one backend: every row compared with RuleSet.evaluate, and
+    the rows settled by the pass over unknowns after each chunk."""
+    from engine.population.cells import Coder
+    from engine.population.columnar import ColumnarBackend, output_column
+    from tests.test_differential import _production, _shown
+
+    frame = generate(600 * len(blocks), seed=14)
+    row = pl.int_range(pl.len()) // 600
+    updates = []
+    for name in {f for block in blocks for f in block}:
+        lacking = pl.any_horizontal([(row == i) & (pl.int_range(pl.len()) % 3 > 0) for i, block in enumerate(blocks)
+                                     if name in block])
+        updates.append(pl.when(lacking).then(None).otherwise(pl.col(name)).alias(name))
+        if f"{name}:none" in frame.columns:
+            updates.append(pl.when(lacking).then(False).otherwise(pl.col(f"{name}:none")).alias(f"{name}:none"))
+    frame = frame.with_columns(updates)
+    coder = Coder(decree.vocabulary, ON)
+    backend = ColumnarBackend(decree, {}, coder)
+    rows = frame.to_dicts()
+    settled = []
+    for first in range(0, frame.height, 600):
+        decided = backend.run(coder.from_columns(frame.slice(first, 600), first))
+        settled.append(backend.unknown_rows)
+        for index in range(600):
+            facts = _facts_of_row(rows[first + index], decree)
+            expected = _production(decree, facts, ON, {})
+            got = {o: _shown(backend.value(o, decided[index, output_column(o)])) for o in decree.public_outputs}
+            assert got == {o: shown for o, (shown, _) in expected.items()}, (first + index, facts)
+    return backend, settled
+
+
 def _facts_of_row(row: dict[str, Any], decree: RuleSet) -> dict[str, Any]:
     data: dict[str, Any] = {}
     for name in (d.name for d in decree.vocabulary.of_kind("fact")):

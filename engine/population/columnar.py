@@ -6,9 +6,10 @@ same inputs), and decides each row in one of two ways:
 
 - **Polars expressions** (:mod:`engine.population.expressions`): where every input of a
   step is known for a row, the plan walk is a chain of ``when/then`` over typed columns.
-  First the whole plan runs as one query (:meth:`ColumnarBackend.run`);
+  The whole plan runs as one query (:meth:`ColumnarBackend.run`) over the rows that lack
+  no fact a step reads;
 - **Polars expressions over values and unknowns** (:mod:`engine.population.kleene`): the
-  rows that query leaves (most of them lack a fact) run through a second query in which
+  rows that lack one run through a second query (collected beside the first) in which
   every value has a mask of the facts it misses, and rules and outputs are the general
   path's sets of possible outcomes: unknowns with their missing facts, and outputs
   decided because every possibility agrees, come out as ``RuleSet.evaluate`` gives them;
@@ -120,76 +121,93 @@ class ColumnarBackend:
         # the rows with missing facts, settled in Polars too (engine.population.kleene)
         # built when a chunk first needs it (a population with every fact, the base of an
         # impact: never); one bit per fact in its masks
-        self.unknowns = self.translated and base is None and unknowns and fact_bits(list(coder.facts)) is not None
+        self.unknowns = self.translated and base is None and unknowns
         self._unknown_pass: UnknownPass | None = None
         self.unknown_rows = 0  # rows settled by it
 
-    def _unknown_query(self) -> UnknownPass | None:
-        if self._unknown_pass is None and self.unknowns:
-            bits = fact_bits(list(self.coder.facts))
-            assert bits is not None
-            try:
-                self._unknown_pass = UnknownPass(self, bits)
-            except Unsupported:
-                self.unknowns = False
+    def _unknown_query(self, lacking: frozenset[str]) -> UnknownPass | None:
+        """The query over values and unknowns for rows that may lack the facts of
+        ``lacking`` (and no other): built for the facts any chunk so far lacked, so that
+        the masks of the facts no row lacks are left out of it, and a mask has a bit
+        for each fact that is lacked, not for each of the vocabulary. None where more
+        facts are lacked than a mask has bits (those rows go step by step)."""
+        if not self.unknowns:
+            return None
+        built = self._unknown_pass
+        if built is not None and lacking <= built.lacking:
+            return built
+        bits = fact_bits(sorted(lacking | (built.lacking if built is not None else frozenset())))
+        if bits is None:
+            return None
+        try:
+            self._unknown_pass = UnknownPass(self, bits)
+        except Unsupported:
+            self.unknowns = False
+            self._unknown_pass = None
         return self._unknown_pass
 
     def run(self, chunk: CodedChunk) -> pl.DataFrame:
         """``id`` and one ``output:NAME`` column of codes per public output.
 
-        First every step at once, as one Polars query over typed columns, for the rows
-        whose inputs are all known (most of a population with its facts given); the
-        rows it does not settle (or cannot: a fact missing) through the query over
-        values and unknowns; the rows left then are decided step by step
+        Every step at once, as one Polars query over typed columns, for the rows that
+        lack no fact a step reads; the rows that lack one through the query over values
+        and unknowns; the rows neither settles are decided step by step
         (:meth:`_decide`), where each step again uses Polars for the rows it can settle
         and the plan's own code for the combinations it cannot."""
         assert self.base is None, "a variant beside a base runs with run_beside"
         frame = self.coder.as_of(chunk.frame, self.ruleset.events)
         wanted = [output_column(o) for o in self.public]
-        settled, decided = self._first_query(frame)
-        if settled is not None and decided is not None:
-            rest = (~settled).arg_true()
+        if not self.translated:
+            decided = self._stepwise(frame).select(wanted)
+        else:
+            lacking, facts = self._lacking(frame)
+            unknown = self._unknown_query(facts) if facts else None
+            if unknown is None or lacking is None:
+                settled, decided = self._whole(frame)
+                rest = (~settled).arg_true()
+            else:
+                decided, rest = self._both_queries(frame, lacking, unknown)
             self.columnar_rows += (frame.height - len(rest)) * len(self.steps)
-            unknown = self._unknown_query() if len(rest) else None
-            if unknown is not None:
-                known, found = unknown.run(frame[rest])
-                decided = decided.with_columns([decided.get_column(c).scatter(rest, found.get_column(c))
-                                                for c in wanted])
-                self.unknown_rows += int(known.sum())
-                self.columnar_rows += int(known.sum()) * len(self.steps)
-                rest = rest.filter(~known)
             if len(rest):
                 others = self._stepwise(frame[rest])
                 decided = decided.with_columns([decided.get_column(c).scatter(rest, others.get_column(c))
                                                 for c in wanted])
-        else:
-            decided = self._stepwise(frame).select(wanted)
         decided = self.persons.redecide_unknown(chunk.frame, decided.select(wanted))
         return pl.concat([frame.select("id"), decided], how="horizontal")
 
-    def _first_query(self, frame: pl.DataFrame) -> tuple[pl.Series | None, pl.DataFrame | None]:
-        """Which rows the query over known inputs settles, and their codes. A row lacking
-        a fact some step reads is never settled there, so when the query over unknowns
-        follows, such rows skip the first (their codes here are placeholders)."""
-        if not self.translated:
-            return None, None
+    def _lacking(self, frame: pl.DataFrame) -> tuple[pl.Series | None, frozenset[str]]:
+        """Which rows lack a fact some step reads, and the facts some row lacks."""
         read = sorted({f for step in self.steps for f in step.facts})
         if not self.unknowns or not read:
-            return self._whole(frame)
-        lacking = frame.select(pl.any_horizontal([pl.col(fact_column(f)) == MISSING for f in read])).to_series()
-        if not lacking.any() or self._unknown_query() is None:
-            return self._whole(frame)
-        rows = (~lacking).arg_true()
-        settled = pl.repeat(False, frame.height, dtype=pl.Boolean, eager=True)
+            return None, frozenset()
+        missing = frame.select([pl.col(fact_column(f)) == MISSING for f in read])
+        facts = frozenset(f for f, some in zip(read, missing.select(pl.all().any()).row(0)) if some)
+        return missing.select(pl.any_horizontal(pl.all())).to_series(), facts
+
+    def _both_queries(self, frame: pl.DataFrame, lacking: pl.Series,
+                      unknown: UnknownPass) -> tuple[pl.DataFrame, pl.Series]:
+        """The public codes of every row of ``frame``, and the rows left unsettled: the
+        rows with every fact through the query over known inputs, the others through
+        the query over values and unknowns. The two queries run side by side in one
+        ``collect_all`` (the two cores of a machine, and one call into Polars)."""
+        complete, lacks = (~lacking).arg_true(), lacking.arg_true()
+        queries = [unknown.query(frame[lacks])]
+        if len(complete):
+            queries.append(self._whole_query(frame[complete]))
+        results = pl.collect_all(queries, engine="in-memory")
+        known, found = unknown.decoded(results[0], len(lacks))
+        self.unknown_rows += int(known.sum())
         decided = pl.DataFrame([pl.repeat(NONE, frame.height, dtype=pl.UInt32, eager=True).alias(output_column(o))
                                 for o in self.public])
-        if len(rows):
-            some, codes = self._whole(frame[rows])
-            assert some is not None and codes is not None
-            settled = settled.scatter(rows, some)
+        settled = pl.repeat(False, frame.height, dtype=pl.Boolean, eager=True).scatter(lacks, known)
+        parts = [(lacks, found)]
+        if len(complete):
+            settled = settled.scatter(complete, results[1].get_column("settled"))
+            parts.append((complete, self._codes(results[1], len(complete))))
+        for rows, codes in parts:
             decided = decided.with_columns([decided.get_column(c).scatter(rows, codes.get_column(c))
                                             for c in decided.columns])
-        return settled, decided
+        return decided, (~settled).arg_true()
 
     def _stepwise(self, frame: pl.DataFrame) -> pl.DataFrame:
         # outputs that rules read but no rule of this plan sets: not applicable
@@ -254,11 +272,14 @@ class ColumnarBackend:
         decided = {o for step in self.steps for o in step.outputs}
         return lazy, every, [o for o in self.public if o in decided]
 
-    def _whole(self, frame: pl.DataFrame) -> tuple[pl.Series | None, pl.DataFrame | None]:
+    def _whole(self, frame: pl.DataFrame) -> tuple[pl.Series, pl.DataFrame]:
         """Every step as one query: which rows it settles, and their public codes."""
-        lazy, every, public = self._query(self._inputs(frame))
-        result = collect(lazy.select([every.alias("settled")] + [pl.col(self._column_of("output", o)) for o in public]))
+        result = collect(self._whole_query(frame))
         return result.get_column("settled"), self._codes(result, frame.height)
+
+    def _whole_query(self, frame: pl.DataFrame) -> pl.LazyFrame:
+        lazy, every, public = self._query(self._inputs(frame))
+        return lazy.select([every.alias("settled")] + [pl.col(self._column_of("output", o)) for o in public])
 
     def _codes(self, result: pl.DataFrame, height: int) -> pl.DataFrame:
         """The public outputs' codes from a query's typed columns (not applicable where
@@ -372,10 +393,6 @@ class ColumnarBackend:
             series, known = cached[1].append(series), cached[2].append(known)
         self._typed[(kind, name)] = (size, series, known)
         return series, known
-
-    def _encode(self, output: str, values: pl.Series) -> pl.Series:
-        """Polars values of an output as codes of its codebook."""
-        return self._encoded(values.alias("values").to_frame(), {output: "values"}).to_series()
 
     def _encoded(self, frame: pl.DataFrame, columns: dict[str, str]) -> pl.DataFrame:
         """The codes of outputs (output -> its column of ``frame``), named by

@@ -4,7 +4,8 @@
 module settles, in the same columnar way, the rows where facts are missing, so that a
 population in which many persons lack a fact or two is not decided person by person.
 Each expression becomes a pair of columns: its value (null for none) and a *mask*, a
-``UInt64`` with one bit per fact of the vocabulary (:func:`fact_bits`), zero when the
+``UInt64`` with one bit per fact that some row of the run lacks (:func:`fact_bits`;
+a fact no row lacks has no mask: zero, left out of the query), zero when the
 value is known and otherwise the missing facts an :class:`engine.values.Unknown` would
 name. It follows :mod:`engine.language.closures` and :mod:`engine.evaluation.general`
 exactly:
@@ -25,8 +26,8 @@ What it cannot settle exactly it leaves: the rows flagged in an output's *escape
 (a conflict between definite siblings, a birth after the date of an age, an unknown
 that would name no fact) and the rows whose inputs are neither known values nor
 missing facts (an evaluation error upstream, a fractional number) go to the
-per-combination path of :mod:`engine.population.columnar`. A vocabulary of more than
-64 facts has no masks: every unknown row then takes that path.
+per-combination path of :mod:`engine.population.columnar`. A run whose rows lack more
+than 64 distinct facts has no masks: its rows with a missing fact then take that path.
 """
 
 from __future__ import annotations
@@ -58,7 +59,8 @@ def mask_column(kind: str, name: str) -> str:
 
 
 def fact_bits(facts: list[str]) -> dict[str, int] | None:
-    """Each fact's bit in a mask, or None when the facts do not fit in one."""
+    """Each fact's bit in a mask, or None when the facts do not fit in one (the facts
+    some row of a run lacks, not the vocabulary's)."""
     if len(facts) > MASK_BITS:
         return None
     return {name: 1 << index for index, name in enumerate(facts)}
@@ -78,9 +80,16 @@ class _Outcome:
     vague: pl.Expr  # more than one value, or a value that is itself unknown
     value: pl.Expr  # the value, when ``has`` and not ``vague``
     mask: pl.Expr  # the missing facts joined so far
+    # no fact it reads can be missing in these rows: ``open`` is ``~has``, ``vague``
+    # false and the mask zero in every row, so only ``has`` and ``value`` are computed
+    certain: bool = False
 
 
-_NOTHING = _Outcome(pl.lit(True), pl.lit(False), pl.lit(False), pl.lit(None), ZERO)
+_NOTHING = _Outcome(pl.lit(True), pl.lit(False), pl.lit(False), pl.lit(None), ZERO, certain=True)
+
+
+def _certain(has: pl.Expr, value: pl.Expr) -> _Outcome:
+    return _Outcome(~has, has, pl.lit(False), value, ZERO, certain=True)
 
 
 @dataclass
@@ -99,6 +108,12 @@ class KleeneTranslator(Translator):
     ``mask:KIND:NAME``); its bindings are named apart from :class:`Translator`'s."""
 
     reference_masks: dict[str, pl.Expr] = field(default_factory=dict)
+    # the facts that may be missing in the rows (None: any): the mask of any other is
+    # zero in every row, and so is the mask of an expression reading only such facts,
+    # which is then left out of the query (the literal ``ZERO`` itself stands for it)
+    lacking: frozenset[str] | None = None
+    # outputs whose mask is zero in every row (:meth:`unknown_output` found it so)
+    certain: set[str] = field(default_factory=set)
 
     def _bind(self, expression: pl.Expr) -> pl.Expr:
         if expression.meta.is_column() or expression.meta.is_literal(allow_aliasing=False):
@@ -113,6 +128,11 @@ class KleeneTranslator(Translator):
     def unknown_output(self, name: str) -> UnknownOutput:
         self.escapes = []
         found = self._outcome_of(self.plan.outputs[name].groups, name)
+        if found.certain:
+            self.certain.add(name)
+            value = self._bind(pl.when(found.has).then(found.value).otherwise(None))
+            escape = pl.any_horizontal(self.escapes).fill_null(True) if self.escapes else pl.lit(False)
+            return UnknownOutput(value, ZERO, self._bind(escape))
         unknown = self._bind(found.vague | (found.has & found.open))
         value = self._bind(pl.when(found.has & ~found.open & ~found.vague).then(found.value).otherwise(None))
         mask = self._bind(pl.when(unknown).then(found.mask).otherwise(ZERO))
@@ -137,6 +157,9 @@ class KleeneTranslator(Translator):
 
     def _fall_back(self, first: _Outcome, second: _Outcome) -> _Outcome:
         """:func:`engine.evaluation.outcomes.fall_back`."""
+        if first.certain and second.certain:
+            has = self._bind(first.has | second.has)
+            return _certain(has, self._bind(pl.when(first.has).then(first.value).otherwise(second.value)))
         only_empty = first.open & ~first.has & ~first.vague
         differ = first.has & second.has & ~first.value.eq_missing(second.value)
         return _Outcome(
@@ -144,7 +167,8 @@ class KleeneTranslator(Translator):
             self._bind(pl.when(first.open).then(first.has | second.has).otherwise(first.has)),
             self._bind(pl.when(first.open).then(first.vague | second.vague | differ).otherwise(first.vague)),
             self._bind(pl.when(first.has | ~first.open).then(first.value).otherwise(second.value)),
-            self._bind(pl.when(~first.open).then(first.mask).when(only_empty).then(second.mask)
+            self._bind(ZERO if first.mask is ZERO and second.mask is ZERO else
+                       pl.when(~first.open).then(first.mask).when(only_empty).then(second.mask)
                        .otherwise(first.mask | second.mask)))
 
     def _either(self, group: Group, output: str) -> _Outcome:
@@ -162,12 +186,16 @@ class KleeneTranslator(Translator):
         chain: Any = pl
         for outcome in outcomes:
             chain = chain.when(outcome.has).then(outcome.value)
+        if all(o.certain for o in outcomes):
+            # two siblings that both apply are a conflict: an escape above, so no vague
+            return _certain(self._bind(pl.any_horizontal([o.has for o in outcomes])), self._bind(chain.otherwise(None)))
         return _Outcome(
             self._bind(pl.all_horizontal([o.open for o in outcomes])),
             self._bind(pl.any_horizontal([o.has for o in outcomes])),
             self._bind(pl.any_horizontal([o.vague for o in outcomes] + differ)),
             self._bind(chain.otherwise(None)),
-            self._bind(_union([pl.when(d).then(ZERO).otherwise(o.mask) for o, d in zip(outcomes, definite)])))
+            self._bind(_union([pl.when(d).then(ZERO).otherwise(o.mask) for o, d in zip(outcomes, definite)
+                               if o.mask is not ZERO])))
 
     def _own_outcome(self, rule: RulePlan, output: str) -> _Outcome:
         """:meth:`engine.evaluation.general.Evaluation.own`: an unknown reference date
@@ -180,8 +208,9 @@ class KleeneTranslator(Translator):
             reference_mask = self._bind(self.mask(node, pl.col(ON_COLUMN)))
             self.reference_masks[str(reference)] = reference_mask
         # what is certain for every row is left out of the query (a rule without a
-        # reference date of its own, a version without a condition, a literal value)
-        dated = rule.reference_date is not None
+        # reference date of its own or with one no missing fact touches, a version
+        # without a condition, a literal value, an operand whose mask is zero)
+        dated = reference_mask is not ZERO
         known_reference = reference_mask == 0
         holds: list[pl.Expr] = []
         doubtful: list[pl.Expr] = []
@@ -198,8 +227,10 @@ class KleeneTranslator(Translator):
             if version.condition is not None:
                 text, condition = version.condition.text, version.condition.node
                 condition_mask = self._shared_mask(text, condition, reference)
-                holds_here = in_force & (condition_mask == 0) & _truth(self._shared(text, condition, reference))
-                doubtful.append(in_force & (condition_mask != 0))
+                holds_here = in_force & _truth(self._shared(text, condition, reference))
+                if condition_mask is not ZERO:
+                    holds_here = holds_here & (condition_mask == 0)
+                    doubtful.append(in_force & (condition_mask != 0))
             holds.append(holds_here)
             if output in version.sets:
                 value, value_mask = _literal(version.sets[output]), ZERO
@@ -219,6 +250,8 @@ class KleeneTranslator(Translator):
             value_masks = value_masks.when(in_force).then(value_mask)
             condition_masks = condition_masks.when(in_force).then(condition_mask)
         literal = all(value_mask is ZERO for _, _, value_mask, _ in cases)
+        if literal and not doubtful and not dated:
+            return _certain(applies, self._bind(value_chain.otherwise(None)))
         of_value = ZERO if literal else self._bind(value_masks.otherwise(ZERO))
         if doubtful:
             unsure = self._bind(pl.any_horizontal(doubtful))
@@ -246,7 +279,22 @@ class KleeneTranslator(Translator):
         if isinstance(node, n.IsTest) and node.test in ("known", "unknown"):
             known = self.mask(node.operand, reference) == 0
             return known if node.test == "known" else ~known
+        if isinstance(node, n.Logic):  # its operands' values are read by its mask too
+            parts = [_truth(self._operand(o, reference)) for o in node.operands]
+            return pl.all_horizontal(parts) if node.op == "and" else pl.any_horizontal(parts)
+        if isinstance(node, n.If):
+            return pl.when(_truth(self._operand(node.condition, reference))).then(self._operand(node.then, reference)) \
+                .otherwise(self._operand(node.otherwise, reference))
         return super()._value(node, reference)
+
+    def _operand(self, node: n.Node, reference: pl.Expr) -> pl.Expr:
+        """The value of an operand that both a value and a mask read, as a column of
+        its own: inline, a nested ``and``/``or`` computes its operands once for its value
+        and again for each mask above it (the query grew with the nesting)."""
+        return self._once((f"value of {node!r}", str(reference)), lambda: self.value(node, reference))
+
+    def _operand_mask(self, node: n.Node, reference: pl.Expr) -> pl.Expr:
+        return self._once((f"mask of {node!r}", str(reference)), lambda: self.mask(node, reference))
 
     def mask(self, node: n.Node, reference: pl.Expr) -> pl.Expr:
         """The missing facts of an expression's value (zero: known)."""
@@ -257,7 +305,10 @@ class KleeneTranslator(Translator):
                 kind = kind_of_name(name)
                 if kind == "set":
                     return self._reference_mask(reference)
-                return pl.col(mask_column("fact" if kind == "fact" else "output", name))
+                if kind == "fact":
+                    return ZERO if self.lacking is not None and name not in self.lacking \
+                        else pl.col(mask_column("fact", name))
+                return ZERO if name in self.certain else pl.col(mask_column("output", name))
             case n.Special(which=which):
                 return ZERO if which == "evaluation_date" else self._reference_mask(reference)
             case n.At(when=when):
@@ -265,21 +316,26 @@ class KleeneTranslator(Translator):
             case n.Not(operand=operand) | n.Negative(operand=operand):
                 return self.mask(operand, reference)
             case n.Logic(op=op, operands=operands):
-                masks = [self.mask(o, reference) for o in operands]
-                truths = [_truth(self.value(o, reference)) for o in operands]
-                decisive = [(m == 0) & (t if op == "or" else ~t) for m, t in zip(masks, truths)]
+                masks = [self._operand_mask(o, reference) for o in operands]
+                if all(m is ZERO for m in masks):
+                    return ZERO
+                truths = [_truth(self._operand(o, reference)) for o in operands]
+                decides = [t if op == "or" else ~t for t in truths]
+                decisive = [d if m is ZERO else (m == 0) & d for m, d in zip(masks, decides)]
                 return pl.when(pl.any_horizontal(decisive)).then(ZERO).otherwise(_union(masks))
             case n.IsTest(operand=operand, test=test):
                 return ZERO if test in ("known", "unknown") else self.mask(operand, reference)
             case n.If(condition=condition, then=then, otherwise=otherwise):
-                of_test, of_then, of_otherwise = (self.mask(x, reference) for x in (condition, then, otherwise))
+                of_test, of_then, of_otherwise = (self._operand_mask(x, reference) for x in (condition, then, otherwise))
+                if of_then is ZERO and of_otherwise is ZERO and of_test is ZERO:
+                    return ZERO
                 agree = (of_then == 0) & (of_otherwise == 0) & \
-                    self.value(then, reference).eq_missing(self.value(otherwise, reference))
+                    self._operand(then, reference).eq_missing(self._operand(otherwise, reference))
                 return pl.when(of_test == 0).then(
-                    pl.when(_truth(self.value(condition, reference))).then(of_then).otherwise(of_otherwise)) \
-                    .when(agree).then(ZERO).otherwise(of_test | of_then | of_otherwise)
+                    pl.when(_truth(self._operand(condition, reference))).then(of_then).otherwise(of_otherwise)) \
+                    .when(agree).then(ZERO).otherwise(_union([of_test, of_then, of_otherwise]))
             case n.Binary(left=left, right=right):
-                return self.mask(left, reference) | self.mask(right, reference)
+                return _union([self.mask(left, reference), self.mask(right, reference)])
             case n.Call(args=args):
                 return _union([self.mask(a, reference) for a in args])
         raise Unsupported(f"node {type(node).__name__}")
@@ -290,12 +346,16 @@ class KleeneTranslator(Translator):
 
 class UnknownPass:
     """Every step of a backend as one query over values and masks: which rows it
-    settles (every output, unknowns included), and their public outputs' codes."""
+    settles (every output, unknowns included), and their public outputs' codes. Only
+    the facts of ``bits`` (each with its bit in a mask) may be missing in the rows it
+    runs on."""
 
     def __init__(self, backend: ColumnarBackend, bits: dict[str, int]) -> None:
         self.backend = backend
         self.bits = bits
-        translator = KleeneTranslator(backend.plan, backend.ruleset.vocabulary)
+        self.lacking = lacking = frozenset(bits)
+        translator = KleeneTranslator(backend.plan, backend.ruleset.vocabulary, lacking=lacking,
+                                      certain=set(backend.absent))
         named: list[tuple[str, pl.Expr]] = []
         for step in backend.steps:
             escapes = []
@@ -304,7 +364,8 @@ class UnknownPass:
                 named.extend(translator.bindings)
                 translator.bindings = []
                 named.append((value_column("output", output), backend._typed_output(output, found.value)))
-                named.append((mask_column("output", output), found.mask))
+                if found.mask is not ZERO:
+                    named.append((mask_column("output", output), found.mask))
                 escapes.append(found.escape)
             settled = [pl.col(f"ok:{f}") for f in step.facts] + [pl.col(f"settled:{i}") for i in step.inputs]
             settled.append(~pl.any_horizontal(escapes))
@@ -313,19 +374,26 @@ class UnknownPass:
         decided = [o for step in backend.steps for o in step.outputs]
         self.every = pl.all_horizontal([pl.col(f"settled:{o}") for o in decided] or [pl.lit(True)])
         self.outputs = [o for o in backend.public if o in decided]
+        self.certain = translator.certain  # outputs known in every row: no mask column
 
     def run(self, frame: pl.DataFrame) -> tuple[pl.Series, pl.DataFrame]:
         """Which rows of ``frame`` (fact codes as of the date) are settled, and the
         ``output:NAME`` codes of every public output (meaningless where not settled)."""
+        return self.decoded(collect(self.query(frame)), frame.height)
+
+    def query(self, frame: pl.DataFrame) -> pl.LazyFrame:
+        """The query over ``frame``'s rows: ``settled``, each output's value and mask."""
         backend = self.backend
         columns: list[pl.Series] = []
         for name in backend.coder.facts:
             codes = frame.get_column(fact_column(name))
             values, ok = backend._typed_table("fact", name)
-            given = (codes != MISSING).cast(pl.UInt32)
             columns.append(values.gather(codes).alias(value_column("fact", name)))
             columns.append((ok.gather(codes) | (codes == MISSING)).alias(f"ok:{name}"))
-            columns.append(pl.Series([self.bits[name], 0], dtype=pl.UInt64).gather(given).alias(mask_column("fact", name)))
+            if name in self.lacking:
+                given = (codes != MISSING).cast(pl.UInt32)
+                columns.append(pl.Series([self.bits[name], 0], dtype=pl.UInt64).gather(given)
+                               .alias(mask_column("fact", name)))
         days = pl.Series(ON_COLUMN, [None] + backend.coder.days.values[1:], dtype=pl.Date)
         columns.append(days.gather(frame.get_column("on")).alias(ON_COLUMN))
         lazy = pl.DataFrame(columns).lazy()
@@ -333,29 +401,36 @@ class UnknownPass:
         for output in backend.absent:  # read, but set by no rule: none, known, settled
             dtype = _dtype(backend, output)
             absent += [(pl.lit(None) if dtype == pl.Object else pl.lit(None, dtype=dtype)).alias(value_column("output", output)),
-                       ZERO.alias(mask_column("output", output)), pl.lit(True).alias(f"settled:{output}")]
+                       pl.lit(True).alias(f"settled:{output}")]
         if absent:
             lazy = lazy.with_columns(absent)
         for layer in self.layers:
             lazy = lazy.with_columns(layer)
-        result = collect(lazy.select([self.every.alias("settled")]
-                             + [pl.col(value_column("output", o)) for o in self.outputs]
-                             + [pl.col(mask_column("output", o)) for o in self.outputs]))
-        found = []
-        for output in backend.public:
-            if output not in self.outputs:
-                found.append(pl.Series(output_column(output), [NONE] * frame.height, dtype=pl.UInt32))
-                continue
-            codes = backend._encode(output, result.get_column(value_column("output", output)))
-            masks = result.get_column(mask_column("output", output))
-            distinct = masks.filter(masks != 0).unique().to_list()
-            if distinct:
+        return lazy.select([self.every.alias("settled")]
+                           + [pl.col(value_column("output", o)) for o in self.outputs]
+                           + [pl.col(mask_column("output", o)) for o in self.outputs if o not in self.certain])
+
+    def decoded(self, result: pl.DataFrame, height: int) -> tuple[pl.Series, pl.DataFrame]:
+        """What :meth:`run` returns, from the result of :meth:`query`."""
+        backend = self.backend
+        # every output coded in one select, then the unknowns' codes over them in another
+        encoded = backend._encoded(result, {o: value_column("output", o) for o in self.outputs})
+        masked = [o for o in self.outputs if o not in self.certain]
+        distinct = result.select([pl.col(mask_column("output", o)).filter(pl.col(mask_column("output", o)) != 0)
+                                  .unique().implode().alias(o) for o in masked]).row(0) if masked else ()
+        unknowns: list[pl.Expr] = []
+        for output, masks in zip(masked, distinct):
+            if masks:
                 book = backend.books[output]
-                unknown = [book.code(Unknown(missing_of(m, self.bits))) for m in distinct]
-                codes = pl.select(pl.when(masks != 0).then(masks.replace_strict(distinct, unknown, default=0,
-                                                                                return_dtype=pl.UInt32))
-                                  .otherwise(codes)).to_series()
-            found.append(codes.alias(output_column(output)))
+                coded = [book.code(Unknown(missing_of(m, self.bits))) for m in masks]
+                mask = pl.col(mask_column("output", output))
+                unknowns.append(pl.when(mask != 0).then(mask.replace_strict(masks, coded, default=0, return_dtype=pl.UInt32))
+                                .otherwise(pl.col(output_column(output))).alias(output_column(output)))
+        if unknowns:
+            encoded = pl.concat([encoded, result.select([mask_column("output", o) for o in masked])], how="horizontal") \
+                .with_columns(unknowns)
+        found = [encoded.get_column(output_column(o)) if o in self.outputs
+                 else pl.Series(output_column(o), [NONE] * height, dtype=pl.UInt32) for o in backend.public]
         return result.get_column("settled"), pl.DataFrame(found)
 
 
@@ -366,6 +441,8 @@ def _dtype(backend: ColumnarBackend, output: str) -> Any:
 
 
 def _union(masks: list[pl.Expr]) -> pl.Expr:
+    """The facts any of ``masks`` names (``ZERO`` itself when each is ``ZERO``)."""
+    masks = [m for m in masks if m is not ZERO]
     if not masks:
         return ZERO
     return reduce(lambda a, b: a | b, masks)
