@@ -184,12 +184,21 @@ def _date(value: Any, path: tuple[Any, ...], what: str, problem: Any) -> date | 
             return date.fromisoformat(value)
         except ValueError:
             pass
-    problem(path, f"{what}: expected a date YYYY-MM-DD, not {json.dumps(_plain(value), ensure_ascii=False)}")
+    problem(path, f"{what}: expected a date YYYY-MM-DD, not {_shown(value)}")
     return None
 
 
-def _plain(value: Any) -> Any:
-    return str(value) if isinstance(value, Decimal) else value
+def _shown(value: Any) -> str:
+    """A value a request gave where another was expected, as a message names it: an
+    object or a list by its kind (it may hold numbers json.dumps cannot write, and a
+    whole document has no place in a message), a number as written, the rest as JSON."""
+    if isinstance(value, Mapping):
+        return "an object"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, Decimal):
+        return str(value)
+    return json.dumps(value, ensure_ascii=False)
 
 
 def _proposals(value: Any, ruleset: Any, problem: Any) -> dict[str, date | None]:

@@ -118,6 +118,15 @@ def test_every_problem_of_a_request_is_named_with_its_json_pointer(app_client: A
     assert problem(app_client.post("/v1/evaluate", json={}), 422)["errors"][0]["pointer"] == "#/on"
 
 
+def test_an_evaluation_date_of_another_kind_is_named_by_its_kind(app_client: Any) -> None:
+    """Found by fuzzing the service: an object or a list holding a decimal number as the
+    date made the message itself fail (json.dumps cannot write a Decimal), a 500."""
+    for on, shown in (({"": 1.5}, "an object"), ([-1, [1e308]], "a list"), (1.5, "1.5"), (True, "true")):
+        body = problem(app_client.post("/v1/evaluate", json={"facts": {}, "on": on}), 422)
+        assert body["errors"] == [{"pointer": "#/on",
+                                   "detail": f"the evaluation date: expected a date YYYY-MM-DD, not {shown}"}]
+
+
 def test_unknown_routes_and_methods_are_problems_too(app_client: Any) -> None:
     problem(app_client.get("/v1/nothing"), 404)
     problem(app_client.get("/v1/evaluate"), 405)
