@@ -343,7 +343,7 @@ class Carry(Inline):
     def carry_ListLiteral(self, node: n.ListLiteral) -> str:
         if all(isinstance(item, n.Literal) for item in node.items):
             return self.inline_ListLiteral(node)
-        listed = self.source.bind(_listed, "listed (a list whose items may be unknown)")
+        listed = self.source.bind(sem.listed, "listed (engine.language.semantics)")
         return f"{listed}({', '.join(self.expr(item) for item in node.items)})"
 
     def carry_Call(self, node: n.Call) -> str:
@@ -361,28 +361,12 @@ class Carry(Inline):
 
     def carry_If(self, node: n.If) -> str:
         t = self.source.temp()
-        either = self.source.bind(_either, "either (an if whose test is unknown)")
+        either = self.source.bind(sem.either, "either (engine.language.semantics)")
         then, otherwise = self.expr(node.then), self.expr(node.otherwise)
         if len(then) + len(otherwise) > 400:  # each branch is written twice: nested ifs would grow apace
             return self.in_place(node)
         return (f"({then} if ({t} := {self.expr(node.condition)}) is True else {otherwise} if {t} is False "
                 f"or {t} is None else {either}({t}, {then}, {otherwise}))")
-
-
-def _listed(*items: Any) -> Any:
-    """A list of items, unknown when one is (as the closure of a list)."""
-    for item in items:
-        if type(item) is Unknown:
-            return sem.unknown_of(*items)
-    return items
-
-
-def _either(test: Unknown, first: Any, second: Any) -> Any:
-    """``if`` with an unknown test: known when both branches are known and equal (as
-    :meth:`engine.language.closures._Compiler.build_If`)."""
-    if type(first) is not Unknown and type(second) is not Unknown and sem.equal(first, second):
-        return first
-    return sem.unknown_of(test, first, second)
 
 
 class CompiledOnFirstCall:

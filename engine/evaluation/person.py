@@ -237,8 +237,10 @@ class PersonWriter:
         """A rule surely gives ``value`` after rules that may give one (``m``): as the
         general path's options, the output is the first value if every one has its key
         (decided by no single rule, unless no fact is missing), and otherwise unknown on
-        ``m``. Past what siblings may give (``vague``) it bails: the general path weighs."""
-        if self.vague or not self.tracked:
+        ``m``. Past what siblings may give (``vague``) it bails: the general path weighs.
+        Outside siblings every join of ``m`` sets ``y`` (which _any_value settles before
+        this) or ``w`` (_may_apply), so ``w`` holds a key wherever this code runs."""
+        if self.vague:
             self.line(depth, "if m is not None: bail()")
             return
         bind = self.source.bind
@@ -247,7 +249,6 @@ class PersonWriter:
         else:
             key = f"{bind(key_of, 'key_of (engine.evaluation.outcomes)')}({value})"
         self.line(depth, "if m is not None:")
-        self.line(depth + 1, "if w is GONE: bail()")
         self.line(depth + 1, f"if q or w != {key}:")
         self._settled(depth + 2, "m")
         self._break(depth + 2)

@@ -48,12 +48,10 @@ class _Compiler:
             return lambda scope: constant
         parts = [self.build(item) for item in node.items]
 
+        listed = sem.listed
+
         def list_value(scope: sem.Scope) -> Any:
-            values = [part(scope) for part in parts]
-            for value in values:
-                if type(value) is Unknown:
-                    return sem.unknown_of(*values)
-            return tuple(values)
+            return listed(*[part(scope) for part in parts])
 
         return list_value
 
@@ -228,10 +226,7 @@ class _Compiler:
                 return then(scope)
             if test is False or test is None:
                 return otherwise(scope)
-            first, second = then(scope), otherwise(scope)
-            if type(first) is not Unknown and type(second) is not Unknown and sem.equal(first, second):
-                return first
-            return sem.unknown_of(test, first, second)
+            return sem.either(test, then(scope), otherwise(scope))
 
         return choice
 

@@ -35,10 +35,7 @@ class _Interpreter:
             case n.Literal(value=value):
                 return value
             case n.ListLiteral(items=items):
-                values = [self.value(item) for item in items]
-                if sem.any_unknown(*values):
-                    return sem.unknown_of(*values)
-                return tuple(values)
+                return sem.listed(*[self.value(item) for item in items])
             case n.Name(name=name):
                 return self.name(name)
             case n.Special(which="evaluation_date"):
@@ -114,8 +111,5 @@ class _Interpreter:
             return self.value(then)
         if test is False:
             return self.value(otherwise)
-        first, second = self.value(then), self.value(otherwise)
-        if type(first) is not Unknown and type(second) is not Unknown and sem.equal(first, second):
-            return first
-        return sem.unknown_of(test, first, second)
+        return sem.either(test, self.value(then), self.value(otherwise))
 

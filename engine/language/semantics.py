@@ -109,6 +109,22 @@ def unknown_of(*values: Any) -> Unknown:
     return result
 
 
+def listed(*items: Any) -> Any:
+    """The value of a list: its items, or unknown when one of them is."""
+    for item in items:
+        if type(item) is Unknown:
+            return unknown_of(*items)
+    return items
+
+
+def either(test: Unknown, first: Any, second: Any) -> Any:
+    """``if`` whose test is unknown, given both branches' values: known when both are
+    known and equal, otherwise unknown on what the test and the branches miss."""
+    if type(first) is not Unknown and type(second) is not Unknown and equal(first, second):
+        return first
+    return unknown_of(test, first, second)
+
+
 def any_unknown(*values: Any) -> bool:
     return any(type(v) is Unknown for v in values)
 
