@@ -46,11 +46,12 @@ import polars as pl
 from engine.errors import PolicyError
 from engine.evaluation.general import Evaluation
 from engine.population.cells import MISSING, MISSING_VALUE, NONE, Codebook, Coder, CodedChunk, fact_column
-from engine.population.expressions import (ON_COLUMN, OutputExpression, Translator, Unsupported, collect, in_layers,
-                                          value_column)
+from engine.population.expressions import (ON_COLUMN, OutputExpression, Translator, Unsupported, collect, flags,
+                                          gather, in_layers, value_column)
 from engine.population.kleene import UnknownPass, fact_bits
 from engine.population.persons import Failure, PersonByPerson, output_column
 from engine.population.steps import Step, steps_of, with_borrowed_bindings
+from engine.population.tables import Tables
 from engine.ruleset import Proposals, RuleSet
 from engine.values import Unknown
 
@@ -63,7 +64,8 @@ class ColumnarBackend:
     """
 
     def __init__(self, ruleset: RuleSet, proposals: Proposals, coder: Coder, translate: bool = True,
-                 base: "ColumnarBackend | None" = None, exact: bool = False, unknowns: bool = True) -> None:
+                 base: "ColumnarBackend | None" = None, exact: bool = False, unknowns: bool = True,
+                 tables: bool = True) -> None:
         if proposals:
             ruleset.check_proposals(proposals)
         self.ruleset = ruleset
@@ -104,8 +106,11 @@ class ColumnarBackend:
         self._typed: dict[tuple[str, str], tuple[int, pl.Series, pl.Series]] = {}
         self.translated = False  # every step as Polars expressions: the whole query can run
         self._layered: list[list[pl.Expr]] | None = None
+        self._read_columns: set[str] | None = None
+        # expressions of one fact (or of the date) computed per codebook entry
+        self.tables = Tables(self.side) if tables else None
         if translate:
-            translator = Translator(self.plan, ruleset.vocabulary, self.side, self.changed)
+            translator = Translator(self.plan, ruleset.vocabulary, self.side, self.changed, tables=self.tables)
             self.translated = True
             for step in self.steps:
                 translator.bindings = []
@@ -193,7 +198,7 @@ class ColumnarBackend:
         complete, lacks = (~lacking).arg_true(), lacking.arg_true()
         queries = [unknown.query(frame[lacks])]
         if len(complete):
-            queries.append(self._whole_query(frame[complete]))
+            queries.append(self._whole_query(frame[complete], complete=True))
         results = pl.collect_all(queries, engine="in-memory")
         known, found = unknown.decoded(results[0], len(lacks))
         self.unknown_rows += int(known.sum())
@@ -242,26 +247,46 @@ class ColumnarBackend:
         self._layered = in_layers(named)  # a binding borrowed by a later step: computed once
         return self._layered
 
-    def _inputs(self, frame: pl.DataFrame) -> pl.LazyFrame:
-        """The typed fact columns, their known flags and the dates of a chunk."""
-        # the gathers are expressions of the query itself: Polars runs them side by side,
-        # where gathering one Series at a time ran each alone, with a plan of its own
+    def source_table(self, source: str) -> pl.Series:
+        """The typed codebook of a table's source: a fact's, or the evaluation dates'."""
+        if source == ON_COLUMN:
+            return pl.Series(ON_COLUMN, [None] + self.coder.days.values[1:], dtype=pl.Date)
+        return self._typed_table("fact", source[len("value:fact:"):])[0]
+
+    def _read(self) -> set[str]:
+        """The columns the whole query reads."""
+        if self._read_columns is None:
+            self._read_columns = {r for layer in self._layers() for e in layer for r in e.meta.root_names()}
+        return self._read_columns
+
+    def table_gathers(self) -> list[pl.Expr]:
+        """The tables the whole query reads, gathered by a chunk's codes."""
+        if self.tables is None:
+            return []
+        return self.tables.gathers(self.tables.used([e for layer in self._layers() for e in layer]), self.source_table)
+
+    def _inputs(self, frame: pl.DataFrame, beside: list[pl.Expr] | None = None, complete: bool = False) -> pl.LazyFrame:
+        """The typed fact columns, their known flags, the dates and the tables of a
+        chunk (and those of a variant ``beside`` it), gathered by its codes;
+        ``complete``: no row lacks a fact a step reads."""
         gathers: list[pl.Expr] = []
         known: list[pl.Expr] = []
+        read = self._read()
         for name in self.coder.facts:
             codes = pl.col(fact_column(name))
             values, ok = self._typed_table("fact", name)
-            gathers.append(pl.lit(values).gather(codes).alias(value_column("fact", name)))
-            known.append(pl.lit(ok).gather(codes).alias(f"known:{name}"))
-        days = pl.Series(ON_COLUMN, [None] + self.coder.days.values[1:], dtype=pl.Date)
-        gathers.append(pl.lit(days).gather(pl.col("on")).alias(ON_COLUMN))
+            if value_column("fact", name) in read:  # else read only through its tables
+                gathers.append(pl.lit(values).gather(codes).alias(value_column("fact", name)))
+            # (code MISSING, 0, is never known; in complete rows no code read is MISSING)
+            known.append(flags(ok.slice(1) if complete else ok, codes, f"known:{name}"))
+        gathers.append(pl.lit(self.source_table(ON_COLUMN)).gather(pl.col("on")).alias(ON_COLUMN))
         absent: list[pl.Series] = []
         for output in self.absent:  # read, but set by no rule: none, and settled
             dtype = _DTYPES.get(self.ruleset.vocabulary.names[output].type.name, pl.Object)
             absent.append(pl.Series(self._column_of("output", output), [None] * frame.height, dtype=dtype))
             absent.append(pl.Series(self._settled(output), [True] * frame.height, dtype=pl.Boolean))
-        lazy = frame.lazy().select(gathers + known)
-        return lazy.with_columns(absent) if absent else lazy
+        inputs = gather(frame, gathers + known + self.table_gathers() + (beside or []))
+        return (inputs.hstack(absent) if absent else inputs).lazy()
 
     def _query(self, lazy: pl.LazyFrame) -> tuple[pl.LazyFrame, pl.Expr, list[str]]:
         """``lazy`` with this backend's layers; whether a row is settled; the public
@@ -277,8 +302,8 @@ class ColumnarBackend:
         result = collect(self._whole_query(frame))
         return result.get_column("settled"), self._codes(result, frame.height)
 
-    def _whole_query(self, frame: pl.DataFrame) -> pl.LazyFrame:
-        lazy, every, public = self._query(self._inputs(frame))
+    def _whole_query(self, frame: pl.DataFrame, complete: bool = False) -> pl.LazyFrame:
+        lazy, every, public = self._query(self._inputs(frame, complete=complete))
         return lazy.select([every.alias("settled")] + [pl.col(self._column_of("output", o)) for o in public])
 
     def _codes(self, result: pl.DataFrame, height: int) -> pl.DataFrame:
@@ -302,7 +327,7 @@ class ColumnarBackend:
             after = self._variant_of(decided, self._stepwise(base._stepwise(frame)))
             after = self.persons.redecide_unknown(chunk.frame, after)
             return decided, pl.concat([chunk.frame.select("id"), after], how="horizontal")
-        lazy, base_every, base_public = base._query(base._inputs(frame))
+        lazy, base_every, base_public = base._query(base._inputs(frame, self.table_gathers()))
         lazy, every, public = self._query(lazy)
         result = collect(lazy.select([base_every.alias("base"), (base_every & every).alias("variant")]
                              + [pl.col(base._column_of("output", o)) for o in base_public]
@@ -341,8 +366,13 @@ class ColumnarBackend:
                 known.append(ok.gather(codes))
         days = pl.Series(ON_COLUMN, [None] + self.coder.days.values[1:], dtype=pl.Date)
         columns.append(days.gather(frame.get_column("on")).alias(ON_COLUMN))
-        typed = pl.DataFrame(columns)
         expressions = step.expressions
+        typed = pl.DataFrame(columns)
+        if self.tables is not None:
+            read = [e.value for e in expressions.values()] + [e.escape for e in expressions.values()]
+            tables = self.tables.gathers(self.tables.used(read + [e for _, e in step.bindings]), self.source_table)
+            if tables:
+                typed = typed.hstack(gather(frame, tables))
         # lazily, so that Polars evaluates the subexpressions a plan walk repeats (a
         # rule's condition in each branch that reads it) once
         lazy = typed.lazy()

@@ -29,7 +29,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import polars as pl
 
@@ -38,6 +38,9 @@ from engine.language import nodes as n
 from engine.language.semantics import kind_of_name
 from engine.language.types import Vocabulary
 from engine.values import Duration
+
+if TYPE_CHECKING:
+    from engine.population.tables import Tables
 
 
 class Unsupported(Exception):
@@ -56,6 +59,24 @@ def collect(lazy: pl.LazyFrame) -> pl.DataFrame:
     (Polars 2's default) takes about a third longer on these wide queries over a chunk
     already in memory (measured with ``tools/bench_population``)."""
     return lazy.collect(engine="in-memory")
+
+
+def gather(frame: pl.DataFrame, gathers: list[pl.Expr]) -> pl.DataFrame:
+    """Columns gathered from literal Series by the codes of ``frame``, in one select (run
+    side by side), kept out of the queries that read them: Polars 2.1's common
+    subexpression elimination took gathers of two different literal Series by the same
+    codes for one (a date read as a number), so it is off here, where nothing repeats."""
+    return frame.lazy().select(gathers).collect(engine="in-memory",
+                                                 optimizations=pl.QueryOptFlags(comm_subexpr_elim=False))
+
+
+def flags(table: pl.Series, codes: pl.Expr, name: str) -> pl.Expr:
+    """A codebook's flags (a value is known, typed) gathered by code, for :func:`gather`:
+    a constant where every entry of ``table`` is flagged, as in most chunks (the caller
+    leaves out the entries no row has)."""
+    if table.all():
+        return pl.lit(True).alias(name)
+    return pl.lit(table).gather(codes).alias(name)
 
 
 @dataclass(frozen=True)
@@ -94,6 +115,8 @@ class Translator:
     # repeat a condition, and rules repeat an age
     # (and the escapes their translation raised, which every output that reads them shares)
     bound: dict[tuple[str, str], tuple[pl.Expr, list[pl.Expr]]] = field(default_factory=dict)
+    # expressions of one coded column, computed per codebook entry (None: row by row)
+    tables: Tables | None = None
 
     # -- one output ------------------------------------------------------------------
 
@@ -106,6 +129,9 @@ class Translator:
         return OutputExpression(result, self._bind(escape.fill_null(True)))
 
     def _bind(self, expression: pl.Expr) -> pl.Expr:
+        expression = self._tabled(expression)
+        if expression.meta.is_column():
+            return expression
         name = f"{self.side}-binding:{self.count}"
         self.count += 1
         self.bindings.append((name, expression))
@@ -174,7 +200,10 @@ class Translator:
         found = self._value(node, reference)
         if isinstance(found, _SetAt):
             raise Unsupported("a value set used as a value")
-        return found
+        return self._tabled(found)
+
+    def _tabled(self, expression: pl.Expr) -> pl.Expr:
+        return expression if self.tables is None else self.tables.hoisted(expression)
 
     def _value(self, node: n.Node, reference: pl.Expr) -> pl.Expr | _SetAt:
         match node:
@@ -265,7 +294,8 @@ class Translator:
                                        else ~pl.element().is_in(listed)).list.any()
                 else:
                     test = a.is_in(listed)
-                parts.append(pl.when(b.segment == index).then(test))
+                # a fact's membership in one segment's members: per codebook entry
+                parts.append(pl.when(b.segment == index).then(self._tabled(test)))
             found = pl.coalesce(parts) if len(parts) > 1 else parts[0]
             if op == "not_in":
                 found = ~found
@@ -315,12 +345,14 @@ class Translator:
         """Whole years from ``birth`` to ``on``, as :func:`engine.values.age_on` counts them:
         a birthday on 29 February is reached on 28 February of a common year."""
         self.escapes.append((birth > on).fill_null(False))  # negative ages: the engine's own rule
-        years = (on.dt.year() - birth.dt.year()).cast(pl.Int64)
-        before = (on.dt.month() < birth.dt.month()) | (
-            (on.dt.month() == birth.dt.month()) & (on.dt.day() < birth.dt.day()))
-        leap_birthday = (birth.dt.month() == 2) & (birth.dt.day() == 29) & (on.dt.month() == 2) & \
-            (on.dt.day() == 28) & ~on.dt.is_leap_year()
-        return years - (before & ~leap_birthday).cast(pl.Int64)
+        # each date as the number YYYYMMDD: from a birth on or before the date, the
+        # difference's ten-thousands are the whole years (a birthday later in the year
+        # borrows from them), and a birthday on 29 February counts one day more on 28
+        # February of a common year, when it is reached
+        born, today = self._tabled(_day_number(birth)), self._tabled(_day_number(on))
+        leap_birth = self._tabled((birth.dt.month() == 2) & (birth.dt.day() == 29))
+        common_28 = self._tabled((on.dt.month() == 2) & (on.dt.day() == 28) & ~on.dt.is_leap_year())
+        return ((today - born + (leap_birth & common_28).cast(pl.Int32)) // 10_000).cast(pl.Int64)
 
     def _is_date(self, node: n.Node) -> bool:
         if isinstance(node, n.Special):
@@ -331,6 +363,11 @@ class Translator:
         if isinstance(node, n.Literal):
             return isinstance(node.value, date)
         raise Unsupported("a difference of expressions of unclear type")
+
+
+def _day_number(day: pl.Expr) -> pl.Expr:
+    """A date as the whole number YYYYMMDD."""
+    return day.dt.year() * 10_000 + day.dt.month().cast(pl.Int32) * 100 + day.dt.day().cast(pl.Int32)
 
 
 def in_layers(named: list[tuple[str, pl.Expr]]) -> list[list[pl.Expr]]:

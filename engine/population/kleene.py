@@ -42,9 +42,10 @@ from engine.evaluation.plan import Branch, Group, RulePlan
 from engine.language import nodes as n
 from engine.language.semantics import kind_of_name
 from engine.population.cells import MISSING, NONE, fact_column
-from engine.population.expressions import (ON_COLUMN, Translator, Unsupported, collect, _literal, _truth, in_layers,
-                                           value_column)
+from engine.population.expressions import (ON_COLUMN, Translator, Unsupported, collect, flags, gather, _literal,
+                                           _truth, in_layers, value_column)
 from engine.population.persons import output_column
+from engine.population.tables import Tables
 from engine.values import Unknown
 
 if TYPE_CHECKING:
@@ -116,6 +117,7 @@ class KleeneTranslator(Translator):
     certain: set[str] = field(default_factory=set)
 
     def _bind(self, expression: pl.Expr) -> pl.Expr:
+        expression = self._tabled(expression)
         if expression.meta.is_column() or expression.meta.is_literal(allow_aliasing=False):
             return expression  # a column of its own would only copy it, and the query plans slower
         name = f"unknown-binding:{self.count}"
@@ -354,8 +356,9 @@ class UnknownPass:
         self.backend = backend
         self.bits = bits
         self.lacking = lacking = frozenset(bits)
+        self.tables = Tables("unknown") if backend.tables is not None else None
         translator = KleeneTranslator(backend.plan, backend.ruleset.vocabulary, lacking=lacking,
-                                      certain=set(backend.absent))
+                                      certain=set(backend.absent), tables=self.tables)
         named: list[tuple[str, pl.Expr]] = []
         for step in backend.steps:
             escapes = []
@@ -371,6 +374,8 @@ class UnknownPass:
             settled.append(~pl.any_horizontal(escapes))
             named.extend((f"settled:{o}", pl.all_horizontal(settled)) for o in step.outputs)
         self.layers = in_layers(named)
+        self.read = {r for layer in self.layers for e in layer for r in e.meta.root_names()}
+        self.read_tables = [] if self.tables is None else self.tables.used([e for layer in self.layers for e in layer])
         decided = [o for step in backend.steps for o in step.outputs]
         self.every = pl.all_horizontal([pl.col(f"settled:{o}") for o in decided] or [pl.lit(True)])
         self.outputs = [o for o in backend.public if o in decided]
@@ -384,19 +389,21 @@ class UnknownPass:
     def query(self, frame: pl.DataFrame) -> pl.LazyFrame:
         """The query over ``frame``'s rows: ``settled``, each output's value and mask."""
         backend = self.backend
-        columns: list[pl.Series] = []
+        gathers: list[pl.Expr] = []
         for name in backend.coder.facts:
-            codes = frame.get_column(fact_column(name))
+            codes = pl.col(fact_column(name))
             values, ok = backend._typed_table("fact", name)
-            columns.append(values.gather(codes).alias(value_column("fact", name)))
-            columns.append((ok.gather(codes) | (codes == MISSING)).alias(f"ok:{name}"))
+            if value_column("fact", name) in self.read:  # else read only through its tables
+                gathers.append(pl.lit(values).gather(codes).alias(value_column("fact", name)))
+            # a missing fact is "ok" here (code MISSING is 0): its mask says it is unknown
+            gathers.append(flags(ok.clone().scatter(MISSING, True), codes, f"ok:{name}"))
             if name in self.lacking:
-                given = (codes != MISSING).cast(pl.UInt32)
-                columns.append(pl.Series([self.bits[name], 0], dtype=pl.UInt64).gather(given)
-                               .alias(mask_column("fact", name)))
-        days = pl.Series(ON_COLUMN, [None] + backend.coder.days.values[1:], dtype=pl.Date)
-        columns.append(days.gather(frame.get_column("on")).alias(ON_COLUMN))
-        lazy = pl.DataFrame(columns).lazy()
+                bits = pl.Series([self.bits[name]] + [0] * (len(ok) - 1), dtype=pl.UInt64)
+                gathers.append(pl.lit(bits).gather(codes).alias(mask_column("fact", name)))
+        gathers.append(pl.lit(backend.source_table(ON_COLUMN)).gather(pl.col("on")).alias(ON_COLUMN))
+        if self.tables is not None:
+            gathers += self.tables.gathers(self.read_tables, backend.source_table)
+        lazy = gather(frame, gathers).lazy()
         absent = []
         for output in backend.absent:  # read, but set by no rule: none, known, settled
             dtype = _dtype(backend, output)
