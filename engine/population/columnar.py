@@ -457,9 +457,9 @@ class ColumnarBackend:
                 new = [book.code(Decimal(v)) for v in found]
             else:
                 new = [book.code(v) for v in found]
-            coded.append(key.replace_strict(found, new, default=None, return_dtype=pl.UInt32).fill_null(NONE)
+            coded.append(_coded(key, frame.schema[columns[output]], found, new).fill_null(NONE)
                          .alias(output_column(output)))
-        return frame.select(coded) if coded else pl.DataFrame()
+        return gather(frame, coded) if coded else pl.DataFrame()
 
     def _by_combination(self, step: Step, frame: pl.DataFrame) -> pl.DataFrame:
         # a variant beside its base finds the base's codes for the outputs it redecides
@@ -529,6 +529,23 @@ class ColumnarBackend:
 _SEPARATOR = "\u241f"
 _DTYPES: dict[str, Any] = {"bool": pl.Boolean, "text": pl.String, "date": pl.Date, "number": pl.Int64,
                            "set": pl.List(pl.String), "list": pl.List(pl.String)}
+
+
+def _coded(key: pl.Expr, dtype: Any, found: list[Any], codes: list[int]) -> pl.Expr:
+    """The codes of a column whose distinct values are ``found`` (``codes`` in the same
+    order) without hashing each cell where the type allows: a text through an enum of
+    the values found (its index), a date through a table over the days between the
+    first and the last found (its day number); others by lookup."""
+    table = pl.Series(codes, dtype=pl.UInt32)
+    if dtype == pl.String:
+        return pl.lit(table).gather(key.cast(pl.Enum(found)).to_physical())
+    if dtype == pl.Date:
+        days = pl.Series(found, dtype=pl.Date).to_physical()
+        first, last = int(days.min()), int(days.max())  # type: ignore[arg-type]
+        if last - first < 1 << 16:
+            dense = pl.Series([0] * (last - first + 1), dtype=pl.UInt32).scatter(days - first, table)
+            return pl.lit(dense).gather((key.to_physical() - first).cast(pl.UInt32))
+    return key.replace_strict(found, codes, default=None, return_dtype=pl.UInt32)
 
 
 def _typed_value(value: Any, type_name: str) -> tuple[Any, bool]:
