@@ -202,17 +202,15 @@ class ColumnarBackend:
         results = pl.collect_all(queries, engine="in-memory")
         known, found = unknown.decoded(results[0], len(lacks))
         self.unknown_rows += int(known.sum())
-        decided = pl.DataFrame([pl.repeat(NONE, frame.height, dtype=pl.UInt32, eager=True).alias(output_column(o))
-                                for o in self.public])
-        settled = pl.repeat(False, frame.height, dtype=pl.Boolean, eager=True).scatter(lacks, known)
-        parts = [(lacks, found)]
-        if len(complete):
-            settled = settled.scatter(complete, results[1].get_column("settled"))
-            parts.append((complete, self._codes(results[1], len(complete))))
-        for rows, codes in parts:
-            decided = decided.with_columns([decided.get_column(c).scatter(rows, codes.get_column(c))
-                                            for c in decided.columns])
-        return decided, (~settled).arg_true()
+        if not len(complete):
+            return found, (~known).arg_true()
+        # the two parts one after the other, then back in the chunk's order: one gather
+        # of the whole frame by the inverse of that order
+        codes = self._codes(results[1], len(complete))
+        parts = pl.concat([found.with_columns(known.alias("settled")),
+                           codes.with_columns(results[1].get_column("settled"))], how="vertical")
+        decided = parts.select(pl.all().gather(pl.concat([lacks, complete]).arg_sort()))
+        return decided.drop("settled"), (~decided.get_column("settled")).arg_true()
 
     def _stepwise(self, frame: pl.DataFrame) -> pl.DataFrame:
         # outputs that rules read but no rule of this plan sets: not applicable
