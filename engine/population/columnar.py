@@ -114,14 +114,14 @@ class ColumnarBackend:
             self.translated = True
             for step in self.steps:
                 translator.bindings = []
-                bound = dict(translator.bound)
+                bound, forms = dict(translator.bound), dict(translator.forms)
                 try:
                     step.expressions = {o: translator.output(o) for o in step.outputs}
                     step.bindings = translator.bindings
                 except Unsupported:
                     step.expressions = None
                     self.translated = False
-                    translator.bound = bound  # what this step bound is dropped with it
+                    translator.bound, translator.forms = bound, forms  # what this step bound is dropped with it
             with_borrowed_bindings(self.steps)
         # the rows with missing facts, settled in Polars too (engine.population.kleene)
         # built when a chunk first needs it (a population with every fact, the base of an

@@ -117,6 +117,8 @@ class Translator:
     bound: dict[tuple[str, str], tuple[pl.Expr, list[pl.Expr]]] = field(default_factory=dict)
     # expressions of one coded column, computed per codebook entry (None: row by row)
     tables: Tables | None = None
+    # each binding's expression, serialized -> its column
+    forms: dict[bytes, str] = field(default_factory=dict)
 
     # -- one output ------------------------------------------------------------------
 
@@ -132,9 +134,19 @@ class Translator:
         expression = self._tabled(expression)
         if expression.meta.is_column():
             return expression
-        name = f"{self.side}-binding:{self.count}"
-        self.count += 1
-        self.bindings.append((name, expression))
+        return self._named(expression, self.side)
+
+    def _named(self, expression: pl.Expr, prefix: str) -> pl.Expr:
+        """A column of its own for ``expression``, or the column of an equal one bound
+        before: rules that set several outputs give each the same outcome columns (whether
+        a rule applies, may apply, what it misses), so each is computed once; and as the
+        columns an expression reads are shared, so are the expressions built on them."""
+        form = expression.meta.serialize(format="binary")  # the text of a literal list is "Series"
+        name = self.forms.get(form)
+        if name is None:
+            name = self.forms[form] = f"{prefix}-binding:{self.count}"
+            self.count += 1
+            self.bindings.append((name, expression))
         return pl.col(name)
 
     def _pair(self, pair: tuple[pl.Expr, pl.Expr]) -> tuple[pl.Expr, pl.Expr]:

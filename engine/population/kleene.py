@@ -120,10 +120,7 @@ class KleeneTranslator(Translator):
         expression = self._tabled(expression)
         if expression.meta.is_column() or expression.meta.is_literal(allow_aliasing=False):
             return expression  # a column of its own would only copy it, and the query plans slower
-        name = f"unknown-binding:{self.count}"
-        self.count += 1
-        self.bindings.append((name, expression))
-        return pl.col(name)
+        return self._named(expression, "unknown")
 
     # -- one output ----------------------------------------------------------------
 
