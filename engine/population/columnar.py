@@ -434,7 +434,7 @@ class ColumnarBackend:
             if dtype == pl.Boolean and self.ruleset.vocabulary.names[output].type.name != "number":
                 truth[output] = pl.col(column)  # a gather by truth: no hashing of every cell
             else:
-                keys[output] = pl.col(column).list.join(_SEPARATOR) if isinstance(dtype, pl.List) else pl.col(column)
+                keys[output] = pl.col(column)
         distinct = frame.select([key.drop_nulls().unique().implode().alias(o) for o, key in keys.items()]).row(0) \
             if keys else ()
         coded: list[pl.Expr] = []
@@ -449,8 +449,7 @@ class ColumnarBackend:
             book = self.books[output]
             as_set = self.plan.outputs[output].as_set or self.ruleset.vocabulary.names[output].type.name == "set"
             if isinstance(frame.schema[columns[output]], pl.List):
-                new = [book.code(frozenset(items) if as_set else items)
-                       for items in (tuple(k.split(_SEPARATOR)) if k else () for k in found)]
+                new = [book.code(frozenset(items) if as_set else tuple(items)) for items in found]
             elif self.ruleset.vocabulary.names[output].type.name == "number":
                 new = [book.code(Decimal(v)) for v in found]
             else:
@@ -535,6 +534,15 @@ def _coded(key: pl.Expr, dtype: Any, found: list[Any], codes: list[int]) -> pl.E
     the values found (its index), a date through a table over the days between the
     first and the last found (its day number); others by lookup."""
     table = pl.Series(codes, dtype=pl.UInt32)
+    if isinstance(dtype, pl.List):
+        # by the hash of each list, where the lists found hash apart (each cell is one
+        # of them, so its hash names it); else by the lists joined into texts
+        hashes = pl.Series(found, dtype=dtype).hash()
+        if hashes.n_unique() == len(found):
+            return pl.when(key.is_null()).then(None).otherwise(
+                key.hash().replace_strict(hashes, table, default=None, return_dtype=pl.UInt32))
+        return key.list.join(_SEPARATOR).replace_strict([_SEPARATOR.join(items) for items in found], codes,
+                                                        default=None, return_dtype=pl.UInt32)
     if dtype == pl.String:
         return pl.lit(table).gather(key.cast(pl.Enum(found)).to_physical())
     if dtype == pl.Date:
