@@ -524,7 +524,9 @@ class ColumnarBackend:
 
 
 _SEPARATOR = "\u241f"
-_DTYPES: dict[str, Any] = {"bool": pl.Boolean, "text": pl.String, "date": pl.Date, "number": pl.Int64,
+# texts are categorical in the queries: a chain of ``when/then`` over texts then moves
+# small integers, not strings (ten times cheaper)
+_DTYPES: dict[str, Any] = {"bool": pl.Boolean, "text": pl.Categorical, "date": pl.Date, "number": pl.Int64,
                            "set": pl.List(pl.String), "list": pl.List(pl.String)}
 
 
@@ -545,6 +547,11 @@ def _coded(key: pl.Expr, dtype: Any, found: list[Any], codes: list[int]) -> pl.E
                                                         default=None, return_dtype=pl.UInt32)
     if dtype == pl.String:
         return pl.lit(table).gather(key.cast(pl.Enum(found)).to_physical())
+    if dtype == pl.Categorical:  # through the categories' numbers
+        ids = pl.Series(found, dtype=pl.Categorical).to_physical()
+        if int(ids.max()) < 1 << 16:  # type: ignore[arg-type]
+            dense = pl.Series([0] * (int(ids.max()) + 1), dtype=pl.UInt32).scatter(ids, table)  # type: ignore[arg-type]
+            return pl.lit(dense).gather(key.to_physical())
     if dtype == pl.Date:
         days = pl.Series(found, dtype=pl.Date).to_physical()
         first, last = int(days.min()), int(days.max())  # type: ignore[arg-type]
