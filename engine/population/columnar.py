@@ -527,7 +527,7 @@ _SEPARATOR = "\u241f"
 # texts are categorical in the queries: a chain of ``when/then`` over texts then moves
 # small integers, not strings (ten times cheaper)
 _DTYPES: dict[str, Any] = {"bool": pl.Boolean, "text": pl.Categorical, "date": pl.Date, "number": pl.Int64,
-                           "set": pl.List(pl.String), "list": pl.List(pl.String)}
+                           "set": pl.List(pl.Categorical), "list": pl.List(pl.Categorical)}
 
 
 def _coded(key: pl.Expr, dtype: Any, found: list[Any], codes: list[int]) -> pl.Expr:

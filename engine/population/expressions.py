@@ -229,7 +229,7 @@ class Translator:
                     if not isinstance(item, n.Literal) or not isinstance(item.value, str):
                         raise Unsupported("a list of other than texts")
                     values.append(item.value)
-                return pl.lit(pl.Series([values], dtype=pl.List(pl.String))).first()
+                return pl.lit(pl.Series([values], dtype=pl.List(pl.Categorical))).first()
             case n.Name(name=name):
                 kind = kind_of_name(name)
                 if kind == "set":
@@ -446,7 +446,7 @@ def _literal(value: Any) -> pl.Expr:
         items = sorted(value) if isinstance(value, frozenset) else list(value)
         if not all(isinstance(v, str) for v in items):
             raise Unsupported("a list of other than texts")
-        return pl.lit(pl.Series([items], dtype=pl.List(pl.String))).first()
+        return pl.lit(pl.Series([items], dtype=pl.List(pl.Categorical))).first()
     raise Unsupported(f"a literal {type(value).__name__}")
 
 
