@@ -543,7 +543,7 @@ def _coded(key: pl.Expr, dtype: Any, found: list[Any], codes: list[int]) -> pl.E
         if hashes.n_unique() == len(found):
             return pl.when(key.is_null()).then(None).otherwise(
                 key.hash().replace_strict(hashes, table, default=None, return_dtype=pl.UInt32))
-        return key.list.join(_SEPARATOR).replace_strict([_SEPARATOR.join(items) for items in found], codes,
+        return key.cast(pl.List(pl.String)).list.join(_SEPARATOR).replace_strict([_SEPARATOR.join(items) for items in found], codes,
                                                         default=None, return_dtype=pl.UInt32)
     if dtype == pl.String:
         return pl.lit(table).gather(key.cast(pl.Enum(found)).to_physical())
