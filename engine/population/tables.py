@@ -31,6 +31,16 @@ from engine.population.expressions import ON_COLUMN
 FACT_PREFIX = "value:fact:"
 
 
+# operations dearer than a gather: on lists, on the parts of dates and month arithmetic,
+# membership; a comparison or a test of none costs less than gathering its result
+_DEAR = (".list.", ".dt.", ".is_in(", ".str.")
+
+
+def _dear(expression: pl.Expr) -> bool:
+    text = str(expression)
+    return any(operation in text for operation in _DEAR)
+
+
 def code_column(source: str) -> str:
     """The column of codes that indexes a source's codebook (a fact's, or the dates')."""
     return "on" if source == ON_COLUMN else fact_column(source[len(FACT_PREFIX):])
@@ -56,7 +66,7 @@ class Tables:
         if len(sources) != 1:
             return expression
         (source,) = sources
-        if not (source.startswith(FACT_PREFIX) or source == ON_COLUMN):
+        if not (source.startswith(FACT_PREFIX) or source == ON_COLUMN) or not _dear(expression):
             return expression
         # the serialized plan, not the text: the text of a literal list is only "Series"
         text = expression.meta.serialize(format="binary")
