@@ -263,13 +263,14 @@ class ColumnarBackend:
             return []
         return self.tables.gathers(self.tables.used([e for layer in self._layers() for e in layer]), self.source_table)
 
-    def _inputs(self, frame: pl.DataFrame, beside: list[pl.Expr] | None = None, complete: bool = False) -> pl.LazyFrame:
+    def _inputs(self, frame: pl.DataFrame, beside: "ColumnarBackend | None" = None,
+                complete: bool = False) -> pl.LazyFrame:
         """The typed fact columns, their known flags, the dates and the tables of a
-        chunk (and those of a variant ``beside`` it), gathered by its codes;
+        chunk (and those a variant ``beside`` it reads too), gathered by its codes;
         ``complete``: no row lacks a fact a step reads."""
         gathers: list[pl.Expr] = []
         known: list[pl.Expr] = []
-        read = self._read()
+        read = self._read() | (beside._read() if beside is not None else set())
         for name in self.coder.facts:
             codes = pl.col(fact_column(name))
             values, ok = self._typed_table("fact", name)
@@ -283,7 +284,7 @@ class ColumnarBackend:
             dtype = _DTYPES.get(self.ruleset.vocabulary.names[output].type.name, pl.Object)
             absent.append(pl.Series(self._column_of("output", output), [None] * frame.height, dtype=dtype))
             absent.append(pl.Series(self._settled(output), [True] * frame.height, dtype=pl.Boolean))
-        inputs = gather(frame, gathers + known + self.table_gathers() + (beside or []))
+        inputs = gather(frame, gathers + known + self.table_gathers() + (beside.table_gathers() if beside else []))
         return (inputs.hstack(absent) if absent else inputs).lazy()
 
     def _query(self, lazy: pl.LazyFrame) -> tuple[pl.LazyFrame, pl.Expr, list[str]]:
@@ -325,7 +326,7 @@ class ColumnarBackend:
             after = self._variant_of(decided, self._stepwise(base._stepwise(frame)))
             after = self.persons.redecide_unknown(chunk.frame, after)
             return decided, pl.concat([chunk.frame.select("id"), after], how="horizontal")
-        lazy, base_every, base_public = base._query(base._inputs(frame, self.table_gathers()))
+        lazy, base_every, base_public = base._query(base._inputs(frame, beside=self))
         lazy, every, public = self._query(lazy)
         result = collect(lazy.select([base_every.alias("base"), (base_every & every).alias("variant")]
                              + [pl.col(base._column_of("output", o)) for o in base_public]
