@@ -26,6 +26,7 @@ from engine.errors import InputError, PolicyError, PolicyErrors, Source, Span
 from engine.population import io
 from engine.population.cells import Coder, CodedChunk
 from engine.population.columnar import ColumnarBackend, output_column, state_of
+from engine.population.expressions import gather
 from engine.ruleset import Proposals, RuleSet
 from engine.values import Unknown, to_json
 
@@ -56,6 +57,9 @@ class Results:
                      "proposals": {name: day.isoformat() for name, day in sorted(backend.proposals.items())}}
         self._lines: dict[tuple[int, ...], str] = {}
         self._sorted = sorted(self.public)
+        # per output, its codebook as the columns a table shows (codebooks only grow:
+        # a later chunk converts only the codes new to it)
+        self._shown: dict[str, tuple[pl.Series, pl.Series]] = {}
 
     def json_of(self, on: date, codes: tuple[int, ...]) -> dict[str, Any]:
         """The object ``decree eval --format json`` prints, for one row's codes."""
@@ -86,15 +90,29 @@ class Results:
         # every gather is an expression of one select: Polars runs them side by side
         columns: list[pl.Expr] = [pl.col("id"), _gather(day_table, pl.lit(days) - 1).alias("on")]
         for name in self.public:
-            book = self.backend.books[name].values
-            dtype = _dtype(self.types[name].name)
-            shown = [None if i == 0 else _cell(value, dtype) for i, value in enumerate(book)]
-            missing = [sorted(v.missing) if type(v) is Unknown else None for v in book]
+            shown, missing = self._columns_of(name)
             codes = pl.col(output_column(name))
-            columns.append(_gather(pl.Series(name, shown, dtype=dtype), codes).alias(name))
-            columns.append(_gather(pl.Series(f"{name}:unknown", missing, dtype=pl.List(pl.String)), codes)
-                           .alias(f"{name}:unknown"))
-        return decided.select(columns)
+            columns.append(_gather(shown, codes).alias(name))
+            columns.append(_gather(missing, codes).alias(f"{name}:unknown"))
+        return gather(decided, columns)
+
+    def _columns_of(self, name: str) -> tuple[pl.Series, pl.Series]:
+        """An output's codebook as the values a table shows and the facts its unknowns miss."""
+        book = self.backend.books[name].values
+        size = len(book)
+        done = self._shown.get(name)
+        start = 0 if done is None else len(done[0])
+        if done is not None and start == size:
+            return done
+        dtype = _dtype(self.types[name].name)
+        new = book[start:size]
+        shown = pl.Series(name, [None if start + i == 0 else _cell(v, dtype) for i, v in enumerate(new)], dtype=dtype)
+        missing = pl.Series(f"{name}:unknown", [sorted(v.missing) if type(v) is Unknown else None for v in new],
+                            dtype=pl.List(pl.String))
+        if done is not None:
+            shown, missing = done[0].append(shown), done[1].append(missing)
+        self._shown[name] = (shown, missing)
+        return shown, missing
 
 
 def _gather(table: pl.Series, codes: pl.Expr) -> pl.Expr:
