@@ -214,8 +214,8 @@ class Translator:
             raise Unsupported("a value set used as a value")
         return self._tabled(found)
 
-    def _tabled(self, expression: pl.Expr) -> pl.Expr:
-        return expression if self.tables is None else self.tables.hoisted(expression)
+    def _tabled(self, expression: pl.Expr, dear: bool = False) -> pl.Expr:
+        return expression if self.tables is None else self.tables.hoisted(expression, dear)
 
     def _value(self, node: n.Node, reference: pl.Expr) -> pl.Expr | _SetAt:
         match node:
@@ -278,6 +278,10 @@ class Translator:
             return day
         a = self._value(left, reference)
         b = self._value(right, reference)
+        # each operand on its own: 'birth + 18 years <= registration + 1 year' reads two
+        # facts, each side one
+        a = a if isinstance(a, _SetAt) else self._tabled(a)
+        b = b if isinstance(b, _SetAt) else self._tabled(b)
         if op in ("in", "not_in", "any_in", "any_not_in"):
             return self._membership(op, left, right, a, b)
         if isinstance(a, _SetAt) or isinstance(b, _SetAt):
@@ -334,7 +338,7 @@ class Translator:
         breaks = _breaks(lookup)
         segment = pl.sum_horizontal([(day >= pl.lit(b)).cast(pl.Int32) for b in breaks]) if breaks \
             else pl.lit(0, dtype=pl.Int32)
-        segment = pl.when(day.is_null()).then(None).otherwise(segment)
+        segment = self._tabled(pl.when(day.is_null()).then(None).otherwise(segment), dear=True)
         values = [lookup.at(date.min)] + [lookup.at(b) for b in breaks]
         if any(isinstance(v, frozenset) for v in values):
             return _SetAt(segment, tuple(v or frozenset() for v in values))

@@ -58,15 +58,16 @@ class Tables:
     # source -> (codebook size, the computed table columns)
     _computed: dict[str, tuple[int, pl.DataFrame]] = field(default_factory=dict)
 
-    def hoisted(self, expression: pl.Expr) -> pl.Expr:
-        """``expression``, or a table column standing for it where it reads one source."""
+    def hoisted(self, expression: pl.Expr, dear: bool = False) -> pl.Expr:
+        """``expression``, or a table column standing for it where it reads one source
+        and costs more than a gather (``dear``: known to)."""
         if expression.meta.is_column() or expression.meta.is_literal(allow_aliasing=False):
             return expression
         sources = {self.expressions[r][0] if r in self.expressions else r for r in expression.meta.root_names()}
         if len(sources) != 1:
             return expression
         (source,) = sources
-        if not (source.startswith(FACT_PREFIX) or source == ON_COLUMN) or not _dear(expression):
+        if not (source.startswith(FACT_PREFIX) or source == ON_COLUMN) or not (dear or _dear(expression)):
             return expression
         # the serialized plan, not the text: the text of a literal list is only "Series"
         text = expression.meta.serialize(format="binary")
