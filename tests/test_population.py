@@ -455,3 +455,19 @@ def test_lists_are_coded_by_hash_only_where_the_lists_found_hash_apart(monkeypat
     assert frame.select(_coded(pl.col("v"), dtype, found, [10, 11, 12])).to_series().to_list() == expected
     monkeypatch.setattr(pl.Series, "hash", lambda self, *a, **k: pl.Series([7] * len(self), dtype=pl.UInt64))
     assert frame.select(_coded(pl.col("v"), dtype, found, [10, 11, 12])).to_series().to_list() == expected
+
+
+def test_list_cells_are_coded_by_hash_only_where_the_lists_found_hash_apart(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Cells of a list column (a Parquet list of texts) get their list's code through
+    the hash of each cell when the distinct lists hash apart, else through the lists
+    joined; a null cell is a missing fact either way; a text column through an enum."""
+    from engine.population.cells import MISSING, _mapped
+
+    column = pl.Series("f", [["SY"], None, ["BE", "NL"], [], ["SY"]], dtype=pl.List(pl.String))
+    old, new = [["BE", "NL"], [], ["SY"]], [10, 11, 12]
+    expected = [12, MISSING, 10, 11, 12]
+    assert _mapped(column, old, new).to_list() == expected
+    texts = pl.Series("g", ["b", None, "a", "b"])
+    assert _mapped(texts, ["a", "b"], [5, 6]).to_list() == [6, MISSING, 5, 6]
+    monkeypatch.setattr(pl.Series, "hash", lambda self, *a, **k: pl.Series([7] * len(self), dtype=pl.UInt64))
+    assert _mapped(column, old, new).to_list() == expected

@@ -146,11 +146,9 @@ class Coder:
                 return by_day
         if declaration.type.name == "bool" and column.dtype == pl.Boolean:
             return self._truth_codes(name, column)
-        if isinstance(column.dtype, pl.List):
-            column = column.cast(pl.List(pl.String)).list.join(_LIST_SEPARATOR)
-            listed = True
-        else:
-            listed = False
+        listed = isinstance(column.dtype, pl.List)
+        if listed:
+            column = column.cast(pl.List(pl.String))
         distinct = column.drop_nulls().unique().to_list()
         old: list[Any] = []
         new: list[int] = []
@@ -162,7 +160,7 @@ class Coder:
             if typed:
                 code, problem = book.code(raw_value), None
             else:
-                value = (tuple(raw_value.split(_LIST_SEPARATOR)) if raw_value else ()) if listed else raw_value
+                value = tuple(raw_value) if listed else raw_value
                 code, problem = self._convert(name, value, from_text=column.dtype == pl.String and not listed)
             if problem is not None:
                 bad.append((raw_value, problem))
@@ -170,12 +168,13 @@ class Coder:
             old.append(raw_value)
             new.append(code)
         if bad:
+            cells = column.list.join(_LIST_SEPARATOR) if listed else column
             for raw_value, problem in bad:
-                rows = (column == raw_value).arg_true().to_list()
+                rows = (cells == (_LIST_SEPARATOR.join(raw_value) if listed else raw_value)).arg_true().to_list()
                 errors.extend(RowError(first_row + row, name, problem) for row in rows)
         if not old:
             return pl.Series(name, [MISSING] * raw.height, dtype=pl.UInt32)
-        return column.replace_strict(old, new, default=MISSING, return_dtype=pl.UInt32)
+        return _mapped(column, old, new)
 
     def _truth_codes(self, name: str, column: pl.Series) -> pl.Series:
         """The codes of a typed boolean column: a gather from the codes of false and true
@@ -330,6 +329,23 @@ class Coder:
 _FIRST_DAY = date(1800, 1, 1)
 _DAYS = 146_097 * 2  # four hundred years twice: 1800 to 2600
 _EPOCH_DAY = (date(1970, 1, 1) - _FIRST_DAY).days  # Polars counts days from 1970
+
+
+def _mapped(column: pl.Series, old: list[Any], new: list[int]) -> pl.Series:
+    """``column``'s cells (each one of ``old``, or null) as the codes ``new`` gives them,
+    without hashing each text where the type allows: a text through an enum of the
+    texts found (its index), a list by its hash where the lists found hash apart."""
+    codes = pl.Series(new, dtype=pl.UInt32)
+    if column.dtype == pl.String:
+        return codes.gather(column.cast(pl.Enum(old)).to_physical()).fill_null(MISSING)
+    if isinstance(column.dtype, pl.List):
+        hashes = pl.Series(old, dtype=column.dtype).hash()
+        if hashes.n_unique() == len(old):
+            mapped = column.hash().replace_strict(hashes, codes, default=MISSING, return_dtype=pl.UInt32)
+            return mapped.set(column.is_null(), MISSING)
+        column = column.list.join(_LIST_SEPARATOR)
+        old = [_LIST_SEPARATOR.join(items) for items in old]
+    return column.replace_strict(old, new, default=MISSING, return_dtype=pl.UInt32)
 
 
 def _scalar(text: Any) -> Any:
