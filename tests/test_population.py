@@ -447,14 +447,14 @@ def test_lists_are_coded_by_hash_only_where_the_lists_found_hash_apart(monkeypat
     """A list output is coded by the hash of each cell when the distinct lists hash
     apart, else by the lists joined into texts: both give each cell its list's code
     (a collision forced to reach the second), and a null cell stays null."""
-    from engine.population.columnar import _coded
+    from engine.population.coding import coded
 
     found = [["a", "b"], [], ["c"]]
     frame = pl.DataFrame({"v": [["c"], None, ["a", "b"], [], ["c"]]}, schema={"v": dtype})
     expected = [12, None, 10, 11, 12]
-    assert frame.select(_coded(pl.col("v"), dtype, found, [10, 11, 12])).to_series().to_list() == expected
+    assert frame.select(coded(pl.col("v"), dtype, found, [10, 11, 12])).to_series().to_list() == expected
     monkeypatch.setattr(pl.Series, "hash", lambda self, *a, **k: pl.Series([7] * len(self), dtype=pl.UInt64))
-    assert frame.select(_coded(pl.col("v"), dtype, found, [10, 11, 12])).to_series().to_list() == expected
+    assert frame.select(coded(pl.col("v"), dtype, found, [10, 11, 12])).to_series().to_list() == expected
 
 
 def test_list_cells_are_coded_by_hash_only_where_the_lists_found_hash_apart(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -26,7 +26,7 @@ from engine.errors import InputError, PolicyError, PolicyErrors, Source, Span
 from engine.population import io
 from engine.population.cells import Coder, CodedChunk
 from engine.population.columnar import ColumnarBackend, output_column, state_of
-from engine.population.expressions import gather
+from engine.population.coding import gather
 from engine.ruleset import Proposals, RuleSet
 from engine.values import Unknown, to_json
 

@@ -37,13 +37,13 @@ import polars as pl
 
 from engine.errors import PolicyError, Span, suggest
 from engine.language.types import Declaration, Vocabulary
+from engine.population.coding import SEPARATOR, coded
 from engine.sources.asof import Events
 from engine.sources.facts import iter_fact_errors
 
 MISSING = 0  # the code of a fact nobody gave
 NONE = 1  # the code of "known to have no value" (and of a not-applicable output)
 NONE_SUFFIX = ":none"
-_LIST_SEPARATOR = "\u241f"  # the symbol for a unit separator: no code of a country holds it
 
 
 class _Missing:
@@ -168,9 +168,9 @@ class Coder:
             old.append(raw_value)
             new.append(code)
         if bad:
-            cells = column.list.join(_LIST_SEPARATOR) if listed else column
+            cells = column.list.join(SEPARATOR) if listed else column
             for raw_value, problem in bad:
-                rows = (cells == (_LIST_SEPARATOR.join(raw_value) if listed else raw_value)).arg_true().to_list()
+                rows = (cells == (SEPARATOR.join(raw_value) if listed else raw_value)).arg_true().to_list()
                 errors.extend(RowError(first_row + row, name, problem) for row in rows)
         if not old:
             return pl.Series(name, [MISSING] * raw.height, dtype=pl.UInt32)
@@ -332,20 +332,9 @@ _EPOCH_DAY = (date(1970, 1, 1) - _FIRST_DAY).days  # Polars counts days from 197
 
 
 def _mapped(column: pl.Series, old: list[Any], new: list[int]) -> pl.Series:
-    """``column``'s cells (each one of ``old``, or null) as the codes ``new`` gives them,
-    without hashing each text where the type allows: a text through an enum of the
-    texts found (its index), a list by its hash where the lists found hash apart."""
-    codes = pl.Series(new, dtype=pl.UInt32)
-    if column.dtype == pl.String:
-        return codes.gather(column.cast(pl.Enum(old)).to_physical()).fill_null(MISSING)
-    if isinstance(column.dtype, pl.List):
-        hashes = pl.Series(old, dtype=column.dtype).hash()
-        if hashes.n_unique() == len(old):
-            mapped = column.hash().replace_strict(hashes, codes, default=MISSING, return_dtype=pl.UInt32)
-            return mapped.set(column.is_null(), MISSING)
-        column = column.list.join(_LIST_SEPARATOR)
-        old = [_LIST_SEPARATOR.join(items) for items in old]
-    return column.replace_strict(old, new, default=MISSING, return_dtype=pl.UInt32)
+    """``column``'s cells (each one of ``old``, or null: missing) as the codes ``new``
+    gives them (:func:`engine.population.coding.coded`)."""
+    return column.to_frame().select(coded(pl.col(column.name), column.dtype, old, new).fill_null(MISSING)).to_series()
 
 
 def _scalar(text: Any) -> Any:

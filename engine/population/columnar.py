@@ -46,8 +46,9 @@ import polars as pl
 from engine.errors import PolicyError
 from engine.evaluation.general import Evaluation
 from engine.population.cells import MISSING, MISSING_VALUE, NONE, Codebook, Coder, CodedChunk, fact_column
-from engine.population.expressions import (ON_COLUMN, OutputExpression, Translator, Unsupported, collect, flags,
-                                          gather, in_layers, value_column)
+from engine.population.coding import DTYPES, coded, flags, gather
+from engine.population.expressions import (ON_COLUMN, OutputExpression, Translator, Unsupported, collect, in_layers,
+                                          value_column)
 from engine.population.kleene import UnknownPass, fact_bits
 from engine.population.persons import Failure, PersonByPerson, output_column
 from engine.population.steps import Step, steps_of, with_borrowed_bindings
@@ -220,7 +221,7 @@ class ColumnarBackend:
         return frame.with_columns([pl.lit(NONE, dtype=pl.UInt32).alias(output_column(o)) for o in self.unset])
 
     def _typed_output(self, output: str, value: pl.Expr) -> pl.Expr:
-        dtype = _DTYPES.get(self.ruleset.vocabulary.names[output].type.name)
+        dtype = DTYPES.get(self.ruleset.vocabulary.names[output].type.name)
         return value if dtype is None else value.cast(dtype)
 
     def _settled(self, output: str) -> str:
@@ -281,7 +282,7 @@ class ColumnarBackend:
         gathers.append(pl.lit(self.source_table(ON_COLUMN)).gather(pl.col("on")).alias(ON_COLUMN))
         absent: list[pl.Series] = []
         for output in self.absent:  # read, but set by no rule: none, and settled
-            dtype = _DTYPES.get(self.ruleset.vocabulary.names[output].type.name, pl.Object)
+            dtype = DTYPES.get(self.ruleset.vocabulary.names[output].type.name, pl.Object)
             absent.append(pl.Series(self._column_of("output", output), [None] * frame.height, dtype=dtype))
             absent.append(pl.Series(self._settled(output), [True] * frame.height, dtype=pl.Boolean))
         inputs = gather(frame, gathers + known + self.table_gathers() + (beside.table_gathers() if beside else []))
@@ -416,7 +417,7 @@ class ColumnarBackend:
             converted, fits = _typed_value(value, type_name)
             values.append(converted)
             ok.append(fits)
-        series = pl.Series(values, dtype=_DTYPES.get(type_name, pl.Object))
+        series = pl.Series(values, dtype=DTYPES.get(type_name, pl.Object))
         known = pl.Series(ok, dtype=pl.Boolean)
         if cached is not None:
             series, known = cached[1].append(series), cached[2].append(known)
@@ -438,14 +439,14 @@ class ColumnarBackend:
                 keys[output] = pl.col(column)
         distinct = frame.select([key.drop_nulls().unique().implode().alias(o) for o, key in keys.items()]).row(0) \
             if keys else ()
-        coded: list[pl.Expr] = []
+        codes: list[pl.Expr] = []
         for output, values in truth.items():
             book = self.books[output]
             table = pl.Series([book.code(False), book.code(True)], dtype=pl.UInt32)
-            coded.append(pl.lit(table).gather(values.cast(pl.UInt32)).fill_null(NONE).alias(output_column(output)))
+            codes.append(pl.lit(table).gather(values.cast(pl.UInt32)).fill_null(NONE).alias(output_column(output)))
         for (output, key), found in zip(keys.items(), distinct):
             if not found:
-                coded.append(pl.repeat(NONE, frame.height, dtype=pl.UInt32).alias(output_column(output)))
+                codes.append(pl.repeat(NONE, frame.height, dtype=pl.UInt32).alias(output_column(output)))
                 continue
             book = self.books[output]
             as_set = self.plan.outputs[output].as_set or self.ruleset.vocabulary.names[output].type.name == "set"
@@ -455,9 +456,9 @@ class ColumnarBackend:
                 new = [book.code(Decimal(v)) for v in found]
             else:
                 new = [book.code(v) for v in found]
-            coded.append(_coded(key, frame.schema[columns[output]], found, new).fill_null(NONE)
+            codes.append(coded(key, frame.schema[columns[output]], found, new).fill_null(NONE)
                          .alias(output_column(output)))
-        return gather(frame, coded) if coded else pl.DataFrame()
+        return gather(frame, codes) if codes else pl.DataFrame()
 
     def _by_combination(self, step: Step, frame: pl.DataFrame) -> pl.DataFrame:
         # a variant beside its base finds the base's codes for the outputs it redecides
@@ -524,50 +525,12 @@ class ColumnarBackend:
         return found
 
 
-_SEPARATOR = "\u241f"
-# texts are categorical in the queries: a chain of ``when/then`` over texts then moves
-# small integers, not strings (ten times cheaper)
-_DTYPES: dict[str, Any] = {"bool": pl.Boolean, "text": pl.Categorical, "date": pl.Date, "number": pl.Int64,
-                           "set": pl.List(pl.Categorical), "list": pl.List(pl.Categorical)}
-
-
-def _coded(key: pl.Expr, dtype: Any, found: list[Any], codes: list[int]) -> pl.Expr:
-    """The codes of a column whose distinct values are ``found`` (``codes`` in the same
-    order) without hashing each cell where the type allows: a text through an enum of
-    the values found (its index), a date through a table over the days between the
-    first and the last found (its day number); others by lookup."""
-    table = pl.Series(codes, dtype=pl.UInt32)
-    if isinstance(dtype, pl.List):
-        # by the hash of each list, where the lists found hash apart (each cell is one
-        # of them, so its hash names it); else by the lists joined into texts
-        hashes = pl.Series(found, dtype=dtype).hash()
-        if hashes.n_unique() == len(found):
-            return pl.when(key.is_null()).then(None).otherwise(
-                key.hash().replace_strict(hashes, table, default=None, return_dtype=pl.UInt32))
-        return key.cast(pl.List(pl.String)).list.join(_SEPARATOR).replace_strict([_SEPARATOR.join(items) for items in found], codes,
-                                                        default=None, return_dtype=pl.UInt32)
-    if dtype == pl.String:
-        return pl.lit(table).gather(key.cast(pl.Enum(found)).to_physical())
-    if dtype == pl.Categorical:  # through the categories' numbers
-        ids = pl.Series(found, dtype=pl.Categorical).to_physical()
-        if int(ids.max()) < 1 << 16:  # type: ignore[arg-type]
-            dense = pl.Series([0] * (int(ids.max()) + 1), dtype=pl.UInt32).scatter(ids, table)  # type: ignore[arg-type]
-            return pl.lit(dense).gather(key.to_physical())
-    if dtype == pl.Date:
-        days = pl.Series(found, dtype=pl.Date).to_physical()
-        first, last = int(days.min()), int(days.max())  # type: ignore[arg-type]
-        if last - first < 1 << 16:
-            dense = pl.Series([0] * (last - first + 1), dtype=pl.UInt32).scatter(days - first, table)
-            return pl.lit(dense).gather((key.to_physical() - first).cast(pl.UInt32))
-    return key.replace_strict(found, codes, default=None, return_dtype=pl.UInt32)
-
-
 def _typed_value(value: Any, type_name: str) -> tuple[Any, bool]:
     """A language value as the Polars columns hold it, and whether it is a known value
     they can hold (unknowns, failures, fractional numbers are not)."""
     if value is None:
         return None, True
-    if value is MISSING_VALUE or type(value) in (Unknown, Failure) or type_name not in _DTYPES:
+    if value is MISSING_VALUE or type(value) in (Unknown, Failure) or type_name not in DTYPES:
         return None, False
     if type_name == "number":
         if value != value.to_integral_value() or abs(value) >= 2 ** 62:

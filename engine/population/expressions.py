@@ -61,24 +61,6 @@ def collect(lazy: pl.LazyFrame) -> pl.DataFrame:
     return lazy.collect(engine="in-memory")
 
 
-def gather(frame: pl.DataFrame, gathers: list[pl.Expr]) -> pl.DataFrame:
-    """Columns gathered from literal Series by the codes of ``frame``, in one select (run
-    side by side), kept out of the queries that read them: Polars 2.1's common
-    subexpression elimination took gathers of two different literal Series by the same
-    codes for one (a date read as a number), so it is off here, where nothing repeats."""
-    return frame.lazy().select(gathers).collect(engine="in-memory",
-                                                 optimizations=pl.QueryOptFlags(comm_subexpr_elim=False))
-
-
-def flags(table: pl.Series, codes: pl.Expr, name: str) -> pl.Expr:
-    """A codebook's flags (a value is known, typed) gathered by code, for :func:`gather`:
-    a constant where every entry of ``table`` is flagged, as in most chunks (the caller
-    leaves out the entries no row has)."""
-    if table.all():
-        return pl.lit(True).alias(name)
-    return pl.lit(table).gather(codes).alias(name)
-
-
 @dataclass(frozen=True)
 class _SetAt:
     """A value set on a date: members per segment of time."""

@@ -42,8 +42,9 @@ from engine.evaluation.plan import Branch, Group, RulePlan
 from engine.language import nodes as n
 from engine.language.semantics import kind_of_name
 from engine.population.cells import MISSING, NONE, fact_column
-from engine.population.expressions import (ON_COLUMN, Translator, Unsupported, collect, flags, gather, _literal,
-                                           _truth, in_layers, value_column)
+from engine.population.expressions import (ON_COLUMN, Translator, Unsupported, collect, _literal, _truth, in_layers,
+                                           value_column)
+from engine.population.coding import DTYPES, flags, gather
 from engine.population.persons import output_column
 from engine.population.tables import Tables
 from engine.values import Unknown
@@ -439,9 +440,7 @@ class UnknownPass:
 
 
 def _dtype(backend: ColumnarBackend, output: str) -> Any:
-    from engine.population.columnar import _DTYPES
-
-    return _DTYPES.get(backend.ruleset.vocabulary.names[output].type.name, pl.Object)
+    return DTYPES.get(backend.ruleset.vocabulary.names[output].type.name, pl.Object)
 
 
 def _union(masks: list[pl.Expr]) -> pl.Expr:

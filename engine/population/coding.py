@@ -1,0 +1,79 @@
+"""Codes as the typed columns of the queries, and columns of values as codes.
+
+Both ends of the columnar backend turn a column of values into codes, indexes into a
+codebook that holds each distinct value once: the cells of an input file
+(:mod:`engine.population.cells`) and the outputs a query computes
+(:mod:`engine.population.columnar`). :func:`coded` does it for both, without hashing
+each cell where the type allows it:
+
+- a text through an enum of the texts found (its index in them);
+- a categorical text through the categories' numbers;
+- a date through a table over the days between the first and the last found;
+- a list by the hash of each list, where the lists found hash apart (each cell is one
+  of them, so its hash names it), else by the lists joined into texts;
+- anything else by lookup.
+
+The queries read typed columns gathered from the codebooks by code (:func:`gather`,
+:func:`flags`). Texts are categorical in them (:data:`DTYPES`): a chain of ``when/then`` over
+texts then moves small integers, not strings (ten times cheaper).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import polars as pl
+
+SEPARATOR = "\u241f"  # the symbol for a unit separator: no code of a country holds it
+
+# a language type's column in the queries
+DTYPES: dict[str, Any] = {"bool": pl.Boolean, "text": pl.Categorical, "date": pl.Date, "number": pl.Int64,
+                          "set": pl.List(pl.Categorical), "list": pl.List(pl.Categorical)}
+
+
+def coded(key: pl.Expr, dtype: Any, found: list[Any], codes: list[int]) -> pl.Expr:
+    """The codes of ``key``, a column of type ``dtype`` whose distinct values (nulls
+    aside) are ``found``, ``codes`` in the same order; null stays null."""
+    table = pl.Series(codes, dtype=pl.UInt32)
+    if isinstance(dtype, pl.List):
+        hashes = pl.Series(found, dtype=dtype).hash()
+        if hashes.n_unique() == len(found):
+            return pl.when(key.is_null()).then(None).otherwise(
+                key.hash().replace_strict(hashes, table, default=None, return_dtype=pl.UInt32))
+        return key.cast(pl.List(pl.String)).list.join(SEPARATOR).replace_strict(
+            [SEPARATOR.join(items) for items in found], codes, default=None, return_dtype=pl.UInt32)
+    if dtype == pl.String:
+        return pl.lit(table).gather(key.cast(pl.Enum(found)).to_physical())
+    if dtype == pl.Categorical:
+        ids = pl.Series(found, dtype=pl.Categorical).to_physical()
+        if int(ids.max()) < 1 << 16:  # type: ignore[arg-type]
+            dense = pl.Series([0] * (int(ids.max()) + 1), dtype=pl.UInt32).scatter(ids, table)  # type: ignore[arg-type]
+            return pl.lit(dense).gather(key.to_physical())
+    if dtype == pl.Date:
+        days = pl.Series(found, dtype=pl.Date).to_physical()
+        first, last = int(days.min()), int(days.max())  # type: ignore[arg-type]
+        if last - first < 1 << 16:
+            dense = pl.Series([0] * (last - first + 1), dtype=pl.UInt32).scatter(days - first, table)
+            return pl.lit(dense).gather((key.to_physical() - first).cast(pl.UInt32))
+    return key.replace_strict(found, codes, default=None, return_dtype=pl.UInt32)
+
+
+def gather(frame: pl.DataFrame, gathers: list[pl.Expr]) -> pl.DataFrame:
+    """Columns gathered from literal Series by the codes of ``frame``, in one select (run
+    side by side), kept out of the queries that read them: Polars 2.1's common
+    subexpression elimination took gathers of two different literal Series by the same
+    codes for one (a date read as a number), so it is off here, where nothing repeats."""
+    return frame.lazy().select(gathers).collect(engine="in-memory",
+                                                 optimizations=pl.QueryOptFlags(comm_subexpr_elim=False))
+
+
+def flags(table: pl.Series, codes: pl.Expr, name: str) -> pl.Expr:
+    """A codebook's flags (a value is known, typed) gathered by code, for :func:`gather`:
+    a constant where every entry of ``table`` is flagged, as in most chunks (the caller
+    leaves out the entries no row has)."""
+    if table.all():
+        return pl.lit(True).alias(name)
+    return pl.lit(table).gather(codes).alias(name)
+
+
+__all__ = ["DTYPES", "SEPARATOR", "coded", "flags", "gather"]
