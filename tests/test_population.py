@@ -383,6 +383,13 @@ def test_table_outputs_written_beside_the_next_chunk_hold_every_row_in_order(dec
     for output in ("verplicht", "status", "aanmelding_uiterlijk"):
         column = written.get_column(output).cast(pl.String).to_list()
         assert column == [_as_cell(line["outputs"].get(output)) for line in expected]
+    # the facts each unknown misses, for every output (in CSV joined by ';')
+    for output in decree.public_outputs:
+        missing = written.get_column(f"{output}:unknown").to_list()
+        if suffix == "csv":
+            missing = [None if cell is None else cell.split(";") for cell in missing]
+        assert missing == [line["unknown"].get(output) for line in expected], output
+    assert any(line["unknown"] for line in expected)
 
 
 def _as_cell(value: Any) -> str | None:

@@ -93,7 +93,10 @@ class Results:
             shown, missing = self._columns_of(name)
             codes = pl.col(output_column(name))
             columns.append(_gather(shown, codes).alias(name))
-            columns.append(_gather(missing, codes).alias(f"{name}:unknown"))
+            # an output never unknown in the run: its column of missing facts is empty
+            unknown = _gather(missing, codes) if missing.null_count() < len(missing) \
+                else pl.lit(None, dtype=pl.List(pl.String))
+            columns.append(unknown.alias(f"{name}:unknown"))
         return gather(decided, columns)
 
     def _columns_of(self, name: str) -> tuple[pl.Series, pl.Series]:
