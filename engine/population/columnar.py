@@ -255,14 +255,14 @@ class ColumnarBackend:
     def _read(self) -> set[str]:
         """The columns the whole query reads."""
         if self._read_columns is None:
-            self._read_columns = {r for layer in self._layers() for e in layer for r in e.meta.root_names()}
+            self._read_columns = _read_by([e for layer in self._layers() for e in layer])
         return self._read_columns
 
     def table_gathers(self) -> list[pl.Expr]:
         """The tables the whole query reads, gathered by a chunk's codes."""
         if self.tables is None:
             return []
-        return self.tables.gathers(self.tables.used([e for layer in self._layers() for e in layer]), self.source_table)
+        return self.tables.gathers(self.tables.used(self._read()), self.source_table)
 
     def _inputs(self, frame: pl.DataFrame, beside: "ColumnarBackend | None" = None,
                 complete: bool = False) -> pl.LazyFrame:
@@ -370,7 +370,8 @@ class ColumnarBackend:
         typed = pl.DataFrame(columns)
         if self.tables is not None:
             read = [e.value for e in expressions.values()] + [e.escape for e in expressions.values()]
-            tables = self.tables.gathers(self.tables.used(read + [e for _, e in step.bindings]), self.source_table)
+            read += [e for _, e in step.bindings]
+            tables = self.tables.gathers(self.tables.used(_read_by(read)), self.source_table)
             if tables:
                 typed = typed.hstack(gather(frame, tables))
         # lazily, so that Polars evaluates the subexpressions a plan walk repeats (a
@@ -523,6 +524,11 @@ class ColumnarBackend:
                     code = decided.get_column(output_column(output))[row]
                     found.setdefault(row, book[code].message)
         return found
+
+
+def _read_by(expressions: list[pl.Expr]) -> set[str]:
+    """The columns ``expressions`` read."""
+    return {r for e in expressions for r in e.meta.root_names()}
 
 
 def _typed_value(value: Any, type_name: str) -> tuple[Any, bool]:

@@ -363,7 +363,7 @@ class Translator:
             return isinstance(node.value, str)
         if isinstance(node, n.Name):
             declared = self.vocabulary.names.get(node.name)
-            return declared is None or declared.type.name != "number" and declared.type.name != "date"
+            return declared is None or declared.type.name not in ("number", "date")
         return any(self._textual(child) for child in n.children(node))
 
     def _is_date(self, node: n.Node) -> bool:

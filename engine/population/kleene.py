@@ -373,7 +373,7 @@ class UnknownPass:
             named.extend((f"settled:{o}", pl.all_horizontal(settled)) for o in step.outputs)
         self.layers = in_layers(named)
         self.read = {r for layer in self.layers for e in layer for r in e.meta.root_names()}
-        self.read_tables = [] if self.tables is None else self.tables.used([e for layer in self.layers for e in layer])
+        self.read_tables = [] if self.tables is None else self.tables.used(self.read)
         decided = [o for step in backend.steps for o in step.outputs]
         self.every = pl.all_horizontal([pl.col(f"settled:{o}") for o in decided] or [pl.lit(True)])
         self.outputs = [o for o in backend.public if o in decided]

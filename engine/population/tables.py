@@ -3,11 +3,12 @@
 A chunk's facts arrive as codes (:mod:`engine.population.cells`): one ``UInt32`` per
 cell, an index into the fact's codebook, which holds each distinct value once. An
 expression that reads a single fact (``persoon.nationaliteiten`` holding a member of
-the EU, ``inschrijving.eerste_datum + 6 months``, ``inschrijving.gewest == 'brussel'``)
-or the evaluation date alone is a function of that code. Computed over the codebook's
-distinct values (a few dozen to a few thousand) and gathered by code, it costs one
-gather a row instead of the operation itself: string tests, list operations and month
-arithmetic are several times dearer than a gather.
+the EU in one segment of time, ``inschrijving.eerste_datum + 6 months``, a birth date
+as the number YYYYMMDD) or the evaluation date alone is a function of that code.
+Computed over the codebook's distinct values (a few dozen to a few thousand) and
+gathered by code, it costs one gather a row instead of the operation itself: list
+operations, the parts of dates and month arithmetic are several times dearer than a
+gather. A comparison or a test of none is cheaper than the gather, and stays in place.
 
 :class:`Tables` collects such expressions while a translator writes the plan
 (:meth:`Tables.hoisted` replaces each by a column ``TABLE:N``), computes the tables from
@@ -54,7 +55,7 @@ class Tables:
     prefix: str
     # name -> (source column, expression over it and earlier tables of the same source)
     expressions: dict[str, tuple[str, pl.Expr]] = field(default_factory=dict)
-    _by_text: dict[bytes, str] = field(default_factory=dict)
+    _by_form: dict[bytes, str] = field(default_factory=dict)
     # source -> (codebook size, the computed table columns)
     _computed: dict[str, tuple[int, pl.DataFrame]] = field(default_factory=dict)
 
@@ -71,17 +72,15 @@ class Tables:
             return expression
         # the serialized plan, not the text: the text of a literal list is only "Series"
         text = expression.meta.serialize(format="binary")
-        name = self._by_text.get(text)
+        name = self._by_form.get(text)
         if name is None:
-            name = self._by_text[text] = f"{self.prefix}-table:{len(self.expressions)}"
+            name = self._by_form[text] = f"{self.prefix}-table:{len(self.expressions)}"
             self.expressions[name] = (source, expression)
         return pl.col(name)
 
-    def used(self, expressions: list[pl.Expr]) -> list[str]:
-        """The table columns ``expressions`` read, in the order they were made."""
-        read: set[str] = set()
-        for expression in expressions:
-            read.update(r for r in expression.meta.root_names() if r in self.expressions)
+    def used(self, read: set[str]) -> list[str]:
+        """The table columns among the columns a query ``read``s, in the order they were
+        made (the tables they read in turn are computed with them)."""
         return [name for name in self.expressions if name in read]
 
     def columns(self, wanted: list[str], typed: Callable[[str], pl.Series]) -> dict[str, pl.Series]:
