@@ -243,8 +243,6 @@ class Translator:
             case n.Binary(op=op, left=left, right=right):
                 return self._binary(op, left, right, reference)
             case n.Call(function=function, args=args):
-                if function in ("min", "max") and any(self._textual(a) for a in args):
-                    raise Unsupported("the least or greatest of texts")
                 return self._call(function, [self.value(a, reference) for a in args])
         raise Unsupported(f"node {type(node).__name__}")
 
@@ -336,7 +334,8 @@ class Translator:
         if function == "count" and len(args) == 1:
             return args[0].list.len().cast(pl.Int64)
         if function in ("min", "max") and len(args) >= 2:
-            # (not of texts: categorical texts would be ordered by their numbers)
+            # of numbers or dates only (the checker refuses texts, whose categorical order
+            # here would not be the texts' order)
             # none operands give none (semantics.call): any null argument is a null result
             combined = pl.min_horizontal(args) if function == "min" else pl.max_horizontal(args)
             return pl.when(pl.any_horizontal([a.is_null() for a in args])).then(None).otherwise(combined)
@@ -354,17 +353,6 @@ class Translator:
         leap_birth = self._tabled((birth.dt.month() == 2) & (birth.dt.day() == 29))
         common_28 = self._tabled((on.dt.month() == 2) & (on.dt.day() == 28) & ~on.dt.is_leap_year())
         return ((today - born + (leap_birth & common_28).cast(pl.Int32)) // 10_000).cast(pl.Int64)
-
-    def _textual(self, node: n.Node) -> bool:
-        """Whether a text may be among what ``node`` reads or gives (a text literal, a
-        name declared text, a value set or parameter): where it is, ``min`` and ``max``
-        are left to the plan's own code."""
-        if isinstance(node, n.Literal):
-            return isinstance(node.value, str)
-        if isinstance(node, n.Name):
-            declared = self.vocabulary.names.get(node.name)
-            return declared is None or declared.type.name not in ("number", "date")
-        return any(self._textual(child) for child in n.children(node))
 
     def _is_date(self, node: n.Node) -> bool:
         if isinstance(node, n.Special):
