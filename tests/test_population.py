@@ -392,6 +392,89 @@ def test_table_outputs_written_beside_the_next_chunk_hold_every_row_in_order(dec
     assert any(line["unknown"] for line in expected)
 
 
+@pytest.mark.parametrize("failure", ["deciding", "writing"])
+def test_a_parquet_run_that_fails_midway_leaves_the_old_output_and_no_part(decree: RuleSet, tmp_path: Path,
+                                                                            monkeypatch: pytest.MonkeyPatch,
+                                                                            failure: str) -> None:
+    """Parquet is written by Polars' sink on the writer's thread (batch._Writer): a run
+    that fails after chunks went to it, in the deciding or in the writing, raises that
+    failure (it does not hang), leaves the earlier output as it was and no part file."""
+    from engine.population import batch
+    from engine.population.columnar import ColumnarBackend
+
+    source = tmp_path / "persons.parquet"
+    write_population(generate(1_000, seed=3, missing=0.2), str(source))
+    output = tmp_path / "result.parquet"
+    output.write_bytes(b"earlier results")
+    calls = {"run": 0}
+    if failure == "deciding":
+        run = ColumnarBackend.run
+
+        def failing_run(self: ColumnarBackend, chunk: Any) -> pl.DataFrame:
+            calls["run"] += 1
+            if calls["run"] == 3:
+                raise RuntimeError("the third chunk failed")
+            return run(self, chunk)
+
+        monkeypatch.setattr(ColumnarBackend, "run", failing_run)
+    else:
+        def failing_sink(self: batch._Writer, schema: pl.Schema) -> None:
+            self._chunks.get()  # the first chunk, then the disk is full
+            raise OSError("no space left on device")
+
+        monkeypatch.setattr(batch._Writer, "_sink", failing_sink)
+    raised: list[BaseException] = []
+
+    def whole_run() -> None:
+        try:
+            run_batch(decree, str(source), ON, {}, str(output), chunk_rows=200)
+        except BaseException as error:  # noqa: BLE001 - the test reads it
+            raised.append(error)
+
+    import threading
+
+    thread = threading.Thread(target=whole_run, daemon=True)
+    thread.start()
+    thread.join(timeout=120)  # a guard against a writer waiting forever, not a measure of speed
+    assert not thread.is_alive(), "the run hangs"
+    assert [str(e) for e in raised] == ["the third chunk failed" if failure == "deciding" else "no space left on device"]
+    assert output.read_bytes() == b"earlier results"
+    assert not [p for p in tmp_path.iterdir() if p.name.endswith(".part")]
+
+
+def test_an_empty_population_gives_an_empty_parquet_file(decree: RuleSet, tmp_path: Path) -> None:
+    source = tmp_path / "persons.parquet"
+    write_population(generate(10, seed=3).head(0), str(source))
+    output = tmp_path / "result.parquet"
+    run_batch(decree, str(source), ON, {}, str(output))
+    assert pl.read_parquet(output).height == 0
+
+
+def test_the_ids_of_a_json_lines_file_are_of_one_kind(decree: RuleSet, tmp_path: Path) -> None:
+    """A results table holds one type of id: an id that is not a text or a whole number,
+    or of another kind than the file's first, is a bad row (not a crash); a chunk with
+    no id at all still writes beside chunks with ids."""
+    source = tmp_path / "persons.jsonl"
+    rows = [{"id": 1, "facts": {}}, {"id": "b", "facts": {}}, {"id": 2.5, "facts": {}}, {"id": True, "facts": {}},
+            {"facts": {}}, {"id": 3, "facts": {}}]
+    source.write_text("".join(json.dumps(row) + "\n" for row in rows), encoding="utf-8")
+    output = tmp_path / "result.parquet"
+    runner = CliRunner()
+    failed = runner.invoke(main, ["batch", str(source), "--on", "2024-03-01", "--output", str(output)])
+    assert failed.exit_code == 2, failed.output
+    assert f"{source}:2:7: error: this id is a text where the ids before it are whole numbers" in failed.output
+    assert f"{source}:3:7: error: an id is a text or a whole number, not 2.5" in failed.output
+    assert f"{source}:4:7: error: an id is a text or a whole number, not true" in failed.output
+    skipped = runner.invoke(main, ["batch", str(source), "--on", "2024-03-01", "--output", str(output),
+                                   "--on-error", "skip"])
+    assert skipped.exit_code == 0, skipped.output
+    assert pl.read_parquet(output).get_column("id").to_list() == [1, None, 3]
+    # chunks of two rows: the first has no id at all, the next whole numbers
+    source.write_text('{"facts": {}}\n{"facts": {}}\n{"id": 7, "facts": {}}\n', encoding="utf-8")
+    run_batch(decree, str(source), ON, {}, str(output), chunk_rows=2)
+    assert pl.read_parquet(output).get_column("id").to_list() == [None, None, "7"]
+
+
 def _as_cell(value: Any) -> str | None:
     """A JSON output value as a table's cell reads as text."""
     if value is None:

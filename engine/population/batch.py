@@ -15,6 +15,7 @@ reported with their position and the message a facts file would get; with
 
 from __future__ import annotations
 
+import queue
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
@@ -209,40 +210,68 @@ class _Writer:
     """Appends chunks of results to one file of one format.
 
     A table chunk is written on a thread of its own (one at a time, in order) while the
-    next chunk is decided: Arrow and Polars write without the interpreter lock, so on
+    next chunk is decided: Polars and Arrow write without the interpreter lock, so on
     two cores the writing overlaps the next chunk's queries. Lines of JSON are written
-    where they are made (the work there is Python's)."""
+    where they are made (the work there is Python's).
+
+    Parquet is written by Polars' streaming sink (``sink_parquet``) over a source that
+    yields the chunks handed to :meth:`table`: Polars has no writer a file can be
+    appended to, and its encoder took three quarters of the CPU time of Arrow's (with
+    ``to_arrow``) on a chunk of results (0.19 against 0.25 s a 250,000 rows, one
+    thread), and encodes columns side by side."""
 
     def __init__(self, path: str, fmt: str) -> None:
         self.path, self.fmt = path, fmt
         self._handle: Any = None
-        self._parquet: Any = None
         if fmt in ("jsonl", "csv"):
             self._handle = open(path, "w", encoding="utf-8", newline="")
         self._header = True
         self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="decree-writer")
         self._pending: Future[None] | None = None
+        self._schema: pl.Schema | None = None  # of the Parquet file, once its sink runs
+        self._chunks: queue.Queue[pl.DataFrame | BaseException | None] = queue.Queue(maxsize=1)
 
     def lines(self, lines: Iterator[str]) -> None:
         self._handle.writelines(line + "\n" for line in lines)
 
     def table(self, frame: pl.DataFrame) -> None:
-        self._wait()  # at most one chunk in flight: memory stays bounded, order kept
         if self.fmt == "csv":
+            self._wait()  # at most one chunk in flight: memory stays bounded, order kept
             lists = [c for c, t in frame.schema.items() if isinstance(t, pl.List)]
             flat = frame.with_columns([pl.col(c).list.join(";") for c in lists])
             header, self._header = self._header, False
             self._pending = self._thread.submit(flat.write_csv, self._handle, include_header=header)
             return
-        import pyarrow.parquet as pq  # type: ignore[import-untyped]
+        if self._schema is None:  # the first chunk: its schema is the file's
+            self._schema = frame.schema
+            self._pending = self._thread.submit(self._sink, frame.schema)
+        elif frame.schema != self._schema:  # ids as whole numbers after texts
+            frame = frame.cast(dict(self._schema))  # type: ignore[arg-type]
+        if not self._offer(frame):  # waits while the chunk before is still being written
+            self._wait()  # the sink stopped: its error, here
+            raise RuntimeError("the Parquet writer stopped early")
 
-        table = frame.to_arrow()
-        if self._parquet is None:
-            # no dictionary pages and no statistics: a result file is read whole, and
-            # writing them took a third of the writer's time
-            self._parquet = pq.ParquetWriter(self.path, table.schema, compression="lz4", use_dictionary=False,
-                                             write_statistics=False)
-        self._pending = self._thread.submit(self._parquet.write_table, table)
+    def _sink(self, schema: pl.Schema) -> None:
+        from polars.io.plugins import register_io_source
+
+        def chunks(*_: Any) -> Iterator[pl.DataFrame]:
+            while (chunk := self._chunks.get()) is not None:
+                if isinstance(chunk, BaseException):
+                    raise chunk
+                yield chunk
+
+        # no statistics: a result file is read whole
+        register_io_source(chunks, schema=schema).sink_parquet(self.path, compression="lz4", statistics=False)
+
+    def _offer(self, item: pl.DataFrame | BaseException | None) -> bool:
+        """Hands ``item`` to the sink; False if the sink has stopped."""
+        while self._pending is not None and not self._pending.done():
+            try:
+                self._chunks.put(item, timeout=0.1)
+                return True
+            except queue.Full:
+                continue
+        return False
 
     def _wait(self) -> None:
         if self._pending is not None:
@@ -251,18 +280,24 @@ class _Writer:
 
     def abandon(self) -> None:
         """Stop after the write in flight, if any; the temporary file is discarded."""
+        if self.fmt == "parquet":
+            self._offer(_Abandoned())  # the sink stops and raises it: nothing to report
         self._thread.shutdown(wait=True)
         if self._handle is not None:
             self._handle.close()
 
     def close(self) -> None:
         try:
+            if self.fmt == "parquet":
+                self._offer(None)  # the end of the file
             self._wait()
         finally:
             self._thread.shutdown(wait=True)
             if self._handle is not None:
                 self._handle.close()
-        if self.fmt == "parquet" and self._parquet is None:
+        if self.fmt == "parquet" and self._schema is None:
             pl.DataFrame().write_parquet(self.path)
-        if self._parquet is not None:
-            self._parquet.close()
+
+
+class _Abandoned(Exception):
+    """Stops the Parquet sink of a run that failed."""

@@ -267,7 +267,9 @@ class Coder:
             for name, column in codes.items():
                 value = facts.get(name, MISSING_VALUE)
                 column.append(MISSING if value is MISSING_VALUE else books[name].code(value))
-        frame = pl.DataFrame([pl.Series("id", ids)]
+        # no id in the chunk: a column of texts, not of nulls (a table of results holds
+        # one type of id, and a later chunk's whole numbers read as texts)
+        frame = pl.DataFrame([pl.Series("id", ids, dtype=None if any(i is not None for i in ids) else pl.String)]
                              + [pl.Series(fact_column(name), column, dtype=pl.UInt32) for name, column in codes.items()]
                              + [pl.Series("on", days, dtype=pl.UInt32)])
         return CodedChunk(frame, first_row)

@@ -129,12 +129,13 @@ def read_chunks(path: str, fmt: str, coder: Coder, chunk_rows: int = CHUNK_ROWS)
             yield coder.from_columns(_frame(pa.Table.from_batches(pending)), first)
     elif fmt == "jsonl":
         records: list[tuple[Any, date | None, Mapping[str, Any]]] = []
+        ids: dict[str, str] = {}  # the kind of the first id
         errors: list[PolicyError] = []
         with open(path, encoding="utf-8") as handle:
             for number, line in enumerate(handle, start=1):
                 if not line.strip():
                     continue
-                records.append(_jsonl_row(line, number, path, coder, errors, first + len(records)))
+                records.append(_jsonl_row(line, number, path, coder, errors, first + len(records), ids))
                 if len(records) >= chunk_rows:
                     yield _coded(coder, records, first, errors)
                     first += len(records)
@@ -160,7 +161,9 @@ def _coded(coder: Coder, records: list[tuple[Any, date | None, Mapping[str, Any]
 
 
 def _jsonl_row(line: str, number: int, path: str, coder: Coder, errors: list[PolicyError],
-               row: int) -> tuple[Any, date | None, Mapping[str, Any]]:
+               row: int, ids: dict[str, str]) -> tuple[Any, date | None, Mapping[str, Any]]:
+    """One row of JSON Lines; ``ids`` remembers the kind of the file's first id (the ids
+    of a file are all texts or all whole numbers: one column of results holds them)."""
     source = FileLines(path, "", path=path, wanted=frozenset({number}))
 
     def span_of(where: tuple[Any, ...], key: bool = False) -> Span:
@@ -187,6 +190,15 @@ def _jsonl_row(line: str, number: int, path: str, coder: Coder, errors: list[Pol
         fail("a row of a JSON Lines population is an object with id, on and facts")
         return None, None, {}
     person = data.get("id")
+    kind = "text" if isinstance(person, str) else "whole number" \
+        if isinstance(person, int) and not isinstance(person, bool) else None
+    if person is not None and kind is None:
+        fail(f"an id is a text or a whole number, not {json.dumps(person)}", ("id",))
+        person = None
+    elif kind is not None and ids.setdefault("kind", kind) != kind:
+        fail(f"this id is a {kind} where the ids before it are {ids['kind']}s; the ids of a file are of one kind",
+             ("id",))
+        person = None
     on: date | None = None
     if data.get("on") is not None:
         try:
