@@ -502,10 +502,10 @@ def test_typed_boolean_columns_are_coded_by_truth(decree: RuleSet) -> None:
 
 
 def test_chunks_read_ahead_come_in_order_whole_and_the_reader_is_closed() -> None:
-    """io.ahead reads the next chunk on a thread while the caller decides one: every
+    """io.ReadAhead reads the next chunk on a thread while the caller decides one: every
     chunk comes, once, in order; a reader's error comes where its chunk would; a caller
-    that stops early closes the reader."""
-    from engine.population.io import ahead
+    that stops early closes the reader; the first chunk is read from the start."""
+    from engine.population.io import ReadAhead as ahead
 
     closed: list[bool] = []
 
@@ -529,6 +529,18 @@ def test_chunks_read_ahead_come_in_order_whole_and_the_reader_is_closed() -> Non
     assert next(early) == 0
     early.close()
     assert closed == [True]
+    # the first chunk is read from the start, before the caller asks for it
+    import threading
+
+    started = threading.Event()
+
+    def watched() -> Any:
+        started.set()
+        yield from range(2)
+
+    with ahead(watched()) as reading:
+        assert started.wait(timeout=60)
+        assert list(reading) == [0, 1]
 
 
 @pytest.mark.parametrize("dtype", [pl.List(pl.Categorical), pl.List(pl.String)])

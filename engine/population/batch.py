@@ -4,7 +4,7 @@ The run reads the input in chunks (:mod:`engine.population.io`), codes each chun
 (:mod:`engine.population.cells`), decides it on the columnar backend
 (:mod:`engine.population.columnar`) and appends its results to a temporary file that
 replaces the output only at the end. Reading and coding the next chunk
-(:func:`engine.population.io.ahead`) and writing the chunk before (:class:`_Writer`, for
+(:class:`engine.population.io.ReadAhead`) and writing the chunk before (:class:`_Writer`, for
 Parquet and CSV) run on threads of their own while a chunk is decided, one chunk ahead and
 one behind at most: on two cores the Arrow and Polars work of the three overlaps. Bad
 rows (a wrong value, an impossible date, a conflict between rules for that person) are
@@ -148,14 +148,22 @@ def run_batch(ruleset: RuleSet, source: str, on: date, proposals: Proposals, out
     fmt = io.format_of(source, in_format)
     out_fmt = io.format_of(output, out_format)
     coder = Coder(ruleset.vocabulary, on)
-    backend = ColumnarBackend(ruleset, proposals, coder, exact=exact)
-    results = Results(backend, coder)
+    # the first chunk is read and coded while the plan becomes queries
+    with io.ReadAhead(io.read_chunks(source, fmt, coder, chunk_rows)) as chunks:
+        backend = ColumnarBackend(ruleset, proposals, coder, exact=exact)
+        return _decide_all(chunks, backend, source, fmt, output, out_fmt, on_error, progress)
+
+
+def _decide_all(chunks: Iterator[CodedChunk], backend: ColumnarBackend, source: str, fmt: str, output: str,
+                out_fmt: str, on_error: str, progress: Callable[[int], None] | None) -> BatchSummary:
+    """:func:`run_batch` once its reader and backend run."""
     header = io.header_of(source, fmt)
+    results = Results(backend, backend.coder)
     summary = BatchSummary()
     with io.atomic(output) as temporary:
         writer = _Writer(temporary, out_fmt)
         try:
-            for chunk in io.ahead(io.read_chunks(source, fmt, coder, chunk_rows)):
+            for chunk in chunks:
                 decided = backend.run(chunk)
                 bad = _problems(chunk, decided, backend, source, fmt, header)
                 summary.problems.extend(p for problems in bad.values() for p in problems)

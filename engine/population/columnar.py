@@ -408,7 +408,7 @@ class ColumnarBackend:
         book = (self.coder.books if kind == "fact" else self.books)[name]
         cached = self._typed.get((kind, name))
         done = 0 if cached is None else cached[0]
-        size = len(book)  # once: the reader of the next chunk may be adding to it (io.ahead)
+        size = len(book)  # once: the reader of the next chunk may be adding to it (io.ReadAhead)
         if done == size and cached is not None:
             return cached[1], cached[2]
         type_name = self.ruleset.vocabulary.names[name].type.name

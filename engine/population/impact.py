@@ -165,11 +165,13 @@ def _chunks(source: str, fmt: str, base: Coder, variant: Coder,
             chunk_rows: int) -> Iterator[tuple[CodedChunk, CodedChunk]]:
     # each side's next chunk read and coded on a thread while this one is decided
     if variant is base:
-        for chunk in io.ahead(io.read_chunks(source, fmt, base, chunk_rows)):
-            yield chunk, chunk
+        with io.ReadAhead(io.read_chunks(source, fmt, base, chunk_rows)) as chunks:
+            for chunk in chunks:
+                yield chunk, chunk
         return
-    yield from zip(io.ahead(io.read_chunks(source, fmt, base, chunk_rows)),
-                   io.ahead(io.read_chunks(source, fmt, variant, chunk_rows)))
+    with io.ReadAhead(io.read_chunks(source, fmt, base, chunk_rows)) as before, \
+            io.ReadAhead(io.read_chunks(source, fmt, variant, chunk_rows)) as after:
+        yield from zip(before, after)
 
 
 class ChangedWriter:

@@ -24,7 +24,7 @@ import csv
 import json
 import os
 import tempfile
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import date
@@ -76,24 +76,47 @@ class FileLines(Source):
 # -- reading -----------------------------------------------------------------------
 
 
-def ahead(chunks: Iterator[CodedChunk]) -> Iterator[CodedChunk]:
+class ReadAhead(Iterator[CodedChunk]):
     """The chunks of ``chunks`` in order, the next one read and coded on a thread of its
     own while the caller decides the one before: Arrow reads and most Polars work run
-    without the interpreter lock, so on two cores reading overlaps deciding. One chunk
-    is read ahead, no more (memory stays bounded). Only that thread codes cells, so only
+    without the interpreter lock, so on two cores reading overlaps deciding. The first
+    chunk is read from the start (while the caller builds its queries, say), then one
+    chunk ahead, no more (memory stays bounded). Only that thread codes cells, so only
     it adds to the codebooks; a reader of a codebook takes the values its chunk's codes
-    name (codebooks only grow). An error of the reader is raised here, in order."""
-    thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="decree-reader")
-    try:
-        pending = thread.submit(next, chunks, None)
-        while (chunk := pending.result()) is not None:
-            pending = thread.submit(next, chunks, None)
-            yield chunk
-    finally:
-        thread.shutdown(wait=True)  # the chunk in flight, if the caller stopped early
-        close = getattr(chunks, "close", None)
+    name (codebooks only grow). An error of the reader is raised here, in order.
+    :meth:`close` (or the end of a ``with`` block) stops the thread and closes ``chunks``."""
+
+    def __init__(self, chunks: Iterator[CodedChunk]) -> None:
+        self._chunks = chunks
+        self._thread = ThreadPoolExecutor(max_workers=1, thread_name_prefix="decree-reader")
+        self._pending: Future[CodedChunk | None] | None = self._thread.submit(next, chunks, None)
+
+    def __next__(self) -> CodedChunk:
+        if self._pending is None:
+            raise StopIteration
+        try:
+            chunk = self._pending.result()
+        except BaseException:
+            self.close()
+            raise
+        if chunk is None:
+            self.close()
+            raise StopIteration
+        self._pending = self._thread.submit(next, self._chunks, None)
+        return chunk
+
+    def close(self) -> None:
+        self._pending = None
+        self._thread.shutdown(wait=True)  # the chunk in flight, if the caller stopped early
+        close = getattr(self._chunks, "close", None)
         if close is not None:
             close()
+
+    def __enter__(self) -> "ReadAhead":
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
 
 
 def read_chunks(path: str, fmt: str, coder: Coder, chunk_rows: int = CHUNK_ROWS) -> Iterator[CodedChunk]:
