@@ -100,11 +100,18 @@ def test_batch_equals_per_person_evaluation_on_10000_generated_persons(decree: R
     assert mismatches == 0
 
 
-def test_chunks_that_lack_other_facts_are_settled_as_the_facade_does(decree: RuleSet) -> None:
+@pytest.mark.parametrize("by_table", [True, False])
+def test_chunks_that_lack_other_facts_are_settled_as_the_facade_does(decree: RuleSet, monkeypatch: pytest.MonkeyPatch,
+                                                                     by_table: bool) -> None:
     """The query over values and unknowns leaves out the masks of the facts no row lacks
     (engine.population.kleene): a later chunk lacking facts an earlier one did not needs
     them back. Chunks of 600 rows: none lacking, then each lacking its own facts (the
-    third two at once, and one of those again with another)."""
+    third two at once, and one of those again with another). Unknowns decoded from
+    their masks through a table indexed by mask, and by lookup (masks too wide for one)."""
+    from engine.population import kleene
+
+    if not by_table:
+        monkeypatch.setattr(kleene, "DENSE_MASKS", 0)
     backend, settled = _run_lacking(decree, [(), ("persoon.alfa",), ("persoon.geboortedatum",),
                                              ("inschrijving.gewest", "verblijf.grond"),
                                              ("verblijf.grond", "traject.contract_datum")])

@@ -54,6 +54,7 @@ if TYPE_CHECKING:
 
 ZERO = pl.lit(0, dtype=pl.UInt64)
 MASK_BITS = 64
+DENSE_MASKS = 1 << 16  # masks below it are decoded through a table indexed by mask
 
 
 def mask_column(kind: str, name: str) -> str:
@@ -428,8 +429,8 @@ class UnknownPass:
             if masks:
                 book = backend.books[output]
                 coded = [book.code(Unknown(missing_of(m, self.bits))) for m in masks]
-                mask = pl.col(mask_column("output", output))
-                unknowns.append(pl.when(mask != 0).then(mask.replace_strict(masks, coded, default=0, return_dtype=pl.UInt32))
+                unknowns.append(pl.when(pl.col(mask_column("output", output)) != 0)
+                                .then(_unknown_codes(pl.col(mask_column("output", output)), masks, coded))
                                 .otherwise(pl.col(output_column(output))).alias(output_column(output)))
         if unknowns:
             encoded = pl.concat([encoded, result.select([mask_column("output", o) for o in masked])], how="horizontal") \
@@ -437,6 +438,16 @@ class UnknownPass:
         found = [encoded.get_column(output_column(o)) if o in self.outputs
                  else pl.Series(output_column(o), [NONE] * height, dtype=pl.UInt32) for o in backend.public]
         return result.get_column("settled"), pl.DataFrame(found)
+
+
+def _unknown_codes(mask: pl.Expr, masks: list[int], codes: list[int]) -> pl.Expr:
+    """The codes of the unknowns ``masks`` name, by ``mask``: a gather from a table indexed
+    by mask where the masks are small (a run lacking up to 16 facts; four times cheaper
+    than hashing each mask), else by lookup."""
+    if max(masks) < DENSE_MASKS:
+        table = pl.Series([0] * (max(masks) + 1), dtype=pl.UInt32).scatter(masks, codes)
+        return pl.lit(table).gather(mask)
+    return mask.replace_strict(masks, codes, default=0, return_dtype=pl.UInt32)
 
 
 def _dtype(backend: ColumnarBackend, output: str) -> Any:
