@@ -482,6 +482,32 @@ def test_the_ids_of_a_json_lines_file_are_of_one_kind(decree: RuleSet, tmp_path:
     assert pl.read_parquet(output).get_column("id").to_list() == [None, None, "7"]
 
 
+@pytest.mark.parametrize("command", ["batch", "impact"])
+def test_a_file_that_is_not_parquet_is_an_input_error(tmp_path: Path, command: str) -> None:
+    source = tmp_path / "persons.parquet"
+    source.write_text("id,persoon.geboortedatum\na,1990-05-01\n", encoding="utf-8")
+    arguments = ["--output", str(tmp_path / "result.jsonl")] if command == "batch" else ["--proposal", "arbeidsmigranten"]
+    result = CliRunner().invoke(main, [command, str(source), "--on", "2024-03-01", *arguments])
+    assert result.exit_code == 2, result.output
+    assert f"{source}:1:1: error: cannot read '{source}' as Parquet" in result.output
+    assert "Traceback" not in result.output and "internal error" not in result.output
+
+
+def test_parquet_is_read_in_slices_of_chunk_rows(decree: RuleSet, tmp_path: Path) -> None:
+    """Each chunk is a slice of the Parquet file (io.read_chunks): every row once, in order,
+    the last chunk shorter, whatever the file's row groups."""
+    from engine.population.cells import Coder
+    from engine.population.io import read_chunks
+
+    frame = generate(1_030, seed=2)
+    source = tmp_path / "persons.parquet"
+    frame.write_parquet(source, row_group_size=97)
+    chunks = list(read_chunks(str(source), "parquet", Coder(decree.vocabulary, ON), 250))
+    assert [c.frame.height for c in chunks] == [250, 250, 250, 250, 30]
+    assert [c.first_row for c in chunks] == [0, 250, 500, 750, 1000]
+    assert pl.concat([c.frame.select("id") for c in chunks]).get_column("id").to_list() == frame.get_column("id").to_list()
+
+
 def _as_cell(value: Any) -> str | None:
     """A JSON output value as a table's cell reads as text."""
     if value is None:

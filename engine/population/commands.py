@@ -34,9 +34,7 @@ def progress_bar(what: str, total: int | None) -> Iterator[Callable[[int], None]
 def count_rows(path: str, fmt: str) -> int | None:
     """The number of persons when it is cheap to know (Parquet metadata), else None."""
     if fmt == "parquet":
-        import pyarrow.parquet as pq  # type: ignore[import-untyped]
-
-        return int(pq.ParquetFile(path).metadata.num_rows)
+        return io.parquet_shape(path)[0]
     return None
 
 

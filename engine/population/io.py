@@ -1,6 +1,6 @@
 """Population files in and result files out: Parquet, CSV and JSON Lines, in chunks.
 
-Reading streams: Parquet by row groups (pyarrow), CSV in batches (Polars), JSON Lines by
+Reading streams: Parquet in slices of rows (Polars), CSV in batches (pyarrow), JSON Lines by
 lines; each chunk is coded by :mod:`engine.population.cells`, so memory holds one chunk
 of cells, never the whole file. A problem in a row is located as ``FILE:LINE:COL``:
 for CSV the line of the file and the character column of the cell, for JSON Lines the
@@ -123,13 +123,15 @@ def read_chunks(path: str, fmt: str, coder: Coder, chunk_rows: int = CHUNK_ROWS)
     """The persons of ``path`` as coded chunks, in order."""
     first = 0
     if fmt == "parquet":
-        import pyarrow.parquet as pq  # type: ignore[import-untyped]
-
-        for batch in pq.ParquetFile(path).iter_batches(batch_size=chunk_rows):
-            frame = pl.from_arrow(batch)
-            assert isinstance(frame, pl.DataFrame)
+        # Polars' own reader, a slice of the file a chunk (the row groups outside it are
+        # not read, so memory stays bounded): a third of the CPU time of Arrow's batches
+        # made into frames (0.12 against 0.36 s for 1,000,000 persons), whose texts had to
+        # be converted
+        rows, _ = parquet_shape(path)
+        for first in range(0, rows, chunk_rows):
+            with _reading_parquet(path):
+                frame = pl.scan_parquet(path).slice(first, chunk_rows).collect()
             yield coder.from_columns(frame, first)
-            first += frame.height
     elif fmt == "csv":
         import pyarrow as pa
         import pyarrow.csv as pcsv  # type: ignore[import-untyped]
@@ -263,11 +265,25 @@ def _char_column(text: str, header: list[str], column: str) -> int:
     return sum(len(cell) + 1 for cell in cells[:index]) + 1
 
 
+@contextmanager
+def _reading_parquet(path: str) -> Iterator[None]:
+    """A file that is not Parquet (or is damaged) is an input error, not a crash."""
+    try:
+        yield
+    except (pl.exceptions.PolarsError, OSError) as error:
+        raise InputError(f"cannot read '{path}' as Parquet: {error}", Span(Source(path, ""), 1, 1)) from None
+
+
+def parquet_shape(path: str) -> tuple[int, list[str]]:
+    """The number of rows and the column names of a Parquet file (from its metadata)."""
+    with _reading_parquet(path):
+        lazy = pl.scan_parquet(path)
+        return int(lazy.select(pl.len()).collect().item()), lazy.collect_schema().names()
+
+
 def header_of(path: str, fmt: str) -> list[str]:
     if fmt == "parquet":
-        import pyarrow.parquet as pq
-
-        return list(pq.read_schema(path).names)
+        return parquet_shape(path)[1]
     if fmt == "csv":
         with open(path, encoding="utf-8", newline="") as handle:
             return next(csv.reader(handle), [])
