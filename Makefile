@@ -46,7 +46,7 @@ bench: $(VENV)/.installed-dev
 	$(BIN)/python -m tools.bench_evaluation
 	$(BIN)/python -m tools.bench_asof
 	$(BIN)/python -m tools.bench_serve
-	$(BIN)/python -m tools.bench_population
+	$(BIN)/python -m tools.bench_population --repeat 3
 	$(BIN)/python -m tools.bench_bad_inputs
 	$(BIN)/python -m tools.bench_exact
 

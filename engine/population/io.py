@@ -133,7 +133,7 @@ def read_chunks(path: str, fmt: str, coder: Coder, chunk_rows: int = CHUNK_ROWS)
                 frame = pl.scan_parquet(path).slice(first, chunk_rows).collect()
             yield coder.from_columns(frame, first)
     elif fmt == "csv":
-        import pyarrow as pa
+        import pyarrow as pa  # type: ignore[import-untyped]
         import pyarrow.csv as pcsv  # type: ignore[import-untyped]
 
         # every cell read as text (then as a facts file would read it); empty is null
