@@ -508,6 +508,27 @@ def test_parquet_is_read_in_slices_of_chunk_rows(decree: RuleSet, tmp_path: Path
     assert pl.concat([c.frame.select("id") for c in chunks]).get_column("id").to_list() == frame.get_column("id").to_list()
 
 
+def test_a_codebook_codes_many_values_as_it_codes_one(decree: RuleSet) -> None:
+    """Codebook.codes (a run's first chunk brings tens of thousands of dates): a value the
+    book holds keeps its code, a repeated one gets one code, True and 1 stay apart; a
+    date the book holds from elsewhere keeps its code in a typed date column."""
+    from decimal import Decimal
+
+    from engine.population.cells import Codebook, Coder, fact_column
+
+    book = Codebook()
+    first = book.code(date(2020, 1, 1))
+    assert book.codes([date(2020, 1, 1), date(2021, 1, 1), date(2021, 1, 1), True, 1, Decimal(1)]) == \
+        [first, first + 1, first + 1, first + 2, first + 3, first + 4]
+    assert [book.code(v) for v in (date(2021, 1, 1), True, 1, Decimal(1))] == [first + 1, first + 2, first + 3, first + 4]
+    coder = Coder(decree.vocabulary, ON)
+    name = "persoon.geboortedatum"
+    held = coder.books[name].code(date(1990, 5, 1))
+    frame = pl.DataFrame({name: pl.Series([date(1990, 5, 1), date(1991, 6, 2), date(1990, 5, 1)])})
+    codes = coder.from_columns(frame, 0).frame.get_column(fact_column(name)).to_list()
+    assert codes[0] == codes[2] == held and codes[1] != held
+
+
 def _as_cell(value: Any) -> str | None:
     """A JSON output value as a table's cell reads as text."""
     if value is None:

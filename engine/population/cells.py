@@ -71,6 +71,21 @@ class Codebook:
             self.values.append(value)
         return found
 
+    def codes(self, values: list[Any]) -> list[int]:
+        """:meth:`code` of each of ``values`` (none of them None), in one loop: a run's
+        first chunk brings tens of thousands of dates."""
+        found = self._codes
+        values_ = self.values
+        codes = []
+        for value in values:
+            key = (type(value), value)
+            code = found.get(key)
+            if code is None:
+                code = found[key] = len(values_)
+                values_.append(value)
+            codes.append(code)
+        return codes
+
     def __len__(self) -> int:
         return len(self.values)
 
@@ -194,11 +209,10 @@ class Coder:
         if table is None:
             table = pl.Series([MISSING], dtype=pl.UInt32).extend_constant(MISSING, _DAYS - 1)
         codes = table.gather(days)
-        new = column.filter((codes == MISSING).fill_null(False)).unique().to_list()
-        if new:
-            book = self.books[name]
-            places = pl.Series([(day - _FIRST_DAY).days for day in new], dtype=pl.Int64)
-            table = table.scatter(places, pl.Series([book.code(day) for day in new], dtype=pl.UInt32))
+        places = days.filter((codes == MISSING).fill_null(False)).unique()
+        if len(places):
+            new = (places - _EPOCH_DAY).cast(pl.Date).to_list()
+            table = table.scatter(places, pl.Series(self.books[name].codes(new), dtype=pl.UInt32))
             codes = table.gather(days)
         self._by_day[name] = table
         return codes.fill_null(MISSING)
