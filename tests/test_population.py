@@ -529,6 +529,31 @@ def test_a_codebook_codes_many_values_as_it_codes_one(decree: RuleSet) -> None:
     assert codes[0] == codes[2] == held and codes[1] != held
 
 
+def test_the_facts_a_first_chunk_lacks_are_known_before_it_is_coded(decree: RuleSet, tmp_path: Path) -> None:
+    """io.lacking_at_start reads from a Parquet file which facts its first chunk will lack
+    (an empty cell not marked none, an absent column without default), so that the
+    query over unknowns is built while that chunk is coded; the guess is the facts the
+    coded chunk lacks, neither more (a pass too wide) nor fewer (built twice)."""
+    from engine.population.cells import MISSING, Coder, fact_column
+    from engine.population.io import lacking_at_start, read_chunks
+
+    frame = generate(3_000, seed=4, missing=0.2).drop("onderwijs.diploma_secundair")
+    frame = frame.with_columns(pl.when(pl.int_range(pl.len()) >= 1_000).then(None)
+                               .otherwise(pl.col("inschrijving.register")).alias("inschrijving.register"))
+    source = tmp_path / "persons.parquet"
+    frame.write_parquet(source)
+    for rows in (1_000, 3_000):
+        coder = Coder(decree.vocabulary, ON)
+        guess = lacking_at_start(str(source), "parquet", coder, rows)
+        chunk = next(read_chunks(str(source), "parquet", coder, rows))
+        lacked = {name for name in coder.facts if (chunk.frame.get_column(fact_column(name)) == MISSING).any()}
+        assert guess == lacked, rows
+        assert ("inschrijving.register" in guess) == (rows > 1_000)
+        assert "onderwijs.diploma_secundair" in guess or "onderwijs.diploma_secundair" in coder.defaulted
+        assert any(f"{name}:none" in frame.columns for name in guess)  # a column with marks among them
+    assert lacking_at_start(str(source), "csv", Coder(decree.vocabulary, ON), 1_000) == frozenset()
+
+
 def _as_cell(value: Any) -> str | None:
     """A JSON output value as a table's cell reads as text."""
     if value is None:

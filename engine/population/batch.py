@@ -151,6 +151,8 @@ def run_batch(ruleset: RuleSet, source: str, on: date, proposals: Proposals, out
     # the first chunk is read and coded while the plan becomes queries
     with io.ReadAhead(io.read_chunks(source, fmt, coder, chunk_rows)) as chunks:
         backend = ColumnarBackend(ruleset, proposals, coder, exact=exact)
+        # and the query over unknowns the first chunk will need (Python's work) is built
+        backend.expect_lacking(io.lacking_at_start(source, fmt, coder, chunk_rows))
         return _decide_all(chunks, backend, source, fmt, output, out_fmt, on_error, progress)
 
 

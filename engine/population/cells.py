@@ -123,6 +123,7 @@ class Coder:
         self.days = Codebook()
         self.default_on = self.days.code(on)
         self._defaults = {name: self.books[name].code(d.default) for name, d in self.facts.items() if d.has_default}
+        self.defaulted = frozenset(self._defaults)  # facts with a default: never missing
         self._converted: dict[tuple[str, Any], tuple[int, str | None]] = {}  # (fact, raw) -> code, problem
         self._dates: dict[str, pl.Series] = {}  # an event fact's codebook as dates (null: not a date)
         self._by_day: dict[str, pl.Series] = {}  # a date fact's codes by day since _FIRST_DAY (0: not yet coded)

@@ -181,9 +181,21 @@ class ColumnarBackend:
         decided = self.persons.redecide_unknown(chunk.frame, decided.select(wanted))
         return pl.concat([frame.select("id"), decided], how="horizontal")
 
+    def expect_lacking(self, facts: frozenset[str]) -> None:
+        """Builds the query over unknowns for rows lacking ``facts`` (those some step
+        reads) before a chunk needs it: a run's first chunk is coded meanwhile
+        (:func:`engine.population.io.lacking_at_start`). Only a guess: a chunk that lacks
+        more builds it again, as it would have."""
+        read = facts & self._facts_read()
+        if read:
+            self._unknown_query(read)
+
+    def _facts_read(self) -> frozenset[str]:
+        return frozenset(f for step in self.steps for f in step.facts)
+
     def _lacking(self, frame: pl.DataFrame) -> tuple[pl.Series | None, frozenset[str]]:
         """Which rows lack a fact some step reads, and the facts some row lacks."""
-        read = sorted({f for step in self.steps for f in step.facts})
+        read = sorted(self._facts_read())
         if not self.unknowns or not read:
             return None, frozenset()
         missing = frame.select([pl.col(fact_column(f)) == MISSING for f in read])

@@ -34,7 +34,7 @@ from typing import Any, Iterator, Mapping
 import polars as pl
 
 from engine.errors import InputError, PolicyError, Source, Span
-from engine.population.cells import Coder, CodedChunk, RowError
+from engine.population.cells import NONE_SUFFIX, Coder, CodedChunk, RowError
 from engine.sources.facts import iter_fact_errors, with_defaults
 from engine.values import JsonNumber, dumps, to_json
 
@@ -279,6 +279,31 @@ def parquet_shape(path: str) -> tuple[int, list[str]]:
     with _reading_parquet(path):
         lazy = pl.scan_parquet(path)
         return int(lazy.select(pl.len()).collect().item()), lazy.collect_schema().names()
+
+
+def lacking_at_start(path: str, fmt: str, coder: Coder, rows: int) -> frozenset[str]:
+    """The facts some of the first ``rows`` persons of a Parquet file leave empty (no
+    value, not marked none, no default), or whose column is absent: what the first chunk
+    will lack, read from the file before that chunk is coded (a bad value, coded as
+    missing too, aside). Other formats: none known."""
+    if fmt != "parquet":
+        return frozenset()
+    _, names = parquet_shape(path)
+    present = set(names)
+    wanted = [name for name in coder.facts if name not in coder.defaulted]
+    absent = {name for name in wanted if name not in present}
+    checks: list[pl.Expr] = []
+    for name in wanted:
+        if name in present:
+            empty = pl.col(name).is_null()
+            if name + NONE_SUFFIX in present:  # marks that are not booleans count as unmarked
+                empty = empty & ~pl.col(name + NONE_SUFFIX).cast(pl.Boolean, strict=False).fill_null(False)
+            checks.append(empty.any().alias(name))
+    if not checks:
+        return frozenset(absent)
+    with _reading_parquet(path):
+        found = pl.scan_parquet(path).slice(0, rows).select(checks).collect().row(0, named=True)
+    return frozenset(absent | {name for name, some in found.items() if some})
 
 
 def header_of(path: str, fmt: str) -> list[str]:
