@@ -554,6 +554,31 @@ def test_the_facts_a_first_chunk_lacks_are_known_before_it_is_coded(decree: Rule
     assert lacking_at_start(str(source), "csv", Coder(decree.vocabulary, ON), 1_000) == frozenset()
 
 
+def test_a_date_facts_codebook_as_a_column_follows_its_codes(decree: RuleSet) -> None:
+    """Coder.dates_by_code: the codebook of a date fact read from typed date columns, as
+    the Date column the queries read (built from day numbers, no Python per date), entry
+    for entry; none once a date came another way (its code is then not in the column)."""
+    from engine.population.cells import Coder
+
+    coder = Coder(decree.vocabulary, ON)
+    name = "persoon.geboortedatum"
+    book = coder.books[name]
+    for cells in ([date(1990, 5, 1), None, date(1985, 2, 3)], [date(1985, 2, 3), date(2001, 7, 9), date(1970, 1, 1)]):
+        coder.from_columns(pl.DataFrame({name: pl.Series(cells, dtype=pl.Date)}), 0)
+        column = coder.dates_by_code(name, len(book))
+        assert column is not None and column.to_list() == [None, None] + book.values[2:]
+    assert coder.dates_by_code(name, 3).to_list() == [None, None, book.values[2]]  # type: ignore[union-attr]
+    book.code(date(2010, 1, 1))  # as a cell of text would be coded
+    assert coder.dates_by_code(name, len(book)) is None
+    # then a typed column bringing that date among new ones: the book grows by the new
+    # ones only, whatever order they come in; a column made of them would be out of step
+    later = [date(2012, 1, day) for day in range(1, 9)] + [date(2010, 1, 1)]
+    coder.from_columns(pl.DataFrame({name: pl.Series(later, dtype=pl.Date)}), 0)
+    column = coder.dates_by_code(name, len(book))
+    assert column is None or column.to_list() == [None, None] + book.values[2:]
+    assert coder.dates_by_code(name, len(book)) is None
+
+
 def _as_cell(value: Any) -> str | None:
     """A JSON output value as a table's cell reads as text."""
     if value is None:

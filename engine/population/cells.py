@@ -127,6 +127,11 @@ class Coder:
         self._converted: dict[tuple[str, Any], tuple[int, str | None]] = {}  # (fact, raw) -> code, problem
         self._dates: dict[str, pl.Series] = {}  # an event fact's codebook as dates (null: not a date)
         self._by_day: dict[str, pl.Series] = {}  # a date fact's codes by day since _FIRST_DAY (0: not yet coded)
+        # a date fact's codebook as a Date column (by code), while every date in it came
+        # through the day table: the typed codebook the queries read, without Python
+        self._day_column: dict[str, pl.Series] = {
+            name: pl.Series([None, None], dtype=pl.Date) for name, d in self.facts.items()
+            if d.type.name == "date" and name not in self._defaults}
 
     # -- columns of a CSV or Parquet file ------------------------------------------
 
@@ -212,11 +217,29 @@ class Coder:
         codes = table.gather(days)
         places = days.filter((codes == MISSING).fill_null(False)).unique()
         if len(places):
-            new = (places - _EPOCH_DAY).cast(pl.Date).to_list()
-            table = table.scatter(places, pl.Series(self.books[name].codes(new), dtype=pl.UInt32))
+            dates = (places - _EPOCH_DAY).cast(pl.Date)
+            book = self.books[name]
+            before = len(book)
+            new_codes = book.codes(dates.to_list())
+            table = table.scatter(places, pl.Series(new_codes, dtype=pl.UInt32))
             codes = table.gather(days)
+            column = self._day_column.get(name)
+            if column is not None:
+                if len(column) == before and new_codes == list(range(before, len(book))):
+                    self._day_column[name] = column.append(dates)
+                else:  # a date the book held, or one coded another way: no longer by code
+                    del self._day_column[name]
         self._by_day[name] = table
         return codes.fill_null(MISSING)
+
+    def dates_by_code(self, name: str, size: int) -> pl.Series | None:
+        """The first ``size`` entries of a date fact's codebook as a Date column (null for
+        missing and none), when every date in it came through a typed date column; else
+        None (the caller converts the values)."""
+        column = self._day_column.get(name)
+        if column is None or len(column) != len(self.books[name]) or len(column) < size:
+            return None
+        return column.slice(0, size)
 
     def _convert(self, name: str, raw_value: Any, from_text: bool) -> tuple[int, str | None]:
         """A raw cell's code, or the problem a facts file would report for the value."""

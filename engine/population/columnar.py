@@ -424,6 +424,11 @@ class ColumnarBackend:
         if done == size and cached is not None:
             return cached[1], cached[2]
         type_name = self.ruleset.vocabulary.names[name].type.name
+        dates = self.coder.dates_by_code(name, size) if kind == "fact" and type_name == "date" else None
+        if dates is not None:  # built by the coder from day numbers: no Python per date
+            known = pl.Series([False, True], dtype=pl.Boolean).extend_constant(True, size - 2)
+            self._typed[(kind, name)] = (size, dates, known)
+            return dates, known
         values: list[Any] = []
         ok: list[bool] = []
         for value in book.values[done:size]:
