@@ -223,10 +223,10 @@ class Coder:
             new_codes = book.codes(dates.to_list())
             table = table.scatter(places, pl.Series(new_codes, dtype=pl.UInt32))
             codes = table.gather(days)
-            column = self._day_column.get(name)
-            if column is not None:
-                if len(column) == before and new_codes == list(range(before, len(book))):
-                    self._day_column[name] = column.append(dates)
+            by_code = self._day_column.get(name)
+            if by_code is not None:
+                if len(by_code) == before and new_codes == list(range(before, len(book))):
+                    self._day_column[name] = by_code.append(dates)
                 else:  # a date the book held, or one coded another way: no longer by code
                     del self._day_column[name]
         self._by_day[name] = table
