@@ -579,6 +579,32 @@ def test_a_date_facts_codebook_as_a_column_follows_its_codes(decree: RuleSet) ->
     assert coder.dates_by_code(name, len(book)) is None
 
 
+def test_day_codes_code_each_day_once_and_leave_far_dates_to_the_caller() -> None:
+    """coding.DayCodes (typed date cells): a day keeps its code across
+    columns, only days new to the table reach the caller's coding, null stays null, and
+    a date outside 1800-2600 is left to the caller (None)."""
+    from engine.population.cells import Codebook
+    from engine.population.coding import DayCodes
+
+    book = Codebook()
+    asked: list[list[date]] = []
+
+    def code(dates: pl.Series) -> list[int]:
+        asked.append(sorted(dates.to_list()))
+        return book.codes(dates.to_list())
+
+    days = DayCodes()
+    first = days.codes(pl.Series([date(2020, 1, 1), None, date(1999, 12, 31), date(2020, 1, 1)]), code)
+    second = days.codes(pl.Series([date(1999, 12, 31), date(2031, 5, 6)]), code)
+    assert first is not None and second is not None
+    assert [None if c is None else book.values[c] for c in first.to_list()] == \
+        [date(2020, 1, 1), None, date(1999, 12, 31), date(2020, 1, 1)]
+    assert second.to_list() == [first[2], book.code(date(2031, 5, 6))]
+    assert asked == [[date(1999, 12, 31), date(2020, 1, 1)], [date(2031, 5, 6)]]
+    assert days.codes(pl.Series([date(2020, 1, 1), date(2700, 1, 1)]), code) is None
+    assert days.codes(pl.Series([date(1799, 12, 31)]), code) is None
+
+
 def _as_cell(value: Any) -> str | None:
     """A JSON output value as a table's cell reads as text."""
     if value is None:

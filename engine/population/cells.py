@@ -37,7 +37,7 @@ import polars as pl
 
 from engine.errors import PolicyError, Span, suggest
 from engine.language.types import Declaration, Vocabulary
-from engine.population.coding import SEPARATOR, coded
+from engine.population.coding import SEPARATOR, DayCodes, coded
 from engine.sources.asof import Events
 from engine.sources.facts import iter_fact_errors
 
@@ -126,7 +126,7 @@ class Coder:
         self.defaulted = frozenset(self._defaults)  # facts with a default: never missing
         self._converted: dict[tuple[str, Any], tuple[int, str | None]] = {}  # (fact, raw) -> code, problem
         self._dates: dict[str, pl.Series] = {}  # an event fact's codebook as dates (null: not a date)
-        self._by_day: dict[str, pl.Series] = {}  # a date fact's codes by day since _FIRST_DAY (0: not yet coded)
+        self._by_day: dict[str, DayCodes] = {}  # a date fact's codes by day
         # a date fact's codebook as a Date column (by code), while every date in it came
         # through the day table: the typed codebook the queries read, without Python
         self._day_column: dict[str, pl.Series] = {
@@ -205,32 +205,24 @@ class Coder:
         return table.gather(column.cast(pl.UInt32)).fill_null(MISSING)
 
     def _day_codes(self, name: str, column: pl.Series) -> pl.Series | None:
-        """The codes of a typed date column through a table indexed by day: a gather,
-        where mapping values hashes every cell; only the dates new to the run are coded
-        in Python. None for a date outside the table's centuries."""
-        days = column.cast(pl.Int64) + _EPOCH_DAY
-        if not days.drop_nulls().is_between(0, _DAYS - 1).all():
-            return None
-        table = self._by_day.get(name)
-        if table is None:
-            table = pl.Series([MISSING], dtype=pl.UInt32).extend_constant(MISSING, _DAYS - 1)
-        codes = table.gather(days)
-        places = days.filter((codes == MISSING).fill_null(False)).unique()
-        if len(places):
-            dates = (places - _EPOCH_DAY).cast(pl.Date)
-            book = self.books[name]
+        """The codes of a typed date column through a table indexed by day
+        (:class:`engine.population.coding.DayCodes`): only the dates new to the run are
+        coded in Python. None for a date outside the table's centuries."""
+        book = self.books[name]
+
+        def new_dates(dates: pl.Series) -> list[int]:
             before = len(book)
-            new_codes = book.codes(dates.to_list())
-            table = table.scatter(places, pl.Series(new_codes, dtype=pl.UInt32))
-            codes = table.gather(days)
+            codes = book.codes(dates.to_list())
             by_code = self._day_column.get(name)
             if by_code is not None:
-                if len(by_code) == before and new_codes == list(range(before, len(book))):
+                if len(by_code) == before and codes == list(range(before, len(book))):
                     self._day_column[name] = by_code.append(dates)
                 else:  # a date the book held, or one coded another way: no longer by code
                     del self._day_column[name]
-        self._by_day[name] = table
-        return codes.fill_null(MISSING)
+            return codes
+
+        codes = self._by_day.setdefault(name, DayCodes()).codes(column, new_dates)
+        return None if codes is None else codes.fill_null(MISSING)
 
     def dates_by_code(self, name: str, size: int) -> pl.Series | None:
         """The first ``size`` entries of a date fact's codebook as a Date column (null for
@@ -366,9 +358,6 @@ class Coder:
                 for name in self.facts if row[fact_column(name)] != MISSING}
 
 
-_FIRST_DAY = date(1800, 1, 1)
-_DAYS = 146_097 * 2  # four hundred years twice: 1800 to 2600
-_EPOCH_DAY = (date(1970, 1, 1) - _FIRST_DAY).days  # Polars counts days from 1970
 
 
 def _mapped(column: pl.Series, old: list[Any], new: list[int]) -> pl.Series:

@@ -20,7 +20,8 @@ texts then moves small integers, not strings (ten times cheaper).
 
 from __future__ import annotations
 
-from typing import Any
+from datetime import date
+from typing import Any, Callable
 
 import polars as pl
 
@@ -58,6 +59,40 @@ def coded(key: pl.Expr, dtype: Any, found: list[Any], codes: list[int]) -> pl.Ex
     return key.replace_strict(found, codes, default=None, return_dtype=pl.UInt32)
 
 
+_FIRST_DAY = date(1800, 1, 1)
+_DAYS = 146_097 * 2  # four hundred years twice: 1800 to 2600
+_EPOCH_DAY = (date(1970, 1, 1) - _FIRST_DAY).days  # Polars counts days from 1970
+
+
+class DayCodes:
+    """The codes of one codebook's dates through a table indexed by day (1800 to 2600):
+    a gather, where mapping values hashes every cell; only the days new to the table
+    are coded in Python, by the caller. Used for typed date cells and date outputs alike
+    (0 in the table: not coded yet; a codebook's dates have codes from 2)."""
+
+    def __init__(self) -> None:
+        self._table: pl.Series | None = None
+
+    def codes(self, column: pl.Series, code: Callable[[pl.Series], list[int]]) -> pl.Series | None:
+        """The codes of a Date ``column`` (null stays null); ``code`` gives the codes of
+        days new to the table (a Date column of distinct days). None when a date lies
+        outside the table's centuries (the caller codes the column another way)."""
+        days = column.cast(pl.Int64) + _EPOCH_DAY
+        first, last = days.min(), days.max()
+        if first is not None and (first < 0 or last >= _DAYS):  # type: ignore[operator]
+            return None
+        table = self._table
+        if table is None:
+            table = pl.Series([0], dtype=pl.UInt32).extend_constant(0, _DAYS - 1)
+        codes = table.gather(days)
+        places = days.filter((codes == 0).fill_null(False)).unique()
+        if len(places):
+            table = table.scatter(places, pl.Series(code((places - _EPOCH_DAY).cast(pl.Date)), dtype=pl.UInt32))
+            codes = table.gather(days)
+        self._table = table
+        return codes
+
+
 def gather(frame: pl.DataFrame, gathers: list[pl.Expr]) -> pl.DataFrame:
     """Columns gathered from literal Series by the codes of ``frame``, in one select (run
     side by side), kept out of the queries that read them: Polars 2.1's common
@@ -76,4 +111,4 @@ def flags(table: pl.Series, codes: pl.Expr, name: str) -> pl.Expr:
     return pl.lit(table).gather(codes).alias(name)
 
 
-__all__ = ["DTYPES", "SEPARATOR", "coded", "flags", "gather"]
+__all__ = ["DTYPES", "DayCodes", "SEPARATOR", "coded", "flags", "gather"]
