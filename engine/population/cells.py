@@ -29,6 +29,7 @@ evaluation date, as :func:`engine.sources.asof.as_of` reads one person's: the ru
 from __future__ import annotations
 
 import json
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from typing import Any, Iterable, Mapping
@@ -135,28 +136,41 @@ class Coder:
 
     # -- columns of a CSV or Parquet file ------------------------------------------
 
-    def from_columns(self, raw: pl.DataFrame, first_row: int) -> CodedChunk:
-        """Codes for a frame whose columns are ``id``, ``on``, fact names and ``FACT:none``."""
+    def from_columns(self, raw: pl.DataFrame, first_row: int, workers: int = 1) -> CodedChunk:
+        """Codes for a frame whose columns are ``id``, ``on``, fact names and ``FACT:none``
+        (on ``workers`` threads)."""
         errors: list[RowError] = []
         unknown = [c for c in raw.columns if c not in self.facts and c not in ("id", "on")
                    and not (c.endswith(NONE_SUFFIX) and c[:-len(NONE_SUFFIX)] in self.facts)]
         for column in unknown:  # a misspelt column would silently leave a fact unknown
             errors.append(RowError(-1, column, f"unknown fact '{column}'{suggest(column, self.facts)}"))
-        columns: list[pl.Series] = []
-        for name in self.facts:
-            codes = self._codes_of(name, raw, errors, first_row) if name in raw.columns else None
-            if codes is None:
-                codes = pl.Series(fact_column(name), [MISSING], dtype=pl.UInt32).extend_constant(MISSING, raw.height - 1) \
-                    if raw.height else pl.Series(fact_column(name), [], dtype=pl.UInt32)
-            if name + NONE_SUFFIX in raw.columns:
-                codes = self._with_none(name, raw, codes, errors, first_row)
-            if name in self._defaults:
-                codes = codes.set(codes == MISSING, self._defaults[name]) if (codes == MISSING).any() else codes
-            columns.append(codes.alias(fact_column(name)))
+        # each fact's column is coded on its own (its own codebook): side by side on two
+        # threads where asked (a run's first chunk, coded while nothing else runs yet)
+        if workers > 1:
+            with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="decree-coder") as pool:
+                coded = list(pool.map(lambda name: self._fact_codes(name, raw, first_row), self.facts))
+        else:
+            coded = [self._fact_codes(name, raw, first_row) for name in self.facts]
+        columns = [codes for codes, _ in coded]
+        errors.extend(error for _, found in coded for error in found)
         columns.append(self._on_codes(raw, errors, first_row))
         ids = raw.get_column("id") if "id" in raw.columns else pl.Series("id", range(first_row + 1, first_row + 1 + raw.height))
         frame = pl.DataFrame([ids.alias("id")] + columns)
         return CodedChunk(frame, first_row, errors)
+
+    def _fact_codes(self, name: str, raw: pl.DataFrame, first_row: int) -> tuple[pl.Series, list[RowError]]:
+        """One fact's column of codes (``FACT:none`` marks and its default applied), and
+        the problems of its cells."""
+        errors: list[RowError] = []
+        codes = self._codes_of(name, raw, errors, first_row) if name in raw.columns else None
+        if codes is None:
+            codes = pl.Series(fact_column(name), [MISSING], dtype=pl.UInt32).extend_constant(MISSING, raw.height - 1) \
+                if raw.height else pl.Series(fact_column(name), [], dtype=pl.UInt32)
+        if name + NONE_SUFFIX in raw.columns:
+            codes = self._with_none(name, raw, codes, errors, first_row)
+        if name in self._defaults:
+            codes = codes.set(codes == MISSING, self._defaults[name]) if (codes == MISSING).any() else codes
+        return codes.alias(fact_column(name)), errors
 
     def _codes_of(self, name: str, raw: pl.DataFrame, errors: list[RowError], first_row: int) -> pl.Series:
         column = raw.get_column(name)

@@ -131,7 +131,7 @@ def read_chunks(path: str, fmt: str, coder: Coder, chunk_rows: int = CHUNK_ROWS)
         for first in range(0, rows, chunk_rows):
             with _reading_parquet(path):
                 frame = pl.scan_parquet(path).slice(first, chunk_rows).collect()
-            yield coder.from_columns(frame, first)
+            yield coder.from_columns(frame, first, _workers(first))
     elif fmt == "csv":
         import pyarrow as pa  # type: ignore[import-untyped]
         import pyarrow.csv as pcsv  # type: ignore[import-untyped]
@@ -147,11 +147,11 @@ def read_chunks(path: str, fmt: str, coder: Coder, chunk_rows: int = CHUNK_ROWS)
             rows += batch.num_rows
             if rows >= chunk_rows:
                 frame = _frame(pa.Table.from_batches(pending))
-                yield coder.from_columns(frame, first)
+                yield coder.from_columns(frame, first, _workers(first))
                 first += frame.height
                 pending, rows = [], 0
         if pending:
-            yield coder.from_columns(_frame(pa.Table.from_batches(pending)), first)
+            yield coder.from_columns(_frame(pa.Table.from_batches(pending)), first, _workers(first))
     elif fmt == "jsonl":
         records: list[tuple[Any, date | None, Mapping[str, Any]]] = []
         ids: dict[str, str] = {}  # the kind of the first id
@@ -169,6 +169,14 @@ def read_chunks(path: str, fmt: str, coder: Coder, chunk_rows: int = CHUNK_ROWS)
             yield _coded(coder, records, first, errors)
     else:
         raise InputError(f"unknown format '{fmt}'; expected parquet, csv or jsonl")
+
+
+def _workers(first: int) -> int:
+    """Threads that code a chunk's columns: two for a run's first chunk, which the
+    deciding waits for (most of its cells are new to the codebooks), one after it, when
+    the coding runs beside the deciding of the chunk before (two there cost more than
+    they gave: 2.72 against 2.66 s for 1,000,000 persons)."""
+    return 2 if first == 0 else 1
 
 
 def _frame(table: Any) -> pl.DataFrame:
