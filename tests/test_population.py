@@ -636,6 +636,31 @@ def test_columns_coded_on_two_threads_are_coded_as_on_one(decree: RuleSet) -> No
         {n: set(map(repr, b.values)) for n, b in two.books.items()}
 
 
+def test_codebook_tables_stay_one_piece_as_they_grow(decree: RuleSet) -> None:
+    """The typed codebooks queries gather from (ColumnarBackend._typed_table,
+    Coder.dates_by_code) and the result table's columns (Results._columns_of) grow with
+    each chunk; they stay one piece of memory (a gather from a table in pieces cost
+    twice as much: 75 against 35 ms for the unknowns' lists of a 250,000-row chunk)."""
+    from engine.population.batch import Results
+    from engine.population.cells import Coder
+    from engine.population.columnar import ColumnarBackend
+
+    coder = Coder(decree.vocabulary, ON)
+    backend = ColumnarBackend(decree, {}, coder)
+    results = Results(backend, coder)
+    for seed in range(3):  # each chunk brings new dates and outcomes
+        chunk = coder.from_columns(generate(400, seed=seed, missing=0.3), seed * 400)
+        decided = backend.run(chunk)
+        results.table(decided, chunk.frame.get_column("on"))
+    name = "persoon.geboortedatum"
+    assert coder.dates_by_code(name, len(coder.books[name])).n_chunks() == 1  # type: ignore[union-attr]
+    typed = [backend._typed_table("fact", f) for f in coder.facts]
+    assert [f for f, (values, known) in zip(coder.facts, typed) if values.n_chunks() > 1 or known.n_chunks() > 1] == []
+    shown = [results._columns_of(o) for o in results.public]
+    assert [o for o, (values, missing) in zip(results.public, shown) if values.n_chunks() > 1 or missing.n_chunks() > 1] == []
+    assert len(results._columns_of("aanmelding_uiterlijk")[0]) > 20  # it grew
+
+
 def _as_cell(value: Any) -> str | None:
     """A JSON output value as a table's cell reads as text."""
     if value is None:

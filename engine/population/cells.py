@@ -230,7 +230,7 @@ class Coder:
             by_code = self._day_column.get(name)
             if by_code is not None:
                 if len(by_code) == before and codes == list(range(before, len(book))):
-                    self._day_column[name] = by_code.append(dates)
+                    self._day_column[name] = by_code.append(dates).rechunk()  # gathered from whole
                 else:  # a date the book held, or one coded another way: no longer by code
                     del self._day_column[name]
             return codes

@@ -426,7 +426,7 @@ class ColumnarBackend:
         type_name = self.ruleset.vocabulary.names[name].type.name
         dates = self.coder.dates_by_code(name, size) if kind == "fact" and type_name == "date" else None
         if dates is not None:  # built by the coder from day numbers: no Python per date
-            known = pl.Series([False, True], dtype=pl.Boolean).extend_constant(True, size - 2)
+            known = pl.Series([False, True], dtype=pl.Boolean).extend_constant(True, size - 2).rechunk()
             self._typed[(kind, name)] = (size, dates, known)
             return dates, known
         values: list[Any] = []
@@ -438,7 +438,8 @@ class ColumnarBackend:
         series = pl.Series(values, dtype=DTYPES.get(type_name, pl.Object))
         known = pl.Series(ok, dtype=pl.Boolean)
         if cached is not None:
-            series, known = cached[1].append(series), cached[2].append(known)
+            # one chunk of memory: a gather from a table in pieces costs twice as much
+            series, known = cached[1].append(series).rechunk(), cached[2].append(known).rechunk()
         self._typed[(kind, name)] = (size, series, known)
         return series, known
 
