@@ -654,6 +654,7 @@ def test_codebook_tables_stay_one_piece_as_they_grow(decree: RuleSet) -> None:
         results.table(decided, chunk.frame.get_column("on"))
     name = "persoon.geboortedatum"
     assert coder.dates_by_code(name, len(coder.books[name])).n_chunks() == 1  # type: ignore[union-attr]
+    assert all(coder._dates_of(event).n_chunks() == 1 for event in decree.events.dates)  # as_of's tables
     typed = [backend._typed_table("fact", f) for f in coder.facts]
     assert [f for f, (values, known) in zip(coder.facts, typed) if values.n_chunks() > 1 or known.n_chunks() > 1] == []
     shown = [results._columns_of(o) for o in results.public]

@@ -361,7 +361,7 @@ class Coder:
         done = 0 if known is None else len(known)
         if done < len(book):
             more = pl.Series([value if isinstance(value, date) else None for value in book[done:]], dtype=pl.Date)
-            known = more if known is None else known.append(more)
+            known = more if known is None else known.append(more).rechunk()  # gathered from whole
             self._dates[name] = known
         assert known is not None
         return known
