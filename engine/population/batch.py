@@ -228,7 +228,7 @@ class _Writer:
     Parquet is written by Polars' streaming sink (``sink_parquet``) over a source that
     yields the chunks handed to :meth:`table`: Polars has no writer a file can be
     appended to, and its encoder took three quarters of the CPU time of Arrow's (with
-    ``to_arrow``) on a chunk of results (0.19 against 0.25 s a 250,000 rows, one
+    ``to_arrow``) on a chunk of results (0.19 against 0.25 s for 250,000 rows, one
     thread), and encodes columns side by side."""
 
     def __init__(self, path: str, fmt: str, rows: int = io.CHUNK_ROWS) -> None:
