@@ -73,19 +73,10 @@ class Codebook:
         return found
 
     def codes(self, values: list[Any]) -> list[int]:
-        """:meth:`code` of each of ``values`` (none of them None), in one loop: a run's
-        first chunk brings tens of thousands of dates."""
-        found = self._codes
-        values_ = self.values
-        codes = []
-        for value in values:
-            key = (type(value), value)
-            code = found.get(key)
-            if code is None:
-                code = found[key] = len(values_)
-                values_.append(value)
-            codes.append(code)
-        return codes
+        """:meth:`code` of each of ``values`` (a run's first chunk brings tens of
+        thousands of new dates at once)."""
+        code = self.code
+        return [code(value) for value in values]
 
     def __len__(self) -> int:
         return len(self.values)
