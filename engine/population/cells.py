@@ -346,7 +346,11 @@ class Coder:
                                    if mask.any()])
 
     def _dates_of(self, name: str) -> pl.Series:
-        """The codebook of an event fact as dates; codebooks only grow, so it is extended."""
+        """The codebook of an event fact as dates; codebooks only grow, so it is extended.
+        The column the day table keeps (:meth:`dates_by_code`) where it holds."""
+        by_code = self.dates_by_code(name, len(self.books[name]))
+        if by_code is not None:
+            return by_code
         book = self.books[name].values
         known = self._dates.get(name)
         done = 0 if known is None else len(known)

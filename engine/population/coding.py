@@ -67,8 +67,8 @@ _EPOCH_DAY = (date(1970, 1, 1) - _FIRST_DAY).days  # Polars counts days from 197
 class DayCodes:
     """The codes of one codebook's dates through a table indexed by day (1800 to 2600):
     a gather, where mapping values hashes every cell; only the days new to the table
-    are coded in Python, by the caller. Used for typed date cells and date outputs alike
-    (0 in the table: not coded yet; a codebook's dates have codes from 2)."""
+    are coded in Python, by the caller. Used for typed date cells (0 in the table: not
+    coded yet; a codebook's dates have codes from 2)."""
 
     def __init__(self) -> None:
         self._table: pl.Series | None = None
